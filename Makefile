@@ -1,0 +1,47 @@
+# The two commands: `make demo` and `make test`. Everything else is for maintainers and CI.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+PYTEST := $(BIN)/python -m pytest
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: install demo test test-postgres test-browser lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: install, migrate, create the demo logins and data, serve on 127.0.0.1:$(PORT)
+demo: install
+	cd example_project && PORT=$(PORT) ../$(BIN)/python manage.py migrate --noinput
+	cd example_project && PORT=$(PORT) ../$(BIN)/python manage.py demo_setup
+	cd example_project && PORT=$(PORT) ../$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+## test: the whole suite (browser tests excepted: see test-browser) with a coverage report
+test: install
+	$(PYTEST) -m "not browser" --cov --cov-report=term
+
+## test-postgres: the same suite on PostgreSQL (concurrency tests included)
+test-postgres: install
+	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m "not browser" --cov --cov-report=term
+
+## test-browser: Playwright driving the system's Chromium (/usr/bin/chromium)
+test-browser: install
+	$(PYTEST) -m browser -p no:randomly
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy nxwa_onboarding tests example_project benchmarks
+
+bench: install
+	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output

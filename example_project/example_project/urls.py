@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/onboarding/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("onboarding/", include("nxwa_onboarding.urls")),
+]
+if getattr(settings, "SANDBOX", False):
+    urlpatterns.append(path("sandbox/nxcloud/", include("nxwa_onboarding.sandbox.urls")))

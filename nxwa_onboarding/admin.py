@@ -1,0 +1,1 @@
+"""Admin (placeholder until the admin issue lands)."""

@@ -1,0 +1,80 @@
+"""The app's settings: one lazily read property per key of ``settings.NXWA_ONBOARDING``.
+
+Nothing is cached, so ``override_settings(NXWA_ONBOARDING=...)`` takes effect at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULT_BASE_URL = "https://api2.nxcloud.com"
+DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10.0)
+
+
+class Settings:
+    """Typed access to ``NXWA_ONBOARDING`` with the documented defaults."""
+
+    @property
+    def _raw(self) -> dict[str, Any]:
+        value = getattr(settings, "NXWA_ONBOARDING", None)
+        return value if isinstance(value, dict) else {}
+
+    def _get(self, key: str, default: Any) -> Any:
+        return self._raw.get(key, default)
+
+    @property
+    def ACCESS_KEY(self) -> str:
+        return str(self._get("ACCESS_KEY", "") or "")
+
+    @property
+    def ACCESS_SECRET(self) -> str:
+        return str(self._get("ACCESS_SECRET", "") or "")
+
+    @property
+    def BASE_URL(self) -> str:
+        return str(self._get("BASE_URL", DEFAULT_BASE_URL)).rstrip("/")
+
+    @property
+    def SIGN_ALGORITHM(self) -> str:
+        return str(self._get("SIGN_ALGORITHM", "md5")).lower()
+
+    @property
+    def TIMEOUT(self) -> tuple[float, float]:
+        value = self._get("TIMEOUT", DEFAULT_TIMEOUT)
+        if isinstance(value, int | float):
+            return (float(value), float(value))
+        connect, read = value
+        return (float(connect), float(read))
+
+    @property
+    def APP_KEY(self) -> str:
+        return str(self._get("APP_KEY", "") or "")
+
+    @property
+    def MAX_CHECK_ATTEMPTS(self) -> int:
+        return int(self._get("MAX_CHECK_ATTEMPTS", 5))
+
+    @property
+    def CODE_TTL(self) -> int:
+        return int(self._get("CODE_TTL", 600))
+
+    @property
+    def RESEND_COOLDOWN(self) -> int:
+        return int(self._get("RESEND_COOLDOWN", 60))
+
+    @property
+    def MAX_SENDS_PER_DAY(self) -> int:
+        return int(self._get("MAX_SENDS_PER_DAY", 5))
+
+    @property
+    def MAX_ATTEMPTS_PER_IP_PER_HOUR(self) -> int:
+        return int(self._get("MAX_ATTEMPTS_PER_IP_PER_HOUR", 30))
+
+    @property
+    def SANDBOX_ALLOW_WITHOUT_DEBUG(self) -> bool:
+        return bool(self._get("SANDBOX_ALLOW_WITHOUT_DEBUG", False))
+
+
+conf = Settings()

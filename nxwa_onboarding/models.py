@@ -1,0 +1,273 @@
+"""What the app remembers: registrations, every code sent, every verification attempt.
+
+Codes are never stored: an attempt keeps an HMAC of the code keyed from ``SECRET_KEY``.
+Rows that record an NXCloud call are written as ``pending`` before the call and finished after
+it (see ``services``); a finished attempt is never changed again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Self
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from .phone import format_phone
+
+
+class Method(models.TextChoices):
+    SMS = "sms", _("SMS")
+    VOICE = "voice", _("Voice call")
+
+
+class Channel(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    CUSTOMER = "customer", _("Customer page")
+    COMMAND = "command", _("Management command")
+    API = "api", _("API")
+
+
+class RefusalReason(models.TextChoices):
+    MALFORMED = "malformed", _("The code is not in the expected format")
+    NO_CODE = "no_code", _("No code has been sent yet")
+    EXPIRED = "expired", _("The code has expired")
+    TOO_MANY_ATTEMPTS = "too_many_attempts", _("Too many attempts on this code")
+    ALREADY_VERIFIED = "already_verified", _("The number is already verified")
+    IN_FLIGHT = "in_flight", _("Another request is in progress")
+    IP_LIMIT = "ip_limit", _("Too many attempts from this address")
+    COOLDOWN = "cooldown", _("A code was sent moments ago")
+    DAILY_CAP = "daily_cap", _("The daily limit of codes is reached")
+    CLOSED = "closed", _("The registration is closed")
+
+
+class PhoneRegistration(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        CODE_SENT = "code_sent", _("Code sent")
+        VERIFIED = "verified", _("Verified")
+        CLIENT_CREATED = "client_created", _("Client created")
+        REGISTERED = "registered", _("Registered")
+        FAILED = "failed", _("Failed")
+
+    class RegisterStatus(models.IntegerChoices):
+        CREATION_FAILED = 1, _("Local client creation failed")
+        REGISTRATION_FAILED = 2, _("Local client registration failed")
+        CREATING = 3, _("Creation in progress")
+        CREATED = 4, _("Creation succeeded")
+        REGISTERED = 5, _("Registration succeeded")
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    phone_number = models.CharField(
+        _("phone number"),
+        max_length=20,
+        db_index=True,
+        help_text=_("Digits with the country code, no + or spaces."),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.NEW, db_index=True
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="nxwa_registrations",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    last_code_method = models.CharField(
+        _("method of the last code"), max_length=10, choices=Method.choices, blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    code_sent_at = models.DateTimeField(_("code sent at"), null=True, blank=True)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+
+    # Number details from NXCloud's phoneList.
+    register_status = models.PositiveSmallIntegerField(
+        _("register status"), choices=RegisterStatus.choices, null=True, blank=True
+    )
+    number_status = models.CharField(_("number status"), max_length=20, blank=True)
+    quality_rating = models.CharField(_("quality rating"), max_length=10, blank=True)
+    verified_name = models.CharField(_("verified name"), max_length=255, blank=True)
+    waba_id = models.CharField(_("WABA id"), max_length=64, blank=True)
+    waba_name = models.CharField(_("WABA name"), max_length=255, blank=True)
+    last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("phone registration")
+        verbose_name_plural = _("phone registrations")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone_number"],
+                condition=~Q(status="failed"),
+                name="nxwa_one_open_registration_per_number",
+                violation_error_message=_("This number is already being onboarded."),
+            ),
+        ]
+        permissions = [
+            ("verify_phone", _("Can enter verification codes")),
+            ("send_code", _("Can send verification codes")),
+        ]
+
+    def __str__(self) -> str:
+        return self.formatted_phone
+
+    def get_absolute_url(self) -> str:
+        return reverse("nxwa_onboarding:detail", kwargs={"public_id": self.public_id})
+
+    @property
+    def formatted_phone(self) -> str:
+        return format_phone(self.phone_number)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+
+class CallRecord(models.Model):
+    """Shared fields of a row that records one NXCloud call (or a refusal to make it)."""
+
+    registration: models.ForeignKey[PhoneRegistration, PhoneRegistration]
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    refusal_reason = models.CharField(
+        _("refusal reason"), max_length=20, choices=RefusalReason.choices, blank=True
+    )
+    retry_after = models.DateTimeField(_("may try again at"), null=True, blank=True)
+    result_code = models.IntegerField(_("NXCloud result code"), null=True, blank=True)
+    result_message = models.CharField(_("NXCloud message"), max_length=500, blank=True)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    #: Set when loaded from the database already finished: such a row never changes again.
+    _finished_when_loaded = False
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._finished_when_loaded:
+            raise ValidationError(_("A finished record is part of the audit trail and cannot change."))
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any, **kwargs: Any) -> Self:
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._finished_when_loaded = instance.finished_at is not None
+        return instance
+
+
+class CodeRequest(CallRecord):
+    """One getCode: a verification code sent (or refused, or of unknown fate)."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        REJECTED = "rejected", _("Rejected by NXCloud")
+        REFUSED = "refused", _("Refused")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown")
+
+    registration = models.ForeignKey(
+        PhoneRegistration,
+        verbose_name=_("registration"),
+        on_delete=models.CASCADE,
+        related_name="code_requests",
+    )
+    method = models.CharField(_("method"), max_length=10, choices=Method.choices)
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING, db_index=True
+    )
+
+    class Meta:
+        verbose_name = _("code request")
+        verbose_name_plural = _("code requests")
+        ordering = ["-created_at", "-id"]
+        get_latest_by = ["created_at", "id"]
+        indexes = [models.Index(fields=["registration", "-created_at"], name="nxwa_coderequest_reg_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration"],
+                condition=Q(outcome="pending"),
+                name="nxwa_one_pending_code_request",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} → {self.registration} ({self.get_outcome_display()})"
+
+
+class VerificationAttempt(CallRecord):
+    """One code typed in and (unless refused) passed to checkCode. Append-only."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        REFUSED = "refused", _("Refused")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown")
+
+    registration = models.ForeignKey(
+        PhoneRegistration,
+        verbose_name=_("registration"),
+        on_delete=models.CASCADE,
+        related_name="attempts",
+    )
+    code_request = models.ForeignKey(
+        CodeRequest,
+        verbose_name=_("code request"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="attempts",
+    )
+    code_digest = models.CharField(_("code digest"), max_length=64, editable=False)
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING, db_index=True
+    )
+
+    class Meta:
+        verbose_name = _("verification attempt")
+        verbose_name_plural = _("verification attempts")
+        ordering = ["-created_at", "-id"]
+        get_latest_by = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["registration", "-created_at"], name="nxwa_attempt_reg_idx"),
+            models.Index(fields=["ip", "created_at"], name="nxwa_attempt_ip_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration"],
+                condition=Q(outcome="pending"),
+                name="nxwa_one_pending_attempt",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registration} · {self.get_outcome_display()}"

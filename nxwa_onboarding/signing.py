@@ -1,0 +1,47 @@
+"""NXCloud's request signature.
+
+The string to sign is ``accessKey=..&action=..&bizType=..&ts=..`` (ASCII order of the names),
+then ``&body=<exact body text>`` when there is a body, then ``&accessSecret=<secret>``; the sign
+is the lowercase hex digest of its UTF-8 bytes. It is a plain digest, not an HMAC: NXCloud's
+scheme, used only for outbound calls (and by the sandbox, which plays NXCloud).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from typing import Any
+
+SIGNED_HEADERS = ("accessKey", "action", "bizType", "ts")
+ALGORITHMS: dict[str, Callable[[bytes], Any]] = {
+    "md5": hashlib.md5,
+    "sha256": hashlib.sha256,
+}
+
+
+def _string_to_sign(headers: Mapping[str, str], body: str, access_secret: str) -> str:
+    # Kept private on purpose: the result contains the secret and must never be logged.
+    parts = [f"{name}={headers[name]}" for name in sorted(SIGNED_HEADERS)]
+    text = "&".join(parts)
+    if body:
+        text += "&body=" + body
+    return text + "&accessSecret=" + access_secret
+
+
+def compute_sign(headers: Mapping[str, str], body: str, access_secret: str, algorithm: str = "md5") -> str:
+    """Return the ``sign`` header for ``headers`` (other keys ignored) and the exact ``body`` text."""
+    try:
+        digest = ALGORITHMS[algorithm.lower()]
+    except KeyError:
+        raise ValueError(f"unknown sign algorithm {algorithm!r}") from None
+    raw = _string_to_sign(headers, body, access_secret).encode("utf-8")
+    return str(digest(raw).hexdigest())
+
+
+def verify_sign(
+    headers: Mapping[str, str], body: str, access_secret: str, sign: str, algorithm: str = "md5"
+) -> bool:
+    """Constant-time comparison of ``sign`` with the one computed for this request."""
+    expected = compute_sign(headers, body, access_secret, algorithm)
+    return hmac.compare_digest(expected, sign.lower())

@@ -1,0 +1,75 @@
+"""Plain-words explanations shared by the admin, the customer pages and the commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.formats import time_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from .models import RefusalReason
+
+
+def until_text(until: datetime | None, now: datetime | None = None) -> str:
+    """``in 42 seconds (at 10:35)`` / ``in 3 minutes (at 10:38)`` / ``""`` when there is no time."""
+    if until is None:
+        return ""
+    now = now or timezone.now()
+    seconds = max(int((until - now).total_seconds()), 0)
+    clock = time_format(timezone.localtime(until), "H:i")
+    if seconds < 60:
+        span = ngettext("in %(n)d second", "in %(n)d seconds", seconds) % {"n": seconds}
+    elif seconds < 3600:
+        minutes = (seconds + 59) // 60
+        span = ngettext("in %(n)d minute", "in %(n)d minutes", minutes) % {"n": minutes}
+    else:
+        hours = (seconds + 3599) // 3600
+        span = ngettext("in %(n)d hour", "in %(n)d hours", hours) % {"n": hours}
+    return _("%(span)s (at %(clock)s)") % {"span": span, "clock": clock}
+
+
+def refusal_text(reason: str, until: datetime | None = None, now: datetime | None = None) -> str:
+    """Why a check or send was refused, and when it may be tried again, in plain words."""
+    when = until_text(until, now)
+    texts = {
+        RefusalReason.MALFORMED: _("Enter the code as digits, for example 123456 or 123-456."),
+        RefusalReason.NO_CODE: _("No code has been sent to this number yet. Ask for a code first."),
+        RefusalReason.EXPIRED: _("This code has expired. Ask for a new code."),
+        RefusalReason.TOO_MANY_ATTEMPTS: _("Too many wrong tries for this code. Ask for a new code."),
+        RefusalReason.ALREADY_VERIFIED: _("This number is already verified."),
+        RefusalReason.IN_FLIGHT: _(
+            "Another request for this number is in progress. Wait a moment and look again."
+        ),
+        RefusalReason.IP_LIMIT: _("Too many attempts from your network."),
+        RefusalReason.COOLDOWN: _("A code was sent moments ago."),
+        RefusalReason.DAILY_CAP: _("This number has had as many codes as allowed in one day."),
+        RefusalReason.CLOSED: _("This registration is closed."),
+    }
+    text = str(texts.get(reason, _("Refused.")))  # type: ignore[call-overload]
+    if when:
+        if reason in (RefusalReason.TOO_MANY_ATTEMPTS, RefusalReason.EXPIRED):
+            text += " " + _("A new code can be sent %(when)s.") % {"when": when}
+        else:
+            text += " " + _("You can try again %(when)s.") % {"when": when}
+    return text
+
+
+def configuration_problem_text(result_code: int | None, message: str = "") -> str:
+    """For staff: which setting to look at when NXCloud refused our credentials or request."""
+    hints = {
+        1001: _("a required header is missing: this is a bug in the app, please report it"),
+        1002: _("bizType/action or body rejected: this is a bug in the app, please report it"),
+        1003: _("signature rejected: check ACCESS_SECRET (and SIGN_ALGORITHM)"),
+        1004: _("timestamp rejected: check this server's clock (NTP)"),
+        1005: _("access key rejected: check ACCESS_KEY and that it has the WhatsApp business"),
+        9000: _("a required parameter is missing"),
+        9007: _("this access key is not an integrator account: check ACCESS_KEY"),
+    }
+    if result_code is None:
+        return _("NXCloud is not configured: check NXWA_ONBOARDING (%(detail)s)") % {
+            "detail": message or _("missing setting")
+        }
+    hint = hints.get(result_code, message or _("unexpected answer"))
+    return _("Configuration problem (NXCloud %(code)s): %(hint)s") % {"code": result_code, "hint": hint}
