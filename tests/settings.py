@@ -23,8 +23,12 @@ DATABASES = {
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'test.sqlite3'}")
     )
 }
+# Parallel runs on one machine (several developers, CI) keep apart with NXWA_TEST_DB_SUFFIX.
+_suffix = os.environ.get("NXWA_TEST_DB_SUFFIX", "")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db{_suffix}.sqlite3")}
+elif _suffix:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_suffix}"}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
