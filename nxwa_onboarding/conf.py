@@ -76,5 +76,11 @@ class Settings:
     def SANDBOX_ALLOW_WITHOUT_DEBUG(self) -> bool:
         return bool(self._get("SANDBOX_ALLOW_WITHOUT_DEBUG", False))
 
+    @property
+    def SANDBOX_REGISTER_STEPS(self) -> tuple[float, float]:
+        """Seconds after createClient at which the sandbox reports register_status 4, then 5."""
+        to_created, to_registered = self._get("SANDBOX_REGISTER_STEPS", (2.0, 5.0))
+        return (float(to_created), float(to_registered))
+
 
 conf = Settings()
