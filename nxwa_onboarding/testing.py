@@ -1,12 +1,37 @@
 """Test helpers for host projects: an NXCloud stand-in in front of the client.
 
 Use the ``nxcloud`` pytest fixture (this module is a pytest plugin, registered through the
-``pytest11`` entry point) or the ``fake_nxcloud()`` context manager. Requests are intercepted
-with ``responses``, checked exactly as the sandbox (and NXCloud) checks them — headers,
-timestamp window, access key, the signature over the exact body, required fields — and
-answered from an in-memory NXCloud: getCode "sends" a random code you can read back with
-``latest_code(phone)``, checkCode accepts only that code, createClient and phoneList move the
-number to registered. Script failures with ``fail(action, ...)``.
+``pytest11`` entry point, so installing the package is enough) or the ``fake_nxcloud()``
+context manager. Requests are intercepted with ``responses``, checked exactly as the sandbox
+(and NXCloud) checks them -- headers (1001), bizType/action (1002), the signature over the exact
+body (1003), the timestamp window (1004), the access key (1005), required fields (9000) -- and
+answered by the sandbox's own business rules (``nxwa_onboarding.sandbox.engine``) with the state
+kept in memory:
+
+- getCode "sends" a fresh random code: read it with ``nxcloud.latest_code("8613800138000")``
+  (or every code with ``nxcloud.codes_sent_to(...)``, newest first);
+- checkCode accepts only the latest code (a wrong one answers ``wrong_code_result``, 9001 by
+  default; set it to -1 to play the other answer NXCloud may give);
+- createClient needs a verified number; each phoneList look then moves it 3 -> 4 -> 5
+  (``set_register_status`` pins a number, e.g. to 2 for a failed registration);
+- ``nxcloud.fail(action, ...)`` scripts the next calls to fail: with a result code, a read
+  timeout, a refused connection, or a raw HTTP status and body (a 500 page);
+- ``nxcloud.calls`` / ``nxcloud.calls_to(action)`` record what reached it, with the answer code.
+
+Example, in a host project's tests::
+
+    def test_merchant_verifies(nxcloud, db):
+        registration = services.start_registration("+86 138 0013 8000")
+        code = nxcloud.latest_code(registration.phone_number)
+        assert services.check_code(registration, code).outcome == "accepted"
+
+    def test_nxcloud_down(nxcloud, db):
+        nxcloud.fail("getCode", http_status=500, body="<html>Bad gateway</html>")
+        registration = services.start_registration("+86 138 0013 8000")
+        assert registration.code_requests.latest().outcome == "unknown"
+
+The fake reads ``NXWA_ONBOARDING`` (ACCESS_KEY, ACCESS_SECRET, BASE_URL, APP_KEY) when the
+fixture starts; for other values use ``with override_settings(...): with fake_nxcloud() as f:``.
 
 Nothing here is imported at module level beyond the standard library and pytest: the plugin
 is loaded before Django is configured, and ``responses`` is only needed when a test uses it.
@@ -70,6 +95,8 @@ class FakeNXCloud:
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[_Failure]] = field(default_factory=dict)
     wrong_code_result: int = 9001
+    pinned: set[str] = field(default_factory=set)
+    apps: dict[str, str] = field(default_factory=dict)
 
     # -- what a test reads ---------------------------------------------------------------------
 
@@ -78,7 +105,12 @@ class FakeNXCloud:
         codes = self.inbox.get(phone_number)
         return codes[-1].code if codes else None
 
+    def codes_sent_to(self, phone_number: str) -> list[str]:
+        """Every code "sent" to ``phone_number``, newest first."""
+        return [sent.code for sent in reversed(self.inbox.get(phone_number, []))]
+
     def calls_to(self, action: str) -> list[Call]:
+        """The requests that reached ``action`` (refused ones included), oldest first."""
         return [call for call in self.calls if call.action == action]
 
     # -- what a test scripts ---------------------------------------------------------------------
@@ -98,64 +130,66 @@ class FakeNXCloud:
         """Make the next ``times`` calls to ``action`` fail: with result ``code``, a read timeout
         (``timeout=True``: the request may have reached NXCloud), a refused connection
         (``connection_error=True``: it never left), or a raw ``http_status``/``body``.
+
+        A scripted failure replaces the answer of a request that passed NXCloud's checks (a
+        badly signed request still gets its 1003); a refused connection happens before any check.
         """
+        from .client import ENDPOINTS
+
+        if action not in ENDPOINTS:
+            raise ValueError(f"unknown NXCloud action {action!r}; use one of {sorted(ENDPOINTS)}")
         failure = _Failure(
             code, message or f"sandbox failure {code}", http_status, body, timeout, connection_error
         )
         self.failures.setdefault(action, []).extend([failure] * times)
 
-    def set_register_status(self, phone_number: str, status: int) -> None:
-        self.register_status[phone_number] = status
+    def clear_failures(self) -> None:
+        """Forget every failure scripted and not yet used."""
+        self.failures.clear()
 
-    # -- NXCloud's behaviour ---------------------------------------------------------------------
+    def set_register_status(self, phone_number: str, status: int) -> None:
+        """Pin the number's register_status (1 or 2: failed; 5: registered) for phoneList."""
+        self.register_status[phone_number] = status
+        self.pinned.add(phone_number)
+
+    # -- engine.SandboxState: the sandbox's rules, with the state in memory ---------------------
+
+    def deliver_code(self, phone_number: str, code: str, method: str) -> None:
+        self.inbox.setdefault(phone_number, []).append(SentCode(phone_number, code, method, time.time()))
+
+    def mark_verified(self, phone_number: str) -> None:
+        self.verified.add(phone_number)
+
+    def is_verified(self, phone_number: str) -> bool:
+        return phone_number in self.verified
+
+    def start_client(self, phone_number: str) -> None:
+        self.register_status.setdefault(phone_number, 3)
+
+    def register_statuses(self) -> list[tuple[str, int]]:
+        listed = sorted(self.register_status.items())
+        for number, status in listed:
+            # Each look advances the number one step, as NXCloud's 3 -> 4 -> 5 does over time.
+            if status >= 3 and number not in self.pinned:
+                self.register_status[number] = min(status + 1, 5)
+        return listed
+
+    def create_app(self, app_name: str, webhook: str) -> dict[str, Any]:
+        app_key = "sandbox-" + secrets.token_hex(12)
+        self.apps[app_key] = app_name
+        return {"app_id": 1000 + len(self.apps), "app_name": app_name, "app_key": app_key}
+
+    def accepts_app_key(self, appkey: str) -> bool:
+        # Without a configured APP_KEY any key is accepted, unless the test made apps.
+        if not self.app_key and not self.apps:
+            return True
+        return appkey == self.app_key or appkey in self.apps
 
     def handle(self, action: str, payload: dict[str, Any]) -> tuple[int, str, Any]:
-        from .phone import format_phone
+        """NXCloud's answer ``(code, message, data)`` to a request that passed the checks."""
+        from .sandbox import engine
 
-        phone = str(payload.get("phone_number", ""))
-        if action == "login":
-            return 0, "success", {"token": "sandbox-token-" + secrets.token_hex(8)}
-        if action == "createApp":
-            return 0, "success", {"app_id": 1000, "app_name": payload["app_name"], "app_key": "sandbox-app"}
-        if action == "getCode":
-            code = f"{secrets.randbelow(10**6):06d}"
-            self.inbox.setdefault(phone, []).append(SentCode(phone, code, payload["method"], time.time()))
-            return 0, "success", {}
-        if action == "checkCode":
-            if payload["code"] != self.latest_code(phone):
-                return self.wrong_code_result, "Verification code is incorrect or expired", None
-            self.verified.add(phone)
-            return 0, "success", None
-        if action == "createClient":
-            if phone not in self.verified:
-                return 9001, "The number has not been verified", None
-            self.register_status.setdefault(phone, 3)
-            return 0, "success", None
-        if action in ("phoneList", "getPhone"):
-            if self.app_key and payload["appkey"] != self.app_key:
-                return 9008, "appkey does not exist", None
-            numbers = []
-            for number, status in sorted(self.register_status.items()):
-                # Each look advances the number one step, as NXCloud's 3 -> 4 -> 5 does over time.
-                self.register_status[number] = min(status + 1, 5) if status >= 3 else status
-                numbers.append(
-                    {
-                        "display_phone_number": format_phone(number),
-                        "quality_rating": "GREEN",
-                        "verified_name": "Sandbox Merchant",
-                        "name_status": "APPROVED",
-                        "status": "CONNECTED" if status == 5 else "PENDING",
-                        "current_limit": "TIER_1K" if status == 5 else "",
-                        "code_verification_status": "VERIFIED",
-                        "waba_id": "100000000000001",
-                        "waba_name": "Sandbox WABA",
-                        "register_status": status,
-                    }
-                )
-            if action == "getPhone":
-                return 0, "success", {n["display_phone_number"]: n for n in numbers}
-            return 0, "success", numbers
-        return 1002, "Parameter error", None  # pragma: no cover - every action is listed above
+        return engine.handle(self, action, payload, wrong_code_result=self.wrong_code_result)
 
     def respond(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         """The ``responses`` callback: check like NXCloud, then answer (or fail as scripted)."""
@@ -169,8 +203,8 @@ class FakeNXCloud:
         body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
         headers = dict(request.headers)
         failures = self.failures.get(path_action or "", [])
-        failure = failures.pop(0) if failures else None
-        if failure is not None and failure.connection_error:
+        if failures and failures[0].connection_error:
+            failures.pop(0)
             self.calls.append(Call(path_action or "?", {}, headers, body, None))
             reason = NewConnectionError(None, "sandbox: connection refused")  # type: ignore[arg-type]
             raise requests_lib.ConnectionError(MaxRetryError(None, str(request.url), reason))  # type: ignore[arg-type]
@@ -186,6 +220,8 @@ class FakeNXCloud:
         except ProtocolError as err:
             self.calls.append(Call(path_action or "?", {}, headers, body, err.code))
             return 200, {}, json.dumps({"code": err.code, "message": err.message, "data": None})
+        # Only a request NXCloud accepted uses up a scripted failure.
+        failure = failures.pop(0) if failures else None
         if failure is not None:
             self.calls.append(Call(checked.action, checked.payload, headers, body, failure.code))
             if failure.timeout:

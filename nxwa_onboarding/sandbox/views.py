@@ -1,0 +1,146 @@
+"""The sandbox's NXCloud endpoints and its inbox pages.
+
+Every endpoint answers like NXCloud: HTTP 200 and ``{"code", "message", "data"}``, after checking
+the request with ``protocol.check_request`` against this project's own ACCESS_KEY and
+ACCESS_SECRET (the credentials its client signs with). Nothing here answers unless DEBUG is on
+or ``SANDBOX_ALLOW_WITHOUT_DEBUG`` is set: a production server never serves the inbox by mistake,
+even where system checks are not run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from django.db.models import Count, Max
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+
+from ..conf import conf
+from ..models import PhoneRegistration
+from ..phone import digits_only, format_phone
+from . import engine
+from .checks import sandbox_enabled
+from .models import SandboxMessage, SandboxNumber
+from .protocol import ProtocolError, check_request
+from .state import DatabaseState
+
+logger = logging.getLogger(__name__)
+
+
+def _envelope(code: int, message: str, data: Any = None, status: int = 200) -> HttpResponse:
+    body = json.dumps({"code": code, "message": message, "data": data}, ensure_ascii=False)
+    return HttpResponse(body.encode("utf-8"), status=status, content_type="application/json")
+
+
+def _require_enabled() -> None:
+    if not sandbox_enabled():
+        raise Http404
+
+
+@csrf_exempt
+def endpoint(request: HttpRequest, path_action: str | None = None) -> HttpResponse:
+    """One NXCloud endpoint; ``path_action`` is the action its path names (None: unknown path)."""
+    _require_enabled()
+    if request.method != "POST":
+        response = _envelope(1002, "Parameter error: use POST", status=405)
+        response["Allow"] = "POST"
+        return response
+    try:
+        if not conf.ACCESS_SECRET:
+            raise ProtocolError(1005, "Insufficient permissions")
+        checked = check_request(
+            path_action,
+            request.headers,
+            request.body,
+            access_key=conf.ACCESS_KEY,
+            access_secret=conf.ACCESS_SECRET,
+            now_ms=int(time.time() * 1000),
+        )
+    except ProtocolError as err:
+        logger.info("sandbox %s refused: %s", path_action or "unknown path", err.code)
+        return _envelope(err.code, err.message)
+    code, message, data = engine.handle(DatabaseState(), checked.action, checked.payload)
+    logger.info("sandbox %s answered %s", checked.action, code)
+    return _envelope(code, message, data)
+
+
+def _register_status_label(number: SandboxNumber | None) -> str:
+    if number is None or number.client_created_at is None:
+        return ""
+    statuses = dict(DatabaseState().register_statuses())
+    status = statuses.get(number.phone_number)
+    if status is None:
+        return ""
+    return f"{status} · {PhoneRegistration.RegisterStatus(status).label}"
+
+
+@never_cache
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    """Every number that received a code, the most recent first, like a phone's message list."""
+    _require_enabled()
+    wanted = request.GET.get("number", "").strip()
+    if wanted:
+        digits = digits_only(wanted)[:15]
+        if digits:
+            return HttpResponseRedirect(reverse("nxwa_sandbox:inbox_number", args=[digits]))
+    rows = list(
+        SandboxMessage.objects.values("phone_number")
+        .annotate(last_at=Max("created_at"), last_id=Max("id"), count=Count("id"))
+        .order_by("-last_id")
+    )
+    latest = SandboxMessage.objects.in_bulk([row["last_id"] for row in rows])
+    threads = [
+        {
+            "phone_number": row["phone_number"],
+            "formatted_phone": format_phone(row["phone_number"]),
+            "count": row["count"],
+            "last_at": row["last_at"],
+            "code": engine.display_code(latest[row["last_id"]].code),
+        }
+        for row in rows
+    ]
+    return render(
+        request,
+        "nxwa_sandbox/inbox.html",
+        {"threads": threads, "number_query": wanted, "now": timezone.now()},
+    )
+
+
+@never_cache
+@require_GET
+def inbox_number(request: HttpRequest, phone_number: str) -> HttpResponse:
+    """One number's messages, newest first; only the newest code is accepted by checkCode."""
+    _require_enabled()
+    messages = [
+        {
+            "code": message.code,
+            "display_code": engine.display_code(message.code),
+            "method": message.method,
+            "created_at": message.created_at,
+            "is_current": index == 0,
+        }
+        for index, message in enumerate(
+            SandboxMessage.objects.filter(phone_number=phone_number).order_by("-id")[:50]
+        )
+    ]
+    number = SandboxNumber.objects.filter(phone_number=phone_number).first()
+    return render(
+        request,
+        "nxwa_sandbox/inbox_number.html",
+        {
+            "phone_number": phone_number,
+            "formatted_phone": format_phone(phone_number),
+            "messages": messages,
+            "number": number,
+            "register_status": _register_status_label(number),
+        },
+    )
