@@ -1,0 +1,1 @@
+"""Benchmarks for django-nxwa-onboarding (``make bench``); not part of the package."""

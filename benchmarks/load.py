@@ -1,0 +1,321 @@
+"""The customer pages under load: gunicorn (2 sync workers) + PostgreSQL + the loopback NXCloud.
+
+A load generator (Python threads with ``requests``, one signed-in session each) runs each phase
+for a fixed time on loopback: a trivial Django view (the floor), the start page, the status
+page, the code submission (each on a registration with a code sent, accepted by the stand-in)
+and the start form's POST (a new registration and a getCode). Afterwards every submission
+must have its attempt row.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKERS = 2
+THREADS = 8
+USERNAME = "bench-customer"
+PASSWORD = "bench-customer-pw"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Phase:
+    name: str
+    samples: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    elapsed: float = 0.0
+
+    def record(self, seconds: float, status: int) -> None:
+        with self.lock:
+            self.samples.append(seconds)
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    def summary(self) -> dict[str, Any]:
+        ms = sorted(s * 1000 for s in self.samples)
+        count = len(ms)
+        return {
+            "requests": count,
+            "rps": round(count / self.elapsed, 1) if self.elapsed else 0.0,
+            "p50_ms": round(statistics.median(ms), 2) if ms else 0.0,
+            "p99_ms": round(ms[min(int(count * 0.99), count - 1)], 2) if ms else 0.0,
+            "errors_5xx": sum(n for code, n in self.statuses.items() if code >= 500),
+            "statuses": {str(code): n for code, n in sorted(self.statuses.items())},
+        }
+
+
+def signed_in_session(base: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(base + "/accounts/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert token, "no CSRF token on the login page"
+    response = session.post(
+        base + "/accounts/login/",
+        data={"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": token.group(1)},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert response.status_code == 302, f"login failed: {response.status_code}"
+    return session
+
+
+def run_phase(
+    phase: Phase,
+    sessions: list[requests.Session],
+    seconds: float,
+    request: Callable[[requests.Session, int], requests.Response | None],
+) -> None:
+    deadline = time.monotonic() + seconds
+
+    def worker(index: int) -> None:
+        session = sessions[index]
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                response = request(session, index)
+            except requests.RequestException:
+                phase.record(time.perf_counter() - started, 599)
+                continue
+            if response is None:  # nothing left to do in this phase
+                return
+            phase.record(time.perf_counter() - started, response.status_code)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(sessions))]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    phase.elapsed = time.monotonic() - started
+
+
+def prepare(count: int) -> list[Any]:
+    """The bench customer and ``count`` registrations with a code sent (as request_code leaves them)."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from nxwa_onboarding.models import CodeRequest, PhoneRegistration
+
+    user = get_user_model().objects.create_user(USERNAME, password=PASSWORD)
+    now = timezone.now()
+    registrations = PhoneRegistration.objects.bulk_create(
+        PhoneRegistration(
+            phone_number=f"86137{i:08d}",
+            status=PhoneRegistration.Status.CODE_SENT,
+            owner=user,
+            created_by=user,
+            last_code_method="sms",
+            code_sent_at=now,
+        )
+        for i in range(count)
+    )
+    CodeRequest.objects.bulk_create(
+        CodeRequest(
+            registration=registration,
+            method="sms",
+            channel="customer",
+            outcome=CodeRequest.Outcome.SENT,
+            result_code=0,
+            http_status=200,
+            finished_at=now,
+        )
+        for registration in registrations
+    )
+    return list(registrations)
+
+
+def start_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_until_up(url: str, process: subprocess.Popen[str], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise RuntimeError(f"server exited: {output[-2000:]}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def bench_load(*, seconds: float, db_name: str) -> dict[str, Any]:
+    from django.urls import NoReverseMatch, reverse
+
+    from nxwa_onboarding.models import PhoneRegistration, VerificationAttempt
+
+    try:
+        reverse("nxwa_onboarding:check", kwargs={"public_id": "00000000-0000-0000-0000-000000000000"})
+    except NoReverseMatch:
+        return {"skipped": "the customer pages are not there yet"}
+    registrations = prepare(6000 if seconds > 5 else 2000)
+    loopback = start_process([sys.executable, str(Path(__file__)), "--serve-loopback"], {})
+    assert loopback.stdout is not None
+    loopback_url = loopback.stdout.readline().strip()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "NXWA_BENCH_DB_NAME": db_name,
+        "NXWA_BENCH_BASE_URL": loopback_url,
+    }
+    gunicorn = start_process(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(WORKERS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "benchmarks.wsgi:application",
+        ],
+        env,
+    )
+    try:
+        wait_until_up(base + "/bench/trivial/", gunicorn)
+        sessions = [signed_in_session(base) for _ in range(THREADS)]
+        pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for registration in registrations:
+            pending.put(registration)
+        submitted: list[Any] = []
+        submitted_lock = threading.Lock()
+        numbers = iter(range(10**7))
+        numbers_lock = threading.Lock()
+
+        def trivial(session: requests.Session, index: int) -> requests.Response:
+            return session.get(base + "/bench/trivial/", timeout=30)
+
+        def start_page(session: requests.Session, index: int) -> requests.Response:
+            return session.get(base + reverse("nxwa_onboarding:start"), timeout=30)
+
+        def status_page(session: requests.Session, index: int) -> requests.Response:
+            registration = registrations[int(time.perf_counter() * 1e6) % len(registrations)]
+            return session.get(base + registration.get_absolute_url(), timeout=30)
+
+        def submit_code(session: requests.Session, index: int) -> requests.Response | None:
+            try:
+                registration = pending.get_nowait()
+            except queue.Empty:
+                return None
+            with submitted_lock:
+                submitted.append(registration)
+            url = base + reverse("nxwa_onboarding:check", kwargs={"public_id": registration.public_id})
+            return session.post(
+                url,
+                data={"code": "123 456", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+                headers={"Referer": url},
+                allow_redirects=False,
+                timeout=30,
+            )
+
+        def start_post(session: requests.Session, index: int) -> requests.Response:
+            with numbers_lock:
+                number = next(numbers)
+            return session.post(
+                base + reverse("nxwa_onboarding:start"),
+                data={
+                    "phone_number": f"+86 136 {number:08d}",
+                    "method": "sms",
+                    "csrfmiddlewaretoken": session.cookies["csrftoken"],
+                },
+                allow_redirects=False,
+                timeout=30,
+            )
+
+        pages: dict[str, Phase] = {}
+        for name, request in (
+            ("trivial Django view", trivial),
+            ("start page (GET)", start_page),
+            ("status page (GET)", status_page),
+            ("code submission (POST)", submit_code),
+            ("start form (POST: new registration + getCode)", start_post),
+        ):
+            pages[name] = Phase(name)
+            run_phase(pages[name], sessions, seconds, request)
+    finally:
+        stop(gunicorn)
+        stop(loopback)
+    rows = {name: phase.summary() for name, phase in pages.items()}
+    trivial_rps = rows["trivial Django view"]["rps"]
+    for row in rows.values():
+        row["rps_vs_trivial"] = round(row["rps"] / trivial_rps, 2) if trivial_rps else 0.0
+    submissions = len(submitted)
+    attempt_rows = VerificationAttempt.objects.filter(registration__in=[r.pk for r in submitted]).count()
+    accepted = PhoneRegistration.objects.filter(
+        pk__in=[r.pk for r in submitted], status=PhoneRegistration.Status.VERIFIED
+    ).count()
+    return {
+        "workers": WORKERS,
+        "threads": THREADS,
+        "seconds": seconds,
+        "pages": rows,
+        "submissions": submissions,
+        "attempt_rows": attempt_rows,
+        "verified": accepted,
+        "lost_attempts": submissions - attempt_rows,
+        "total_5xx": sum(row["errors_5xx"] for row in rows.values()),
+    }
+
+
+def serve_loopback() -> None:
+    """Child process: the loopback NXCloud, answering every call with success, until stdin closes."""
+    sys.path.insert(0, str(ROOT))
+    from tests.loopback import LoopbackNXCloud
+
+    with LoopbackNXCloud() as server:
+        print(server.base_url, flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve-loopback"]:
+        import signal
+
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        serve_loopback()

@@ -1,0 +1,47 @@
+"""Settings for the benchmarks: the test settings, a bench database, limits out of the way.
+
+``DATABASE_URL`` picks the server (PostgreSQL for ``make bench``); the database itself is made
+and dropped by ``benchmarks/run.py`` (``test_nxwa_bench``; SQLite: a file in a temporary
+directory). ``NXWA_BENCH_BASE_URL`` points the client at the loopback NXCloud stand-in.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tests import settings as _base
+
+globals().update({name: getattr(_base, name) for name in dir(_base) if name.isupper()})
+DATABASES: dict[str, dict[str, Any]] = _base.DATABASES
+
+_engine = DATABASES["default"]["ENGINE"]
+if "NXWA_BENCH_DB_NAME" in os.environ:
+    # gunicorn workers: the database run.py created, used as it is.
+    DATABASES["default"]["NAME"] = os.environ["NXWA_BENCH_DB_NAME"]
+elif _engine == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("NXWA_BENCH_SQLITE", "bench.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": "test_nxwa_bench"}
+# One connection per worker thread, kept for the life of the process as in production.
+DATABASES["default"]["CONN_MAX_AGE"] = None
+
+ROOT_URLCONF = "benchmarks.urls"
+# The loopback stand-in plays NXCloud here; the sandbox app is not needed.
+INSTALLED_APPS = [app for app in _base.INSTALLED_APPS if app != "nxwa_onboarding.sandbox"]
+DEBUG = False
+
+NXWA_ONBOARDING: dict[str, Any] = {
+    **_base.NXWA_ONBOARDING,
+    "BASE_URL": os.environ.get("NXWA_BENCH_BASE_URL", "http://127.0.0.1:9"),
+    "TIMEOUT": (2.0, 5.0),
+    # The load test sends every request from 127.0.0.1; per-IP limits are measured in the tests.
+    "MAX_ATTEMPTS_PER_IP_PER_HOUR": 10**9,
+    "MAX_SENDS_PER_DAY": 10**6,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "loggers": {"nxwa_onboarding": {"level": "WARNING"}},
+}
