@@ -1,3 +1,5 @@
+"""The customer pages. Include under any prefix: ``path("onboarding/", include("nxwa_onboarding.urls"))``."""
+
 from __future__ import annotations
 
 from django.urls import path
@@ -10,4 +12,7 @@ urlpatterns = [
     path("", views.registration_list, name="list"),
     path("start/", views.start, name="start"),
     path("r/<uuid:public_id>/", views.detail, name="detail"),
+    path("r/<uuid:public_id>/check/", views.check, name="check"),
+    path("r/<uuid:public_id>/send/", views.send_code, name="send"),
+    path("r/<uuid:public_id>/refresh/", views.refresh, name="refresh"),
 ]

@@ -1,0 +1,108 @@
+"""Forms of the customer pages. They validate only; every state change goes through ``services``.
+
+Validation here is what keeps bad input away from NXCloud: a form that is not valid never
+reaches a service, so it never costs a call (or a try).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Method, RefusalReason
+from .phone import MAX_INPUT_LENGTH, normalize_phone
+from .services import MAX_CODE_INPUT, normalize_code
+from .texts import refusal_text
+
+
+class _Form(forms.Form):
+    """Labels without a trailing colon: the templates lay labels out above their inputs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class StartForm(_Form):
+    """A phone number with its country code, typed any way a person would, and how to get the code."""
+
+    phone_number = forms.CharField(
+        label=_("WhatsApp business phone number"),
+        help_text=_("With the country code, for example +86 138 0013 8000."),
+        strip=True,
+        widget=forms.TextInput(
+            attrs={
+                "type": "tel",
+                "inputmode": "tel",
+                "autocomplete": "tel",
+                "maxlength": MAX_INPUT_LENGTH,
+                "placeholder": "+86 138 0013 8000",
+                "spellcheck": "false",
+            }
+        ),
+        error_messages={"required": _("Enter a phone number.")},
+    )
+    method = forms.ChoiceField(
+        label=_("Send the code by"),
+        choices=Method.choices,
+        initial=Method.SMS,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose SMS or a voice call."),
+            "invalid_choice": _("Choose SMS or a voice call."),
+        },
+    )
+
+    def clean_phone_number(self) -> str:
+        """The digits NXCloud expects (``8613800138000``); the error says what is wrong."""
+        return normalize_phone(self.cleaned_data["phone_number"])
+
+
+class CodeForm(_Form):
+    """The verification code as received: ``123456``, ``123 456`` or ``123-456``."""
+
+    code = forms.CharField(
+        label=_("Verification code"),
+        strip=True,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "maxlength": MAX_CODE_INPUT,
+                "placeholder": "123 456",
+                "spellcheck": "false",
+                "autocapitalize": "off",
+                "class": "nxwa-code-input",
+            }
+        ),
+        error_messages={"required": _("Enter the code you received.")},
+    )
+
+    def clean_code(self) -> str:
+        """Digits only; anything else is refused here, before any call or counted try."""
+        digits = normalize_code(self.cleaned_data["code"])
+        if digits is None:
+            raise forms.ValidationError(refusal_text(RefusalReason.MALFORMED), code="malformed")
+        return digits
+
+
+class SendCodeForm(_Form):
+    """Ask for a new code, by SMS or a voice call."""
+
+    method = forms.ChoiceField(
+        label=_("Send the code by"),
+        choices=Method.choices,
+        initial=Method.SMS,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose SMS or a voice call."),
+            "invalid_choice": _("Choose SMS or a voice call."),
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Radio ids must not clash with the code form's on the same page.
+        self.auto_id = "id_send_%s"
