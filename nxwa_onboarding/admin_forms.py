@@ -1,0 +1,90 @@
+"""Forms of the staff admin: add a registration by typing a number, enter a verification code."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from .models import PhoneRegistration
+from .phone import MAX_INPUT_LENGTH, normalize_phone
+from .services import MAX_CODE_INPUT, normalize_code
+
+if TYPE_CHECKING:
+    RegistrationModelForm = forms.ModelForm[PhoneRegistration]
+else:  # ModelForm is not subscriptable at run time
+    RegistrationModelForm = forms.ModelForm
+
+
+def open_registration_exists(digits: str) -> bool:
+    """Whether ``digits`` already has a registration that is not ``failed`` (one open per number)."""
+    return (
+        PhoneRegistration.objects.filter(phone_number=digits)
+        .exclude(status=PhoneRegistration.Status.FAILED)
+        .exists()
+    )
+
+
+class AddRegistrationForm(RegistrationModelForm):
+    """Staff type the number the way the merchant says it; it is stored as digits.
+
+    The admin saves through ``services.create_registration``; this form only checks early so
+    that a bad or duplicate number is a form error rather than a surprise after submitting.
+    """
+
+    phone_number = forms.CharField(
+        label=_("Phone number"),
+        max_length=MAX_INPUT_LENGTH,
+        help_text=_(
+            "With the country code, typed any way: +86 138 0013 8000, 0086-138-0013-8000 or 8613800138000."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel", "autofocus": True}),
+    )
+
+    class Meta:
+        model = PhoneRegistration
+        fields = ("phone_number", "owner")
+
+    def clean_phone_number(self) -> str:
+        digits = normalize_phone(self.cleaned_data["phone_number"])
+        if open_registration_exists(digits):
+            raise ValidationError(_("This number is already being onboarded."), code="duplicate")
+        return digits
+
+    def validate_unique(self) -> None:
+        # The one-open-registration-per-number rule is checked above and, race-proof, by
+        # services.create_registration when the admin saves.
+        return None
+
+
+class CodeInput(forms.TextInput):
+    """A text input that never writes a submitted code back into the page."""
+
+    def format_value(self, value: Any) -> str | None:
+        return None
+
+
+class CheckCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Verification code"),
+        max_length=MAX_CODE_INPUT,
+        help_text=_("The digits the merchant received, for example 123456 or 123-456."),
+        widget=CodeInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "spellcheck": "false",
+            }
+        ),
+    )
+
+    def clean_code(self) -> str:
+        digits = normalize_code(self.cleaned_data["code"])
+        if digits is None:
+            raise ValidationError(
+                _("Enter the code as digits, for example 123456 or 123-456."), code="malformed"
+            )
+        return digits
