@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from .phone import format_phone
+from .phone import format_phone, normalize_phone
 
 
 class Method(models.TextChoices):
@@ -130,6 +130,15 @@ class PhoneRegistration(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("nxwa_onboarding:detail", kwargs={"public_id": self.public_id})
 
+    def clean(self) -> None:
+        """Normalise what was typed (``+86 138-0013-8000``) to digits, or say what is wrong."""
+        super().clean()
+        if self.phone_number:
+            try:
+                self.phone_number = normalize_phone(self.phone_number)
+            except ValidationError as err:
+                raise ValidationError({"phone_number": err.messages}) from None
+
     @property
     def formatted_phone(self) -> str:
         return format_phone(self.phone_number)
@@ -174,12 +183,33 @@ class CallRecord(models.Model):
         if self._finished_when_loaded:
             raise ValidationError(_("A finished record is part of the audit trail and cannot change."))
         super().save(*args, **kwargs)
+        # Saved finished (a refusal is written finished): from now on it is part of the trail.
+        self._finished_when_loaded = self.finished_at is not None
 
     @classmethod
     def from_db(cls, db: str | None, field_names: Any, values: Any, **kwargs: Any) -> Self:
         instance = super().from_db(db, field_names, values, **kwargs)
-        instance._finished_when_loaded = instance.finished_at is not None
+        # A deferred finished_at (``.only()``) must not pass for "not finished".
+        instance._finished_when_loaded = "finished_at" not in field_names or instance.finished_at is not None
         return instance
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        if self.finished_at is not None:
+            self._finished_when_loaded = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished_at is not None
+
+    @property
+    def refusal_message(self) -> str:
+        """Why the call was refused and when it may be tried again, in plain words ("" if not refused)."""
+        if not self.refusal_reason:
+            return ""
+        from .texts import refusal_text
+
+        return refusal_text(self.refusal_reason, self.retry_after)
 
 
 class CodeRequest(CallRecord):

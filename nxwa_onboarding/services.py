@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, DateTimeField, F, Func, Max, Min, Q, Subquery, Value
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
@@ -173,11 +173,31 @@ def _call(action: Callable[[NXCloudClient], T], success: str) -> tuple[CallResul
     except TransportError as err:
         outcome = Attempt.UNKNOWN if err.sent else Attempt.FAILED
         return CallResult(outcome, None, err.reason[:500], err.http_status, elapsed(), err), None
+    except Exception as err:
+        # A bug or an unexpected library error: the request may have left, so the row is
+        # finished as unknown (never left pending, never resent) and the error is re-raised.
+        logger.exception("unexpected error during an NXCloud call")
+        return CallResult(
+            Attempt.UNKNOWN, None, f"unexpected error: {type(err).__name__}", None, elapsed(), err
+        ), None
     return CallResult(success, 0, "", 200, elapsed()), value
 
 
-def _finish(model: type[CodeRequest] | type[VerificationAttempt], row: Any, result: CallResult) -> None:
-    """Complete a pending row once, in the database and in memory."""
+def _reraise_unexpected(result: CallResult) -> None:
+    """After the row is finished: surface an error that is not an NXCloud/transport outcome."""
+    err = result.error
+    if err is not None and not isinstance(err, NXCloudError | TransportError | NXCloudConfigurationError):
+        raise err
+
+
+def _finish(
+    model: type[CodeRequest] | type[VerificationAttempt], row: Any, result: CallResult, **extra: Any
+) -> bool:
+    """Complete a pending row once, in the database and in memory (one UPDATE).
+
+    Returns False when the row was no longer pending (``nxwa_reconcile`` got to it first): the
+    database keeps what it has (a finished row never changes), the caller still learns the answer.
+    """
     now = timezone.now()
     fields = {
         "outcome": result.outcome,
@@ -186,11 +206,31 @@ def _finish(model: type[CodeRequest] | type[VerificationAttempt], row: Any, resu
         "http_status": result.http_status,
         "duration_ms": result.duration_ms,
         "finished_at": now,
+        **extra,
     }
-    model.objects.filter(pk=row.pk, outcome="pending").update(**fields)
+    updated = model.objects.filter(pk=row.pk, outcome="pending").update(**fields)
     for name, value in fields.items():
         setattr(row, name, value)
     row._finished_when_loaded = True
+    if not updated:
+        logger.warning(
+            "%s %s was finished by nxwa_reconcile during its call; NXCloud answered %s",
+            model.__name__,
+            row.pk,
+            result.outcome,
+        )
+    return bool(updated)
+
+
+def _warn_if_in_transaction() -> None:
+    """The pending row must be committed before the call: an outer transaction defeats that."""
+    if connection.in_atomic_block and not all(
+        getattr(block, "_from_testcase", False) for block in connection.atomic_blocks
+    ):
+        logger.warning(
+            "nxwa_onboarding: an NXCloud call is made inside a database transaction; the pending "
+            "row is not committed before the call (use transaction.non_atomic_requests on the view)"
+        )
 
 
 # -- state, as customers and staff see it -----------------------------------------------------
@@ -240,21 +280,59 @@ class RegistrationState:
     send: SendState
 
 
-def _current_code_subquery() -> Any:
+def _current_code_subquery(registration_id: int) -> Any:
+    """The registration's current code: its latest send that was (or may have been) delivered."""
     return CodeRequest.objects.filter(
-        registration=OuterRef("pk"), outcome__in=(Send.SENT, Send.UNKNOWN)
+        registration_id=registration_id, outcome__in=(Send.SENT, Send.UNKNOWN)
     ).order_by("-created_at", "-id")
 
 
-def _check_state(registration: PhoneRegistration, ip: str | None, now: datetime) -> CheckState:
-    """Two queries: the registration's fresh status with its current code, then the counts."""
-    latest = _current_code_subquery()
+def _others(exclude_pk: int | None) -> Q:
+    """Every row but the caller's own pending one (which is in place while the rules are read)."""
+    return ~Q(pk=exclude_pk) if exclude_pk is not None else Q()
+
+
+def _count(rows: Q) -> Subquery:
+    """``(SELECT COUNT(*) ... WHERE rows)`` as an expression: several counts in one query."""
+    return Subquery(
+        VerificationAttempt.objects.filter(rows)
+        .order_by()
+        .annotate(n=Func(F("pk"), function="COUNT"))
+        .values("n")
+    )
+
+
+def _check_state(
+    registration: PhoneRegistration, ip: str | None, now: datetime, *, exclude_pk: int | None = None
+) -> CheckState:
+    """One query: the registration's fresh status, its current code and the counts the rules
+    need, as subqueries of a single SELECT. ``exclude_pk``: the caller's own pending attempt,
+    left out of every count."""
+    latest = _current_code_subquery(registration.pk)
+    others = _others(exclude_pk)
+    mine = Q(registration_id=registration.pk) & others
+    hour_ago = now - timedelta(hours=1)
+    ip_rows = Q(ip=ip, created_at__gt=hour_ago, outcome__in=IP_COUNTED_ATTEMPTS) & others
     row = (
         PhoneRegistration.objects.filter(pk=registration.pk)
         .values("status", "verified_at")
         .annotate(
             code_id=Subquery(latest.values("pk")[:1]),
             code_at=Subquery(latest.values("created_at")[:1]),
+            used=_count(
+                mine & Q(code_request_id=Subquery(latest.values("pk")[:1]), outcome__in=COUNTED_ATTEMPTS)
+            ),
+            pending=_count(mine & Q(outcome=Attempt.PENDING)),
+            ip_count=_count(ip_rows) if ip else Value(0),
+            ip_oldest=(
+                Subquery(
+                    VerificationAttempt.objects.filter(ip_rows)
+                    .order_by("created_at")
+                    .values("created_at")[:1]
+                )
+                if ip
+                else Value(None, output_field=DateTimeField())
+            ),
         )
         .get()
     )
@@ -262,53 +340,55 @@ def _check_state(registration: PhoneRegistration, ip: str | None, now: datetime)
     registration.verified_at = row["verified_at"]
     code_id: int | None = row["code_id"]
     code_at: datetime | None = row["code_at"]
+    used: int = row["used"] or 0
     allowed = conf.MAX_CHECK_ATTEMPTS
-    hour_ago = now - timedelta(hours=1)
-    ip_q = Q(ip=ip, created_at__gte=hour_ago, outcome__in=IP_COUNTED_ATTEMPTS) if ip else Q(pk__in=[])
-    code_q = Q(code_request_id=code_id, outcome__in=COUNTED_ATTEMPTS) if code_id else Q(pk__in=[])
-    counts = VerificationAttempt.objects.filter(Q(registration_id=registration.pk) | ip_q).aggregate(
-        used=Count("pk", filter=code_q),
-        pending=Count("pk", filter=Q(registration_id=registration.pk, outcome=Attempt.PENDING)),
-        ip_count=Count("pk", filter=ip_q),
-        ip_oldest=Min("created_at", filter=ip_q),
-    )
     expires_at = code_at + timedelta(seconds=conf.CODE_TTL) if code_at else None
-    resend_at = max(code_at + timedelta(seconds=conf.RESEND_COOLDOWN), now) if code_at else now
 
     refusal: Refusal | None = None
     if registration.status in VERIFIED_STATES or registration.verified_at is not None:
         refusal = Refusal(RefusalReason.ALREADY_VERIFIED)
     elif registration.status == Status.FAILED:
         refusal = Refusal(RefusalReason.CLOSED)
-    elif counts["pending"]:
+    elif row["pending"]:
         refusal = Refusal(RefusalReason.IN_FLIGHT)
-    elif ip and counts["ip_count"] >= conf.MAX_ATTEMPTS_PER_IP_PER_HOUR:
-        refusal = Refusal(RefusalReason.IP_LIMIT, counts["ip_oldest"] + timedelta(hours=1))
+    elif ip and row["ip_count"] >= conf.MAX_ATTEMPTS_PER_IP_PER_HOUR:
+        refusal = Refusal(RefusalReason.IP_LIMIT, row["ip_oldest"] + timedelta(hours=1))
     elif code_id is None:
         refusal = Refusal(RefusalReason.NO_CODE)
     elif expires_at is not None and now >= expires_at:
-        refusal = Refusal(RefusalReason.EXPIRED, resend_at)
-    elif counts["used"] >= allowed:
-        refusal = Refusal(RefusalReason.TOO_MANY_ATTEMPTS, resend_at)
-    return CheckState(code_id, code_at, expires_at, counts["used"], allowed, refusal)
+        refusal = Refusal(RefusalReason.EXPIRED, _new_code_at(registration, now))
+    elif used >= allowed:
+        refusal = Refusal(RefusalReason.TOO_MANY_ATTEMPTS, _new_code_at(registration, now))
+    return CheckState(code_id, code_at, expires_at, used, allowed, refusal)
 
 
-def _send_state(registration: PhoneRegistration, now: datetime, *, fresh: bool = True) -> SendState:
-    """One query (two when ``fresh``): sends for this number today, the last send, in-flight."""
+def _new_code_at(registration: PhoneRegistration, now: datetime) -> datetime | None:
+    """When a new code may be sent (cooldown and daily cap), or None for "right away".
+    One more query, on these refusals only."""
+    at = _send_state(registration, now, fresh=False).next_send_at
+    return at if at is not None and at > now else None
+
+
+def _send_state(
+    registration: PhoneRegistration, now: datetime, *, fresh: bool = True, exclude_pk: int | None = None
+) -> SendState:
+    """One query (two when ``fresh``): sends for this number in the last 24 hours, the last send
+    of this registration, and whether one is in flight. ``exclude_pk``: the caller's own row."""
     if fresh:
         row = PhoneRegistration.objects.filter(pk=registration.pk).values("status", "verified_at").get()
         registration.status = row["status"]
         registration.verified_at = row["verified_at"]
     day_ago = now - timedelta(days=1)
-    today = Q(outcome__in=COUNTED_SENDS, created_at__gte=day_ago)
+    others = _others(exclude_pk)
+    today = Q(outcome__in=COUNTED_SENDS, created_at__gt=day_ago) & others
     mine = Q(registration_id=registration.pk)
     counts = CodeRequest.objects.filter(
-        Q(registration__phone_number=registration.phone_number, created_at__gte=day_ago) | mine
+        Q(registration__phone_number=registration.phone_number, created_at__gt=day_ago) | mine
     ).aggregate(
         today=Count("pk", filter=today),
         oldest_today=Min("created_at", filter=today),
-        last=Max("created_at", filter=mine & Q(outcome__in=COUNTED_SENDS)),
-        pending=Count("pk", filter=mine & Q(outcome=Send.PENDING)),
+        last=Max("created_at", filter=mine & Q(outcome__in=COUNTED_SENDS) & others),
+        pending=Count("pk", filter=mine & Q(outcome=Send.PENDING) & others),
     )
     allowed = conf.MAX_SENDS_PER_DAY
     cooldown_end = counts["last"] + timedelta(seconds=conf.RESEND_COOLDOWN) if counts["last"] else None
@@ -320,10 +400,13 @@ def _send_state(registration: PhoneRegistration, now: datetime, *, fresh: bool =
         refusal = Refusal(RefusalReason.CLOSED)
     elif counts["pending"]:
         refusal = Refusal(RefusalReason.IN_FLIGHT)
-    elif cooldown_end is not None and now < cooldown_end:
-        refusal = Refusal(RefusalReason.COOLDOWN, cooldown_end)
-    elif cap_end is not None:
-        refusal = Refusal(RefusalReason.DAILY_CAP, cap_end)
+    else:
+        # When both apply, the one that ends later is the one the person has to wait for.
+        waits = [Refusal(RefusalReason.DAILY_CAP, cap_end)] if cap_end is not None else []
+        if cooldown_end is not None and now < cooldown_end:
+            waits.append(Refusal(RefusalReason.COOLDOWN, cooldown_end))
+        if waits:
+            refusal = max(waits, key=lambda wait: wait.until or now)
     next_send_at = refusal.until if refusal else now
     return SendState(counts["today"], allowed, next_send_at, refusal)
 
@@ -333,6 +416,14 @@ def get_state(registration: PhoneRegistration, *, ip: str | None = None) -> Regi
     now = timezone.now()
     check = _check_state(registration, _clean_ip(ip), now)
     return RegistrationState(check, _send_state(registration, now, fresh=False))
+
+
+class _Refused(Exception):
+    """Raised inside the insert-then-check transaction to roll the pending row back."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
 
 
 # -- registrations -----------------------------------------------------------------------------
@@ -392,6 +483,9 @@ def request_code(
     Returns the ``CodeRequest``: ``sent``, ``refused`` (with ``refusal_reason`` and
     ``retry_after``; no call was made), ``rejected`` (NXCloud said no), ``failed`` (never
     reached NXCloud, or a configuration problem) or ``unknown`` (may have been sent).
+
+    The pending row is inserted first and the rules are read after it, in one short
+    transaction committed before the call (see ``check_code``).
     """
     if method not in Method.values:
         raise ValidationError(_("Choose SMS or a voice call."), code="method")
@@ -399,14 +493,17 @@ def request_code(
     ip = _clean_ip(ip)
     actor = _real_user(user)
     base = {"registration": registration, "method": method, "channel": channel, "user": actor, "ip": ip}
-    state = _send_state(registration, now)
-    if state.refusal is not None:
-        return _refuse_send(base, state.refusal, now)
+    _warn_if_in_transaction()
     try:
         with transaction.atomic():
             code_request = CodeRequest.objects.create(**base)
+            state = _send_state(registration, now, exclude_pk=code_request.pk)
+            if state.refusal is not None:
+                raise _Refused(state.refusal)
     except IntegrityError:
         return _refuse_send(base, Refusal(RefusalReason.IN_FLIGHT), now)
+    except _Refused as refused:
+        return _refuse_send(base, refused.refusal, now)
 
     result, _value = _call(lambda client: client.get_code(registration.phone_number, method), Send.SENT)
     with transaction.atomic(savepoint=False):
@@ -424,6 +521,7 @@ def request_code(
         signals.code_requested.send(
             sender=PhoneRegistration, registration=registration, code_request=code_request
         )
+    _reraise_unexpected(result)
     return code_request
 
 
@@ -453,9 +551,17 @@ def check_code(
     (never reached NXCloud, or a configuration problem; does not count) or ``unknown`` (may
     have reached NXCloud; counts, and is never resent automatically).
 
-    Queries on the accepted path: the registration with its current code; the attempt
-    counts; the pending insert; finishing the attempt; marking the registration verified
-    (plus a savepoint around the insert when called inside a transaction).
+    Insert first, then read the rules: the pending row goes in at the start of a short
+    transaction (the partial unique index admits one per registration, so a concurrent
+    submission waits for it and is then refused as in flight), the rules are read with it in
+    place, and the transaction commits before the call, or rolls back for a refusal. Reading
+    the rules before inserting would leave a window: a submission that read "not verified"
+    just before another one finished could insert after it and call NXCloud a second time.
+
+    Statements on the accepted path (the test counts them): savepoint (or BEGIN), the pending
+    insert, one SELECT of the registration with its current code and the counts, release (or
+    COMMIT); then, after the call, finishing the attempt and marking the registration verified
+    in one transaction.
     """
     now = timezone.now()
     ip = _clean_ip(ip)
@@ -469,21 +575,26 @@ def check_code(
     }
     if digits is None:
         return _refuse_attempt(base, Refusal(RefusalReason.MALFORMED), now)
-    state = _check_state(registration, ip, now)
-    base["code_request_id"] = state.code_request_id
-    if state.refusal is not None:
-        return _refuse_attempt(base, state.refusal, now)
+    _warn_if_in_transaction()
     try:
         with transaction.atomic():
-            attempt = VerificationAttempt.objects.create(**base)
+            current_code = _current_code_subquery(registration.pk).values("pk")[:1]
+            attempt = VerificationAttempt.objects.create(**base, code_request_id=Subquery(current_code))
+            state = _check_state(registration, ip, now, exclude_pk=attempt.pk)
+            attempt.code_request_id = state.code_request_id
+            if state.refusal is not None:
+                raise _Refused(state.refusal)
     except IntegrityError:
         return _refuse_attempt(base, Refusal(RefusalReason.IN_FLIGHT), now)
+    except _Refused as refused:
+        return _refuse_attempt({**base, "code_request_id": state.code_request_id}, refused.refusal, now)
 
     result, _value = _call(
         lambda client: client.check_code(registration.phone_number, digits), Attempt.ACCEPTED
     )
     with transaction.atomic(savepoint=False):
-        _finish(VerificationAttempt, attempt, result)
+        # code_request_id again: the one the rules were read against (the same in all but a race).
+        _finish(VerificationAttempt, attempt, result, code_request_id=state.code_request_id)
         if result.outcome == Attempt.ACCEPTED:
             verified_at = attempt.finished_at
             PhoneRegistration.objects.filter(pk=registration.pk, verified_at__isnull=True).update(
@@ -493,6 +604,7 @@ def check_code(
             registration.verified_at = verified_at
     if result.outcome == Attempt.ACCEPTED:
         signals.code_verified.send(sender=PhoneRegistration, registration=registration, attempt=attempt)
+    _reraise_unexpected(result)
     return attempt
 
 
@@ -547,41 +659,74 @@ def _app_key(appkey: str | None) -> str:
     return key
 
 
+def _next_status(status: str, register_status: int | None) -> str:
+    """Where phoneList's register_status moves a registration (5 registered, 1-2 failed, 3-4 client)."""
+    if register_status == 5:
+        return Status.REGISTERED
+    if register_status in (1, 2) and status in (Status.VERIFIED, Status.CLIENT_CREATED):
+        return Status.FAILED
+    if register_status in (3, 4) and status == Status.VERIFIED:
+        return Status.CLIENT_CREATED
+    return status
+
+
 def _apply_number(registration: PhoneRegistration, item: dict[str, Any], now: datetime) -> str:
-    """Copy phoneList details onto the registration and move its status; returns the old status."""
-    old = registration.status
+    """Copy phoneList details onto the registration and move its status; returns the old status.
+
+    One conditional UPDATE (``WHERE status = <the status it was read with>``), so a sync never
+    overwrites a change made meanwhile (a check, a createClient) with a stale status, and of
+    two concurrent syncs only one moves the status and sends ``registration_completed``.
+    """
     register_status = item.get("register_status")
-    if (
+    if not (
         isinstance(register_status, int)
         and not isinstance(register_status, bool)
         and 1 <= register_status <= 5
     ):
-        registration.register_status = register_status
-    registration.number_status = str(item.get("status") or "")[:20]
-    registration.quality_rating = str(item.get("quality_rating") or "")[:10]
-    registration.verified_name = str(item.get("verified_name") or "")[:255]
-    registration.waba_id = str(item.get("waba_id") or "")[:64]
-    registration.waba_name = str(item.get("waba_name") or "")[:255]
-    registration.last_synced_at = now
-    rs = registration.register_status
-    if rs == 5 and registration.status != Status.REGISTERED:
-        registration.status = Status.REGISTERED
-        registration.registered_at = registration.registered_at or now
-    elif rs in (1, 2) and registration.status in (Status.VERIFIED, Status.CLIENT_CREATED):
-        registration.status = Status.FAILED
-    elif rs in (3, 4) and registration.status == Status.VERIFIED:
-        registration.status = Status.CLIENT_CREATED
-    try:
-        with transaction.atomic():
-            registration.save()
-    except IntegrityError:
-        # A failed registration coming back to life while another is open for the number.
-        logger.warning("registration %s could not leave 'failed': number reopened", registration.public_id)
+        register_status = None
+    details: dict[str, Any] = {
+        "number_status": str(item.get("status") or "")[:20],
+        "quality_rating": str(item.get("quality_rating") or "")[:10],
+        "verified_name": str(item.get("verified_name") or "")[:255],
+        "waba_id": str(item.get("waba_id") or "")[:64],
+        "waba_name": str(item.get("waba_name") or "")[:255],
+        "last_synced_at": now,
+        "updated_at": now,
+    }
+    first_seen = registration.status
+    for _try in range(3):
+        old = registration.status
+        fields = dict(details)
+        if register_status is not None:
+            fields["register_status"] = register_status
+        new = _next_status(old, fields.get("register_status", registration.register_status))
+        if new != old:
+            fields["status"] = new
+            if new == Status.REGISTERED:
+                fields["registered_at"] = registration.registered_at or now
+        try:
+            with transaction.atomic():
+                updated = PhoneRegistration.objects.filter(pk=registration.pk, status=old).update(**fields)
+        except IntegrityError:
+            # A failed registration coming back to life while another is open for the number.
+            logger.warning(
+                "registration %s could not leave 'failed': the number has another open registration",
+                registration.public_id,
+            )
+            fields.pop("status", None)
+            fields.pop("registered_at", None)
+            new = old
+            updated = PhoneRegistration.objects.filter(pk=registration.pk, status=old).update(**fields)
+        if updated:
+            for name, value in fields.items():
+                setattr(registration, name, value)
+            if old != Status.REGISTERED and new == Status.REGISTERED:
+                signals.registration_completed.send(sender=PhoneRegistration, registration=registration)
+            return old
+        # The status moved since it was read: read it again and apply once more.
         registration.refresh_from_db()
-        return registration.status
-    if old != Status.REGISTERED and registration.status == Status.REGISTERED:
-        signals.registration_completed.send(sender=PhoneRegistration, registration=registration)
-    return old
+    logger.warning("registration %s kept changing during a sync; skipped", registration.public_id)
+    return first_seen
 
 
 def refresh_status(registration: PhoneRegistration, *, appkey: str | None = None) -> PhoneRegistration:
@@ -640,12 +785,15 @@ def reconcile_pending(*, older_than: timedelta | None = None) -> ReconcileSummar
         attempts = VerificationAttempt.objects.filter(outcome=Attempt.PENDING, created_at__lt=cutoff).update(
             outcome=Attempt.UNKNOWN, finished_at=now, result_message=note
         )
-        stale_sends = CodeRequest.objects.filter(outcome=Send.PENDING, created_at__lt=cutoff)
-        registration_ids = list(stale_sends.values_list("registration_id", flat=True))
-        sends = stale_sends.update(outcome=Send.UNKNOWN, finished_at=now, result_message=note)
-        PhoneRegistration.objects.filter(pk__in=registration_ids, status=Status.NEW).update(
-            status=Status.CODE_SENT, updated_at=now
+        sends = CodeRequest.objects.filter(outcome=Send.PENDING, created_at__lt=cutoff).update(
+            outcome=Send.UNKNOWN, finished_at=now, result_message=note
         )
+        if sends:
+            # A send of unknown fate may have delivered a code: let the person type it in.
+            maybe_sent = CodeRequest.objects.filter(outcome=Send.UNKNOWN).values("registration_id")
+            PhoneRegistration.objects.filter(pk__in=maybe_sent, status=Status.NEW).update(
+                status=Status.CODE_SENT, updated_at=now
+            )
     if attempts or sends:
         logger.warning("reconciled %d pending attempts and %d pending code requests", attempts, sends)
     return ReconcileSummary(attempts, sends)
