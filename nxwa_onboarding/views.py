@@ -256,6 +256,19 @@ def _render_detail(
     code_out = registration.status == Status.CODE_SENT
     can_check = code_out and check.refusal is None
     can_send = registration.status in (Status.NEW, Status.CODE_SENT)
+    # Bad input into a form the page no longer shows (a stale tab, a crafted post): say what was
+    # wrong above the page instead, as after any other post.
+    hidden_errors = [
+        error
+        for form, visible in ((code_form, can_check), (send_form, can_send))
+        if form is not None and not visible
+        for errors in form.errors.values()
+        for error in errors
+    ]
+    if hidden_errors:
+        for error in hidden_errors:
+            messages.error(request, error)
+        return redirect(registration)
     # Waiting only for the cooldown or the daily cap: the button says when it becomes available.
     send_wait = send.refusal is not None and send.refusal.until is not None and send.refusal.until > now
     context: dict[str, Any] = {

@@ -728,3 +728,36 @@ def test_login_with_the_hosts_login_page_then_start(
     assert response.status_code == 302
     assert response["Location"] == reverse("nxwa_onboarding:start")
     assert start(client).owner == customer
+
+
+def test_malformed_code_is_an_error_on_the_field_and_costs_nothing(
+    signed_in: Client, nxcloud: FakeNXCloud
+) -> None:
+    registration = start(signed_in)
+    response = signed_in.post(url("check", registration), {"code": "12a-456"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    field = re.search(r"<input[^>]*name=\"code\"[^>]*>", html)
+    assert field is not None
+    assert 'aria-invalid="true"' in field.group(0)
+    assert 'aria-describedby="id_code_error"' in field.group(0)
+    assert 'id="id_code_error"' in html
+    assert "Enter the code as digits, for example 123456 or 123-456." in text_of(html)
+    assert "You have 5 tries left." in html
+    assert nxcloud.calls_to("checkCode") == []
+    assert registration.attempts.count() == 0
+
+
+def test_bad_input_into_a_form_the_page_no_longer_shows_is_explained(
+    signed_in: Client, nxcloud: FakeNXCloud
+) -> None:
+    registration = start(signed_in)
+    code = nxcloud.latest_code(DIGITS)
+    assert code is not None
+    post_code(signed_in, registration, code)
+    assert post_code(signed_in, registration, "nope") == [
+        "Enter the code as digits, for example 123456 or 123-456."
+    ]
+    assert act(signed_in, "send", registration, method="fax") == ["Choose SMS or a voice call."]
+    assert len(nxcloud.calls_to("checkCode")) == 1
+    assert len(nxcloud.calls_to("getCode")) == 1
