@@ -68,6 +68,8 @@ Send = CodeRequest.Outcome
 PHONE_LIKE = re.compile(r"[0-9+\s\-().]+")
 #: How many numbers one message lists before "and N more".
 LISTED_NUMBERS = 10
+#: How a method reads inside a sentence ("sent by SMS", "sent by voice call").
+METHOD_WORDS = {Method.SMS: _("SMS"), Method.VOICE: _("voice call")}
 EMPTY = "—"
 
 
@@ -620,7 +622,7 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
         return gettext("will be refused: %(why)s") % {"why": refusal.message}
 
     def _send(self, request: HttpRequest, queryset: QuerySet[PhoneRegistration], method: str) -> Any:
-        label = Method(method).label
+        label = str(METHOD_WORDS[Method(method)])
         confirmation = self._confirm(
             request,
             queryset,
@@ -637,7 +639,7 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
         if confirmation is not None:
             return confirmation
         outcomes = Outcomes()
-        registrations = list(queryset)
+        registrations = list(queryset.order_by("phone_number"))
         for index, registration in enumerate(registrations):
             code_request = services.request_code(
                 registration, method, user=request.user, ip=_ip(request), channel=Channel.ADMIN
@@ -663,7 +665,14 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
             "Code sent by %(method)s to %(count)d numbers: %(numbers)s.",
             len(outcomes.done),
         )
-        self._report(request, outcomes, done=done, method=str(label), unknown=str(SEND_UNKNOWN))
+        unknown = ngettext(
+            "NXCloud's answer did not arrive for %(count)d number (%(numbers)s): the code may have been "
+            "sent. Wait for it before sending another.",
+            "NXCloud's answer did not arrive for %(count)d numbers (%(numbers)s): the codes may have been "
+            "sent. Wait for them before sending others.",
+            len(outcomes.unknown),
+        )
+        self._report(request, outcomes, done=done, method=label, unknown=unknown)
         return None
 
     @admin.action(description=_("Send a code by SMS"), permissions=["send_code"])
@@ -699,7 +708,7 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
             return confirmation
         outcomes = Outcomes()
         not_verified: list[PhoneRegistration] = []
-        registrations = list(queryset)
+        registrations = list(queryset.order_by("phone_number"))
         for index, registration in enumerate(registrations):
             before = registration.status
             try:
@@ -726,7 +735,14 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
             "WhatsApp clients created for %(count)d numbers: %(numbers)s.",
             len(outcomes.done),
         )
-        self._report(request, outcomes, done=done, unknown=str(CLIENT_UNKNOWN))
+        unknown = ngettext(
+            "NXCloud's answer did not arrive for %(count)d number (%(numbers)s): its client may have been "
+            "created. Refresh the status from NXCloud before trying again.",
+            "NXCloud's answer did not arrive for %(count)d numbers (%(numbers)s): their clients may have "
+            "been created. Refresh the status from NXCloud before trying again.",
+            len(outcomes.unknown),
+        )
+        self._report(request, outcomes, done=done, unknown=unknown)
         if outcomes.already:
             self.message_user(
                 request,
@@ -870,16 +886,6 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
                     len(outcomes.not_tried),
                 ) % {"count": len(outcomes.not_tried)}
             self.message_user(request, text, messages.ERROR)
-
-
-SEND_UNKNOWN = _(
-    "NXCloud's answer did not arrive for %(count)d number(s) (%(numbers)s): the code may have been "
-    "sent. Wait for it before sending another."
-)
-CLIENT_UNKNOWN = _(
-    "NXCloud's answer did not arrive for %(count)d number(s) (%(numbers)s): the client may have been "
-    "created. Refresh the status from NXCloud before trying again."
-)
 
 
 def check_summary_text(check: services.CheckState) -> str:

@@ -41,7 +41,8 @@ def message_texts(response: Any) -> list[tuple[str, str]]:
 
 
 def html(response: Any) -> str:
-    return response.content.decode()
+    content: bytes = response.content
+    return content.decode()
 
 
 def assert_nothing_secret(page: str, nxcloud: FakeNXCloud | None = None) -> None:
