@@ -40,7 +40,17 @@ code_text = st.one_of(
     st.text(alphabet="0123456789 -", max_size=14),
     st.text(max_size=40),
     st.from_regex(r"[0-9]{3}[- ]?[0-9]{3}", fullmatch=True),
-    st.sampled_from(["", " ", "\u0661\u0662\u0663\u0664\u0665\u0666", "\uff11\uff12\uff13\uff14\uff15\uff16", "123\x00456", "12 34-56", "0" * 33]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\u0661\u0662\u0663\u0664\u0665\u0666",
+            "\uff11\uff12\uff13\uff14\uff15\uff16",
+            "123\x00456",
+            "12 34-56",
+            "0" * 33,
+        ]
+    ),
 )
 method_text = st.one_of(st.sampled_from(["sms", "voice"]), st.text(max_size=12))
 
