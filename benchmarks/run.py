@@ -476,15 +476,15 @@ def main() -> None:
             results["queries"] = bench_queries()
             results["connections"] = bench_connections()
         if "admin" in wanted:
-            from benchmarks import scale
+            from benchmarks.scale import bench_admin
 
             print("admin at scale ...", file=sys.stderr)
-            results["admin"] = scale.bench_admin(quick=args.quick)
+            results["admin"] = bench_admin(quick=args.quick)
         if "load" in wanted:
-            from benchmarks import load
+            from benchmarks.load import bench_load
 
             print("customer pages under load ...", file=sys.stderr)
-            results["load"] = load.bench_load(
+            results["load"] = bench_load(
                 seconds=5 if args.quick else 15, db_name=str(connection.settings_dict["NAME"])
             )
     finally:
