@@ -1,20 +1,84 @@
-"""Create the demo logins (kept across runs) and print where to go."""
+"""Create the demo logins and a few registrations in different states, and print where to go.
+
+Idempotent: logins are reset to their demo passwords, and a demo number that already has a
+registration is left alone, so ``make demo`` again keeps whatever was done in the last run.
+The seeded history is written as the services would have written it (finished audit rows with
+plausible result codes and times), and the sandbox is told the same story, so a seeded
+"code sent" number can still be verified with the code in the sandbox inbox.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from nxwa_onboarding import services
+from nxwa_onboarding.models import Channel, CodeRequest, PhoneRegistration, VerificationAttempt
+from nxwa_onboarding.phone import format_phone
 
 STAFF = ("staff", "staff-demo-pass")
 CUSTOMER = ("customer", "customer-demo-pass")
+TRY_NUMBER = "+86 138 0013 8000"
+Status = PhoneRegistration.Status
+
+
+@dataclass(frozen=True)
+class Seed:
+    phone: str
+    status: str
+    owned: bool
+    age_minutes: int
+    #: Each step: ("send", outcome, result_code, message) or ("check", outcome, result_code, message).
+    history: tuple[tuple[str, str, int | None, str], ...] = field(default=())
+    register_status: int | None = None
+
+
+SENT = ("send", "sent", 0, "")
+WRONG = ("check", "rejected", 9001, "Verification code is incorrect or expired")
+RIGHT = ("check", "accepted", 0, "")
+SEEDS = (
+    Seed("8613800138101", Status.NEW, owned=True, age_minutes=3),
+    Seed("8613800138102", Status.CODE_SENT, owned=True, age_minutes=4, history=(SENT, WRONG)),
+    Seed("8613900139103", Status.VERIFIED, owned=False, age_minutes=55, history=(SENT, RIGHT)),
+    Seed(
+        "8615012345104",
+        Status.REGISTERED,
+        owned=True,
+        age_minutes=60 * 26,
+        history=(
+            ("send", "unknown", None, "read timeout: no answer in time"),
+            SENT,
+            ("send", "refused", None, ""),
+            WRONG,
+            RIGHT,
+        ),
+        register_status=5,
+    ),
+    Seed(
+        "8618600005105",
+        Status.FAILED,
+        owned=False,
+        age_minutes=60 * 50,
+        history=(SENT, RIGHT),
+        register_status=2,
+    ),
+)
 
 
 class Command(BaseCommand):
-    help = "Create the demo staff and customer logins (idempotent) and print the demo's addresses."
+    help = (
+        "Create the demo staff and customer logins and a few example registrations "
+        "(idempotent), then print the demo's addresses."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -27,19 +91,118 @@ class Command(BaseCommand):
         customer.set_password(CUSTOMER[1])
         customer.save()
 
+        created = [seed for seed in SEEDS if self.seed(seed, customer=customer, staff=staff)]
+
         port = os.environ.get("PORT", "8000")
         base = f"http://127.0.0.1:{port}"
+        kept = len(SEEDS) - len(created)
+        data = f"{len(created)} example registrations created" if created else "example data kept"
+        if created and kept:
+            data += f", {kept} kept"
         self.stdout.write(
             "\n".join(
                 [
                     "",
-                    "=" * 64,
-                    " django-nxwa-onboarding demo (offline NXCloud sandbox)",
+                    "=" * 72,
+                    " django-nxwa-onboarding demo (offline NXCloud sandbox; " + data + ")",
                     f"  Customer page : {base}/onboarding/   login {CUSTOMER[0]} / {CUSTOMER[1]}",
                     f"  Admin         : {base}/admin/        login {STAFF[0]} / {STAFF[1]}",
-                    f"  Sandbox inbox : {base}/sandbox/nxcloud/inbox/",
-                    "=" * 64,
+                    f"  Sandbox inbox : {base}/sandbox/nxcloud/inbox/   (the codes arrive here)",
+                    f"  Try it: sign in as {CUSTOMER[0]}, add a number (e.g. {TRY_NUMBER}), open",
+                    "          the inbox, type the code it shows, watch the number become registered.",
+                    "=" * 72,
                     "",
                 ]
             )
         )
+
+    @transaction.atomic
+    def seed(self, seed: Seed, *, customer: Any, staff: Any) -> bool:
+        """Write one example registration with its history; False if the number already has one."""
+        if PhoneRegistration.objects.filter(phone_number=seed.phone).exists():
+            return False
+        now = timezone.now()
+        started = now - timedelta(minutes=seed.age_minutes)
+        owner = customer if seed.owned else None
+        channel = Channel.CUSTOMER if seed.owned else Channel.ADMIN
+        user = customer if seed.owned else staff
+        registration = services.create_registration(seed.phone, owner=owner, user=user)
+        step_time = started
+        code_request: CodeRequest | None = None
+        for kind, outcome, result_code, message in seed.history:
+            step_time += timedelta(seconds=40)
+            common: dict[str, Any] = {
+                "registration": registration,
+                "channel": channel,
+                "user": user,
+                "ip": "127.0.0.1",
+                "outcome": outcome,
+                "result_code": result_code,
+                "result_message": message,
+                "http_status": 200 if result_code is not None else None,
+                "duration_ms": 180 if outcome != "unknown" else 10_000,
+                "finished_at": step_time,
+            }
+            if kind == "send":
+                if outcome == "refused":
+                    common.update(refusal_reason="cooldown", retry_after=step_time + timedelta(seconds=20))
+                    common.update(http_status=None, duration_ms=None)
+                sent = CodeRequest.objects.create(method="sms", **common)
+                if outcome in ("sent", "unknown"):
+                    code_request = sent
+                row: CodeRequest | VerificationAttempt = sent
+            else:
+                code = "000000" if outcome == "rejected" else "123456"
+                row = VerificationAttempt.objects.create(
+                    code_request=code_request,
+                    code_digest=services.code_digest(registration, code),
+                    **common,
+                )
+            type(row).objects.filter(pk=row.pk).update(created_at=step_time - timedelta(milliseconds=200))
+
+        code_sent_at = code_request.finished_at if code_request else None
+        verified_at = step_time if seed.status not in (Status.NEW, Status.CODE_SENT) else None
+        fields: dict[str, Any] = {
+            "status": seed.status,
+            "created_at": started,
+            "updated_at": step_time,
+            "code_sent_at": code_sent_at,
+            "last_code_method": "sms" if code_sent_at else "",
+            "verified_at": verified_at,
+        }
+        if seed.register_status is not None:
+            synced = step_time + timedelta(minutes=2)
+            fields.update(
+                register_status=seed.register_status,
+                number_status="CONNECTED" if seed.register_status == 5 else "PENDING",
+                quality_rating="GREEN",
+                verified_name="Sandbox Merchant",
+                waba_id="100000000000001",
+                waba_name="Sandbox WABA",
+                last_synced_at=synced,
+                updated_at=synced,
+                registered_at=synced if seed.register_status == 5 else None,
+            )
+        PhoneRegistration.objects.filter(pk=registration.pk).update(**fields)
+        self.tell_the_sandbox(seed, code_sent=code_sent_at is not None, verified_at=verified_at)
+        self.stdout.write(f"  seeded {format_phone(seed.phone)} ({seed.status})")
+        return True
+
+    def tell_the_sandbox(self, seed: Seed, *, code_sent: bool, verified_at: Any) -> None:
+        """Give the sandbox the same story: the code in the inbox, the number's NXCloud state."""
+        if not apps.is_installed("nxwa_onboarding.sandbox"):
+            return
+        from nxwa_onboarding.sandbox.engine import new_code
+        from nxwa_onboarding.sandbox.models import SandboxMessage, SandboxNumber
+
+        if code_sent and seed.status == Status.CODE_SENT:
+            SandboxMessage.objects.create(phone_number=seed.phone, code=new_code(), method="sms")
+        if verified_at is not None:
+            SandboxNumber.objects.update_or_create(
+                phone_number=seed.phone,
+                defaults={
+                    "verified_at": verified_at,
+                    "client_created_at": verified_at if seed.register_status else None,
+                    "forced_register_status": seed.register_status if seed.register_status != 5 else None,
+                },
+            )
