@@ -151,11 +151,15 @@ def _announce_attempt(request: HttpRequest, registration: PhoneRegistration, att
         state = services.get_state(registration, ip=_client_ip(request))
         left = state.check.attempts_left
         if left:
-            text = _("That code was not accepted.") + " " + _tries_text(left)
+            text = ngettext(
+                "That code was not accepted. You have %(n)d try left.",
+                "That code was not accepted. You have %(n)d tries left.",
+                left,
+            ) % {"n": left}
+        elif state.send.refusal is None:
+            text = _("That code was not accepted, and it was the last try for this code. Ask for a new one.")
         else:
             text = _("That code was not accepted, and it was the last try for this code.")
-            if state.send.refusal is None:
-                text += " " + _("Ask for a new code below.")
         messages.error(request, text)
     elif outcome == VerificationAttempt.Outcome.REFUSED:
         refusal = services.Refusal(attempt.refusal_reason, attempt.retry_after)
@@ -267,7 +271,7 @@ def _render_detail(
     ]
     if hidden_errors:
         for error in hidden_errors:
-            messages.error(request, error)
+            messages.error(request, str(error))
         return redirect(registration)
     # Waiting only for the cooldown or the daily cap: the button says when it becomes available.
     send_wait = send.refusal is not None and send.refusal.until is not None and send.refusal.until > now
