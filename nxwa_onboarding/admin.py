@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
@@ -28,8 +28,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -174,7 +176,7 @@ class CodeRequestInline(CodeRequestInlineBase):
     fields = (
         "created_at",
         "method",
-        "outcome",
+        "outcome_badge",
         "refusal_reason",
         "retry_after",
         "channel",
@@ -190,9 +192,14 @@ class CodeRequestInline(CodeRequestInlineBase):
     max_num = 0
     can_delete = False
     show_change_link = False
+    classes = ("nxwa-audit-inline",)
+
+    @admin.display(description=_("outcome"))
+    def outcome_badge(self, obj: Any) -> SafeString:
+        return badge("outcome-" + obj.outcome, obj.get_outcome_display())
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CodeRequest]:
-        return super().get_queryset(request).select_related("user")
+        return super().get_queryset(request).select_related("user", "registration")
 
     def has_add_permission(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> bool:
         return False
@@ -211,7 +218,7 @@ class VerificationAttemptInline(AttemptInlineBase):
     # The code is never stored; its digest is not shown either: it tells staff nothing.
     fields = (
         "created_at",
-        "outcome",
+        "outcome_badge",
         "refusal_reason",
         "retry_after",
         "channel",
@@ -227,9 +234,14 @@ class VerificationAttemptInline(AttemptInlineBase):
     max_num = 0
     can_delete = False
     show_change_link = False
+    classes = ("nxwa-audit-inline",)
+
+    @admin.display(description=_("outcome"))
+    def outcome_badge(self, obj: Any) -> SafeString:
+        return badge("outcome-" + obj.outcome, obj.get_outcome_display())
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationAttempt]:
-        return super().get_queryset(request).select_related("user")
+        return super().get_queryset(request).select_related("user", "registration")
 
     def has_add_permission(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> bool:
         return False
@@ -267,8 +279,7 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
         "status_badge",
         "attempts",
         "last_activity",
-        "number_status_display",
-        "quality_display",
+        "nxcloud_display",
     )
     list_display_links = ("phone",)
     list_filter = ("status", "last_code_method", "register_status", "created_at")
@@ -287,7 +298,6 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
             None,
             {
                 "fields": (
-                    "phone",
                     "phone_number",
                     "owner",
                     "status_badge",
@@ -328,7 +338,6 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
     )
     #: Everything but the owner belongs to the service (or NXCloud): staff read it, never type it.
     readonly_fields = (
-        "phone",
         "phone_number",
         "status_badge",
         "public_id",
@@ -364,36 +373,40 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
         return annotate_for_changelist(super().get_queryset(request))
 
     @admin.display(description=_("phone number"), ordering="phone_number")
-    def phone(self, obj: PhoneRegistration) -> str:
-        return obj.formatted_phone
+    def phone(self, obj: PhoneRegistration) -> SafeString:
+        return format_html('<span class="nxwa-nowrap">{}</span>', obj.formatted_phone)
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: PhoneRegistration) -> SafeString:
         return badge(obj.status, obj.get_status_display())
 
-    @admin.display(description=_("tries on current code"), ordering="nxwa_attempts_used")
+    @admin.display(description=_("tries"), ordering="nxwa_attempts_used")
     def attempts(self, obj: PhoneRegistration) -> str:
         if getattr(obj, "nxwa_code_id", None) is None:
             return EMPTY
         return f"{getattr(obj, 'nxwa_attempts_used', 0)} / {conf.MAX_CHECK_ATTEMPTS}"
 
     @admin.display(description=_("last activity"), ordering="nxwa_last_activity")
-    def last_activity(self, obj: PhoneRegistration) -> datetime:
+    def last_activity(self, obj: PhoneRegistration) -> SafeString:
         value: datetime = getattr(obj, "nxwa_last_activity", None) or obj.updated_at
-        return value
+        return format_html(
+            '<time class="nxwa-nowrap" datetime="{}" title="{}">{}</time>',
+            value.isoformat(),
+            date_format(timezone.localtime(value), "DATETIME_FORMAT"),
+            gettext("%(time)s ago") % {"time": timesince(value, depth=1)}
+            if timezone.now() - value >= timedelta(minutes=1)
+            else gettext("just now"),
+        )
 
-    @admin.display(description=_("NXCloud status"), ordering="number_status")
-    def number_status_display(self, obj: PhoneRegistration) -> str:
-        parts = [obj.number_status] if obj.number_status else []
-        if obj.register_status is not None:
-            parts.append(str(obj.get_register_status_display()))
-        return " · ".join(parts) or EMPTY
-
-    @admin.display(description=_("quality"), ordering="quality_rating")
-    def quality_display(self, obj: PhoneRegistration) -> SafeString | str:
-        if not obj.quality_rating:
+    @admin.display(description=_("NXCloud"), ordering="number_status")
+    def nxcloud_display(self, obj: PhoneRegistration) -> SafeString | str:
+        """The number's status and quality rating at NXCloud (the register status is a filter)."""
+        if not (obj.number_status or obj.quality_rating):
             return EMPTY
-        return badge("quality-" + obj.quality_rating.lower(), obj.quality_rating)
+        quality = (
+            badge("quality-" + obj.quality_rating.lower(), obj.quality_rating) if obj.quality_rating else ""
+        )
+        return format_html("{}<br>{}", obj.number_status, quality)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[PhoneRegistration], search_term: str
@@ -488,8 +501,14 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
         extra_context = dict(extra_context or {})
         obj = self.get_object(request, unquote(object_id))
         if obj is not None and self.has_view_or_change_permission(request, obj):
-            extra_context["nxwa_refusals"] = refusal_notices(services.get_state(obj, ip=_ip(request)))
-            extra_context["nxwa_can_verify"] = self.has_verify_phone_permission(request)
+            state = services.get_state(obj, ip=_ip(request))
+            extra_context["nxwa_refusals"] = refusal_notices(state)
+            # No button where no code can ever be checked again (verified, or closed).
+            finished = state.check.refusal is not None and state.check.refusal.reason in (
+                RefusalReason.ALREADY_VERIFIED,
+                RefusalReason.CLOSED,
+            )
+            extra_context["nxwa_can_verify"] = self.has_verify_phone_permission(request) and not finished
             extra_context["nxwa_check_code_url"] = reverse(
                 f"{self.admin_site.name}:nxwa_onboarding_phoneregistration_check_code",
                 args=[quote(obj.pk)],
@@ -576,7 +595,7 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
             "change_url": change_url,
             "has_view_permission": self.has_view_permission(request, obj),
             "check_summary": check_summary_text(state.check),
-            "refusals": refusal_notices(state),
+            "refusals": [state.check.refusal.message] if state.check.refusal is not None else [],
             "app_label": self.opts.app_label,
         }
         request.current_app = self.admin_site.name

@@ -431,6 +431,8 @@ def test_right_code_is_accepted(staff: Any, sent: PhoneRegistration, nxcloud: Fa
     page = html(client.get(change_url(sent)))
     assert code not in page
     assert_nothing_secret(page, nxcloud)
+    assert "Enter verification code" not in page  # nothing left to enter
+    assert "This number is already verified." in page
 
 
 @pytest.mark.django_db
