@@ -181,6 +181,14 @@ def test_a_request_without_its_headers_is_1001() -> None:
     assert caught.value.code == 1001
 
 
+def test_a_base_url_with_a_wrong_prefix_reaches_an_unknown_path_and_is_1002() -> None:
+    client = sandbox_client(base_url="http://testserver" + MOUNT + "/api/v2")
+    with pytest.raises(NXCloudAuthError) as caught:
+        client.get_code(PHONE)
+    assert caught.value.code == 1002
+    assert not SandboxMessage.objects.exists()
+
+
 def test_sha256_signatures_are_accepted() -> None:
     sandbox_client(algorithm="sha256").get_code(PHONE, "voice")
     message = SandboxMessage.objects.get()
