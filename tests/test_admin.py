@@ -574,3 +574,22 @@ def test_code_page_get_changes_nothing(
 ) -> None:
     staff_client.get(check_url(sent), {"code": nxcloud.latest_code(PHONE) or ""})
     assert VerificationAttempt.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_change_page_of_a_closed_registration_says_so_once(
+    staff_client: Client, registration: PhoneRegistration
+) -> None:
+    PhoneRegistration.objects.filter(pk=registration.pk).update(status="failed")
+    page = html(staff_client.get(change_url(registration)))
+    assert "Code checks and sends are refused: This registration is closed." in page
+    assert "Code sends are refused" not in page
+    assert f'href="{check_url(registration)}"' not in page
+
+
+@pytest.mark.django_db
+def test_change_page_says_when_the_code_has_expired(staff_client: Client, sent: PhoneRegistration) -> None:
+    CodeRequest.objects.filter(registration=sent).update(created_at=timezone.now() - timedelta(minutes=11))
+    page = html(staff_client.get(change_url(sent)))
+    assert "0 of 5 tries used on the current code. It has expired." in page
+    assert "Code checks are refused: This code has expired. Ask for a new code." in page

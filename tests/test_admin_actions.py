@@ -248,3 +248,83 @@ def test_actions_need_csrf(staff: Any, two: list[PhoneRegistration], nxcloud: Fa
     response = act(client, "send_code_sms", two, confirm=True)
     assert response.status_code == 403
     assert nxcloud.calls_to("getCode") == []
+
+
+@pytest.mark.django_db
+def test_send_when_nxcloud_is_unreachable_says_nothing_was_sent(
+    staff: Any, two: list[PhoneRegistration], nxcloud: FakeNXCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    nxcloud.fail("getCode", connection_error=True, times=20)
+    texts = message_texts(act(logged_in(staff), "send_code_sms", two, confirm=True))
+    assert texts == [
+        (
+            "error",
+            f"NXCloud could not be reached for 2 numbers ({FIRST}, {SECOND}): "
+            "nothing happened there; try again.",
+        )
+    ]
+    assert set(CodeRequest.objects.values_list("outcome", flat=True)) == {"failed"}
+
+
+@pytest.mark.django_db
+def test_a_long_selection_is_one_message_that_lists_ten_numbers(staff: Any, nxcloud: FakeNXCloud) -> None:
+    registrations = [services.create_registration(f"+86 138 0013 {8000 + i}") for i in range(12)]
+    texts = message_texts(act(logged_in(staff), "send_code_sms", registrations, confirm=True))
+    [(level, text)] = texts
+    assert level == "success"
+    assert text.startswith("Code sent by SMS to 12 numbers: +86 138 0013 8000, +86 138 0013 8001,")
+    assert text.endswith("+86 138 0013 8009 and 2 more.")
+
+
+@pytest.mark.django_db
+def test_create_client_stops_at_a_configuration_problem(
+    staff: Any, two: list[PhoneRegistration], nxcloud: FakeNXCloud
+) -> None:
+    verify(two[0], nxcloud)
+    verify(two[1], nxcloud)
+    with override_settings(NXWA_ONBOARDING={"ACCESS_KEY": "test-access-key", "ACCESS_SECRET": "WRONG"}):
+        texts = message_texts(act(logged_in(staff), "create_whatsapp_client", two, confirm=True))
+    [(level, text)] = texts
+    assert level == "error"
+    assert "signature rejected: check ACCESS_SECRET" in text
+    assert text.endswith("Stopped: 1 more number was not tried.")
+    assert len(nxcloud.calls_to("createClient")) == 1
+
+
+@pytest.mark.django_db
+def test_create_client_without_an_answer_is_unknown_and_not_retried(
+    staff: Any, two: list[PhoneRegistration], nxcloud: FakeNXCloud
+) -> None:
+    verify(two[0], nxcloud)
+    nxcloud.fail("createClient", timeout=True)
+    client = logged_in(staff)
+    assert "already has its client" not in html(act(client, "create_whatsapp_client", two[:1], confirm=False))
+    texts = message_texts(act(client, "create_whatsapp_client", two[:1], confirm=True))
+    assert texts == [
+        (
+            "warning",
+            f"NXCloud's answer did not arrive for 1 number ({FIRST}): its client may have been created. "
+            "Refresh the status from NXCloud before trying again.",
+        )
+    ]
+    assert len(nxcloud.calls_to("createClient")) == 1
+
+
+@pytest.mark.django_db
+def test_create_client_confirmation_says_when_there_is_nothing_to_do(
+    staff: Any, two: list[PhoneRegistration], nxcloud: FakeNXCloud
+) -> None:
+    verify(two[0], nxcloud)
+    services.create_client(two[0])
+    page = html(act(logged_in(staff), "create_whatsapp_client", two[:1], confirm=False))
+    assert "already has its client: nothing to do" in page
+
+
+@pytest.mark.django_db
+def test_refresh_refused_by_nxcloud_says_why(
+    staff: Any, two: list[PhoneRegistration], nxcloud: FakeNXCloud
+) -> None:
+    nxcloud.fail("phoneList", 9008, message="appkey does not exist")
+    texts = message_texts(act(logged_in(staff), "refresh_from_nxcloud", two, confirm=False))
+    assert texts == [("error", "NXCloud refused to list the numbers (result 9008: appkey does not exist).")]

@@ -150,3 +150,9 @@ def test_audit_admins_need_the_view_permission(trail: PhoneRegistration, model: 
     response = Client().get(url(model, "changelist"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+@pytest.mark.django_db
+def test_audit_search_takes_an_international_prefix(staff: Any, trail: PhoneRegistration) -> None:
+    response = logged_in(staff).get(url("coderequest", "changelist"), {"q": "0086 138 0013 8000"})
+    assert [row.registration_id for row in response.context["cl"].result_list] == [trail.pk]
