@@ -132,6 +132,16 @@ def _describe(err: requests.RequestException) -> str:
     return f"request failed ({type(err).__name__})"
 
 
+def _encode(action: str, body: str) -> bytes:
+    """The body's UTF-8 bytes; a lone surrogate (which UTF-8 cannot carry) is a ValueError whose
+    text and chain hold nothing of the body (``UnicodeEncodeError``'s repr would: the code)."""
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    raise ValueError(f"the {action} request contains text that UTF-8 cannot encode (a lone surrogate)")
+
+
 def _redact(text: str, hidden: Iterable[str]) -> str:
     for value in hidden:
         if value:
@@ -197,6 +207,9 @@ class NXCloudClient:
             "bizType": BIZ_TYPE,
             "ts": str(int(self._clock() * 1000)),
             "Content-Type": "application/json",
+            # Per request too, not only in build_session(): a session passed in must not send
+            # requests' default User-Agent.
+            "User-Agent": USER_AGENT,
         }
         if self.algorithm != "md5":
             headers["algorithm"] = self.algorithm
@@ -213,7 +226,7 @@ class NXCloudClient:
         """
         url = self.base_url + ENDPOINTS[action]
         body = serialize_body(payload)
-        data = body.encode("utf-8") if body else None
+        data = _encode(action, body) if body else None
         hidden = [*hidden, self._access_secret]
         phone = mask_phone(payload.get("phone_number")) if payload else "-"
         started = time.monotonic()

@@ -7,6 +7,8 @@ problem, not a runtime outcome. No exception's text carries the secret, a sign o
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ImproperlyConfigured
 
 AUTH_CODES = frozenset({1001, 1002, 1003, 1004, 1005})
@@ -77,11 +79,22 @@ class TransportError(OnboardingError):
         where = "may have reached NXCloud" if self.sent else "never reached NXCloud"
         return f"NXCloud {self.action}: {self.reason}{status}; the request {where}"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # ``sent`` is keyword-only, so the default (``cls(*args)``) cannot rebuild it: pickling
+        # (a task queue, a parallel test runner) would fail.
+        return (_rebuild_transport_error, (type(self), self.action, self.reason, self.sent, self.http_status))
+
     def __repr__(self) -> str:
         return (
             f"TransportError(action={self.action!r}, reason={self.reason!r}, sent={self.sent!r}, "
             f"http_status={self.http_status!r})"
         )
+
+
+def _rebuild_transport_error(
+    cls: type[TransportError], action: str, reason: str, sent: bool, http_status: int | None
+) -> TransportError:
+    return cls(action, reason, sent=sent, http_status=http_status)
 
 
 def error_for_code(code: int, message: str, action: str, http_status: int | None = 200) -> NXCloudError:

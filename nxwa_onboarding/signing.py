@@ -42,6 +42,10 @@ def compute_sign(headers: Mapping[str, str], body: str, access_secret: str, algo
 def verify_sign(
     headers: Mapping[str, str], body: str, access_secret: str, sign: str, algorithm: str = "md5"
 ) -> bool:
-    """Constant-time comparison of ``sign`` with the one computed for this request."""
+    """Constant-time comparison of ``sign`` with the one computed for this request.
+
+    ``sign`` may come from an untrusted caller: compared as bytes, because ``compare_digest``
+    raises ``TypeError`` on a ``str`` with non-ASCII characters.
+    """
     expected = compute_sign(headers, body, access_secret, algorithm)
-    return hmac.compare_digest(expected, sign.lower())
+    return hmac.compare_digest(expected.encode("ascii"), sign.lower().encode("utf-8", "backslashreplace"))
