@@ -4,8 +4,10 @@ Views, the admin and the management commands call these functions; nothing else 
 client. Every NXCloud call is recorded as a ``pending`` row committed *before* the call (no
 transaction is held open during it) and finished after it, so a crash leaves evidence. At most
 one call per registration is in flight, enforced by partial unique constraints in the database.
-The rules (attempts per code, code lifetime, resend cooldown, daily cap, attempts per IP) are
-counted from the database rows, so they hold across processes and servers.
+The pending row is inserted *first* and the rules are read after it, in the same short
+transaction, so no submission can slip between another's check and its insert. The rules
+(attempts per code, code lifetime, resend cooldown, daily cap, attempts per IP) are counted from
+the database rows, so they hold across processes and servers.
 """
 
 from __future__ import annotations

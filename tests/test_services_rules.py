@@ -63,9 +63,14 @@ def at(seconds: float) -> datetime:
 
 def refused_check(registration: PhoneRegistration, code: str = CODE, **kwargs: Any) -> VerificationAttempt:
     """check_code that must be refused without any HTTP request; the row is checked as stored."""
+    pending_before = set(VerificationAttempt.objects.filter(outcome="pending").values_list("pk", flat=True))
     with nxcloud() as rsps:
         attempt = services.check_code(registration, code, **kwargs)
         assert not rsps.calls, "a refused check must not call NXCloud"
+    # the pending row inserted before the rules were read was rolled back
+    assert set(VerificationAttempt.objects.filter(outcome="pending").values_list("pk", flat=True)) == (
+        pending_before
+    )
     assert attempt.outcome == VerificationAttempt.Outcome.REFUSED
     stored = VerificationAttempt.objects.get(pk=attempt.pk)
     assert stored.outcome == "refused"
@@ -77,9 +82,11 @@ def refused_check(registration: PhoneRegistration, code: str = CODE, **kwargs: A
 
 
 def refused_send(registration: PhoneRegistration, method: str = "sms", **kwargs: Any) -> CodeRequest:
+    pending_before = set(CodeRequest.objects.filter(outcome="pending").values_list("pk", flat=True))
     with nxcloud() as rsps:
         code_request = services.request_code(registration, method, **kwargs)
         assert not rsps.calls, "a refused send must not call NXCloud"
+    assert set(CodeRequest.objects.filter(outcome="pending").values_list("pk", flat=True)) == pending_before
     assert code_request.outcome == CodeRequest.Outcome.REFUSED
     stored = CodeRequest.objects.get(pk=code_request.pk)
     assert stored.outcome == "refused"
