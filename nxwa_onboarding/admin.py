@@ -1005,7 +1005,7 @@ class AuditAdmin(AuditAdminBase):
     @admin.display(description=_("phone number"), ordering="registration__phone_number")
     def registration_link(self, obj: CodeRequest | VerificationAttempt) -> SafeString:
         url = reverse("admin:nxwa_onboarding_phoneregistration_change", args=[quote(obj.registration_id)])
-        return format_html('<a href="{}">{}</a>', url, obj.registration.formatted_phone)
+        return format_html('<a class="nxwa-nowrap" href="{}">{}</a>', url, obj.registration.formatted_phone)
 
     @admin.display(description=_("outcome"), ordering="outcome")
     def outcome_badge(self, obj: CodeRequest | VerificationAttempt) -> SafeString:
@@ -1048,12 +1048,11 @@ class VerificationAttemptAdmin(AuditAdmin):
         "created_at",
         "registration_link",
         "outcome_badge",
-        "refusal_reason",
-        "channel",
-        "user",
         "ip",
+        "user",
+        "channel",
+        "refusal_reason",
         "result_code",
-        "duration_ms",
     )
     list_filter = (
         "outcome",
@@ -1072,14 +1071,13 @@ class CodeRequestAdmin(AuditAdmin):
     list_display = (
         "created_at",
         "registration_link",
-        "method",
         "outcome_badge",
-        "refusal_reason",
-        "channel",
-        "user",
+        "method",
         "ip",
+        "user",
+        "channel",
+        "refusal_reason",
         "result_code",
-        "duration_ms",
     )
     list_filter = (
         "outcome",
