@@ -5,13 +5,26 @@ The ``nxcloud`` fixture (an in-memory NXCloud) comes from ``nxwa_onboarding.test
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.utils import timezone, translation
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_language_and_timezone() -> Iterator[None]:
+    """LocaleMiddleware leaves the last request's language active in the thread: a test that asked
+    for zh-hans must not turn the next test's messages Chinese."""
+    translation.activate("en")
+    timezone.deactivate()
+    yield
+    translation.deactivate()
+    timezone.deactivate()
 
 
 def make_user(
