@@ -249,6 +249,9 @@ class NXCloudClient:
                         self._sleep(CONNECT_RETRY_BACKOFF[connect_failures])
                         connect_failures += 1
                         continue
+                    # The chained exception keeps its type and message for debugging, but not
+                    # the prepared request: its headers hold the sign and its body the code.
+                    err.request = None
                     raise TransportError(action, _describe(err), sent=sent) from err
                 http_status = response.status_code
                 code, message, result = parse_envelope(action, http_status, response.content)

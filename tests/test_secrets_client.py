@@ -226,3 +226,17 @@ def test_each_call_has_its_own_line(caplog: pytest.LogCaptureFixture) -> None:
     phone_lines = [line for line in lines if "phone=" + PHONE_MASKED in line]
     assert len(phone_lines) == 3  # getCode, checkCode, createClient
     assert all("phone=- " in line for line in lines if line not in phone_lines)
+
+
+def test_a_chained_network_error_carries_no_prepared_request() -> None:
+    """The requests error chained under TransportError keeps its message, not the request: the
+    prepared request's headers hold the sign and its body the code, and error reporters that
+    walk exception attributes would otherwise pick them up."""
+    with loopback() as server, open_client(server.base_url, timeout=SHORT_TIMEOUT, clock=Clock()) as client:
+        server.push(Behaviour(kind="drop"))
+        error = run(lambda: client.check_code(PHONE, CODE))
+    assert isinstance(error, TransportError)
+    assert error.sent is True
+    cause = error.__cause__
+    assert cause is not None
+    assert getattr(cause, "request", None) is None
