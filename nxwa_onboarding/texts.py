@@ -7,7 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from .models import RefusalReason
 
@@ -50,10 +50,15 @@ def refusal_text(reason: str, until: datetime | None = None, now: datetime | Non
     text = str(texts.get(reason, _("Refused.")))  # type: ignore[call-overload]
     if when:
         if reason in (RefusalReason.TOO_MANY_ATTEMPTS, RefusalReason.EXPIRED):
-            text += " " + _("A new code can be sent %(when)s.") % {"when": when}
+            text = join_sentences(text, _("A new code can be sent %(when)s.") % {"when": when})
         else:
-            text += " " + _("You can try again %(when)s.") % {"when": when}
+            text = join_sentences(text, _("You can try again %(when)s.") % {"when": when})
     return text
+
+
+def join_sentences(first: str, second: str) -> str:
+    """Two sentences as one text: a space in English, nothing in Chinese (the catalogue decides)."""
+    return pgettext("joins two sentences", "%(first)s %(second)s") % {"first": first, "second": second}
 
 
 def configuration_problem_text(result_code: int | None, message: str = "") -> str:
