@@ -103,8 +103,11 @@ def test_compiled_catalogue_matches_the_po_file() -> None:
     with ZH_MO.open("rb") as handle:
         catalogue = gettext.GNUTranslations(handle)
     for entry in parse_po(ZH_PO):
+        context = entry.get("msgctxt")
         if "msgid_plural" in entry:
             assert catalogue.ngettext(entry["msgid"], entry["msgid_plural"], 1) == entry["msgstr"][0]
+        elif context is not None:
+            assert catalogue.pgettext(context, entry["msgid"]) == entry["msgstr"][0], entry["msgid"]
         else:
             assert catalogue.gettext(entry["msgid"]) == entry["msgstr"][0], entry["msgid"]
 
@@ -206,3 +209,19 @@ def test_calm_failure_messages_in_chinese(zh_client: Client, nxcloud: FakeNXClou
     [said] = shown(zh_client, response)
     assert said.startswith("我们这边出了点问题")
     assert "1003" not in said
+
+
+def test_a_refusal_reads_as_one_chinese_text_without_a_stray_space() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone, translation
+
+    from nxwa_onboarding.texts import refusal_text
+
+    now = timezone.now()
+    with translation.override("zh-hans"):
+        text = refusal_text("cooldown", now + timedelta(seconds=30), now)
+    with translation.override("en"):
+        english = refusal_text("cooldown", now + timedelta(seconds=30), now)
+    assert "。 " not in text and "。" in text
+    assert english.startswith("A code was sent moments ago. You can try again in ")
