@@ -223,5 +223,6 @@ def test_a_refusal_reads_as_one_chinese_text_without_a_stray_space() -> None:
         text = refusal_text("cooldown", now + timedelta(seconds=30), now)
     with translation.override("en"):
         english = refusal_text("cooldown", now + timedelta(seconds=30), now)
-    assert "。 " not in text and "。" in text
+    assert "。 " not in text
+    assert "。" in text
     assert english.startswith("A code was sent moments ago. You can try again in ")
