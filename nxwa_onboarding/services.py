@@ -12,6 +12,7 @@ the database rows, so they hold across processes and servers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -20,15 +21,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, DateTimeField, F, Func, Max, Min, Q, Subquery, Value
+from django.db.models import Field, Model
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from . import signals
@@ -210,7 +214,7 @@ def _finish(
         "finished_at": now,
         **extra,
     }
-    updated = model.objects.filter(pk=row.pk, outcome="pending").update(**fields)
+    updated = _update_row(model, row.pk, fields, where="outcome = 'pending'")
     for name, value in fields.items():
         setattr(row, name, value)
     row._finished_when_loaded = True
@@ -222,6 +226,31 @@ def _finish(
             result.outcome,
         )
     return bool(updated)
+
+
+def _column(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+@functools.cache
+def _update_sql(model: type[Model], names: tuple[str, ...], where: str, vendor: str) -> str:
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(str(_column(model, name).column))} = %s" for name in names)
+    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s AND {where}"  # noqa: S608
+
+
+def _update_row(model: type[Model], pk: int, values: dict[str, Any], *, where: str) -> int:
+    """``model.objects.filter(pk=pk, <where>).update(**values)`` without the ORM's per-call query
+    building (a third of a millisecond each, on every code submission). Each value is adapted
+    by its field exactly as ``update()`` would; ``where`` is a fixed SQL condition of ours."""
+    names = tuple(values)
+    params = [_column(model, name).get_db_prep_save(value, connection) for name, value in values.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(model, names, where, connection.vendor), [*params, pk])
+        return int(cursor.rowcount)
 
 
 def _warn_if_in_transaction() -> None:
@@ -282,93 +311,181 @@ class RegistrationState:
     send: SendState
 
 
-def _current_code_subquery(registration_id: int) -> Any:
-    """The registration's current code: its latest send that was (or may have been) delivered."""
-    return CodeRequest.objects.filter(
-        registration_id=registration_id, outcome__in=(Send.SENT, Send.UNKNOWN)
-    ).order_by("-created_at", "-id")
+# The rules are read with two hand-written SELECTs, built once per database vendor and variant.
+# The same queries through the ORM cost ~5 ms of Python per call (Q objects, subqueries and
+# filtered aggregates resolved and compiled anew every time) against ~0.2 ms in the database;
+# the rules run on every code submission and every view of the status page. Plain SQL that
+# SQLite, PostgreSQL and MySQL all accept; the values are adapted by the backend as the ORM would.
 
 
-def _others(exclude_pk: int | None) -> Q:
-    """Every row but the caller's own pending one (which is in place while the rules are read)."""
-    return ~Q(pk=exclude_pk) if exclude_pk is not None else Q()
+def _sql_names() -> dict[str, str]:
+    """Quoted table and column names, from the models (so a custom db_table still works)."""
+    quote = connection.ops.quote_name
+
+    def column(model: Any, name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    return {
+        "registrations": quote(PhoneRegistration._meta.db_table),
+        "sends": quote(CodeRequest._meta.db_table),
+        "attempts": quote(VerificationAttempt._meta.db_table),
+        "id": quote("id"),
+        "status": column(PhoneRegistration, "status"),
+        "verified_at": column(PhoneRegistration, "verified_at"),
+        "phone_number": column(PhoneRegistration, "phone_number"),
+        "registration_id": column(VerificationAttempt, "registration"),
+        "code_request_id": column(VerificationAttempt, "code_request"),
+        "outcome": column(VerificationAttempt, "outcome"),
+        "created_at": column(VerificationAttempt, "created_at"),
+        "ip": column(VerificationAttempt, "ip"),
+    }
 
 
-def _count(rows: Q) -> Subquery:
-    """``(SELECT COUNT(*) ... WHERE rows)`` as an expression: several counts in one query."""
-    return Subquery(
-        VerificationAttempt.objects.filter(rows)
-        .order_by()
-        .annotate(n=Func(F("pk"), function="COUNT"))
-        .values("n")
+def _sql_in(values: tuple[str, ...]) -> str:
+    """``('a', 'b')`` for our own outcome constants (never for input: those are parameters)."""
+    if not all(re.fullmatch(r"[a-z_]+", value) for value in values):
+        raise ValueError(f"not an outcome constant: {values!r}")
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+@functools.cache
+def _check_sql(vendor: str, with_ip: bool, exclude: bool) -> str:
+    """The registration's status, its current code (latest send that was or may have been
+    delivered) and, as subqueries, the counts the check rules need."""
+    n = _sql_names()
+    not_mine = f" AND a.{n['id']} <> %(exclude)s" if exclude else ""
+    ip_rows = (
+        f"FROM {n['attempts']} a WHERE a.{n['ip']} = %(ip)s AND a.{n['created_at']} > %(hour_ago)s"
+        f" AND a.{n['outcome']} IN {_sql_in(IP_COUNTED_ATTEMPTS)}{not_mine}"
     )
+    ip_columns = (
+        f"(SELECT COUNT(*) {ip_rows}), (SELECT MIN(a.{n['created_at']}) {ip_rows})" if with_ip else "0, NULL"
+    )
+    # S608: only names from the models and our constants are in the text; values are parameters.
+    return (
+        f"SELECT r.{n['status']}, r.{n['verified_at']}, cur.{n['id']}, cur.{n['created_at']}, "  # noqa: S608
+        f"(SELECT COUNT(*) FROM {n['attempts']} a WHERE a.{n['registration_id']} = %(registration)s"
+        f" AND a.{n['code_request_id']} = cur.{n['id']}"
+        f" AND a.{n['outcome']} IN {_sql_in(COUNTED_ATTEMPTS)}{not_mine}), "
+        f"(SELECT COUNT(*) FROM {n['attempts']} a WHERE a.{n['registration_id']} = %(registration)s"
+        f" AND a.{n['outcome']} = '{Attempt.PENDING}'{not_mine}), "
+        f"{ip_columns} "
+        f"FROM {n['registrations']} r LEFT JOIN {n['sends']} cur"
+        f" ON cur.{n['id']} = ({_current_code_select(n)}) "
+        f"WHERE r.{n['id']} = %(registration)s"
+    )
+
+
+def _current_code_select(n: dict[str, str]) -> str:
+    """The registration's current code: its latest send that was (or may have been) delivered."""
+    # S608: only names from the models and our constants are in the text; values are parameters.
+    return (
+        f"SELECT c.{n['id']} FROM {n['sends']} c WHERE c.{n['registration_id']} = %(registration)s"  # noqa: S608
+        f" AND c.{n['outcome']} IN {_sql_in((Send.SENT, Send.UNKNOWN))}"
+        f" ORDER BY c.{n['created_at']} DESC, c.{n['id']} DESC LIMIT 1"
+    )
+
+
+@functools.cache
+def _current_code_sql(vendor: str) -> str:
+    """The current code's id, for the pending attempt's ``code_request_id`` (positional %s)."""
+    return _current_code_select(_sql_names()).replace("%(registration)s", "%s")
+
+
+@functools.cache
+def _send_sql(vendor: str, exclude: bool) -> str:
+    """Sends for this number in the last 24 hours, the last send of this registration, and
+    whether one is in flight: one pass over the number's rows (filtered aggregates as CASE)."""
+    n = _sql_names()
+    not_mine = f" AND c.{n['id']} <> %(exclude)s" if exclude else ""
+    today = f"c.{n['outcome']} IN {_sql_in(COUNTED_SENDS)} AND c.{n['created_at']} > %(day_ago)s{not_mine}"
+    mine = f"c.{n['registration_id']} = %(registration)s"
+    # S608: only names from the models and our constants are in the text; values are parameters.
+    return (
+        f"SELECT COUNT(CASE WHEN {today} THEN 1 END), "  # noqa: S608
+        f"MIN(CASE WHEN {today} THEN c.{n['created_at']} END), "
+        f"MAX(CASE WHEN {mine} AND c.{n['outcome']} IN {_sql_in(COUNTED_SENDS)}{not_mine}"
+        f" THEN c.{n['created_at']} END), "
+        f"COUNT(CASE WHEN {mine} AND c.{n['outcome']} = '{Send.PENDING}'{not_mine} THEN 1 END) "
+        f"FROM {n['sends']} c INNER JOIN {n['registrations']} r ON r.{n['id']} = c.{n['registration_id']} "
+        f"WHERE (r.{n['phone_number']} = %(phone)s AND c.{n['created_at']} > %(day_ago)s) OR {mine}"
+    )
+
+
+def _fetch_row(sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise PhoneRegistration.DoesNotExist("PhoneRegistration matching query does not exist.")
+    return tuple(row)
+
+
+def _db_datetime(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _from_db_datetime(value: Any) -> datetime | None:
+    """A datetime as the ORM would return it (SQLite hands back text for computed columns)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if settings.USE_TZ and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value  # type: ignore[no-any-return]
 
 
 def _check_state(
-    registration: PhoneRegistration, ip: str | None, now: datetime, *, exclude_pk: int | None = None
+    registration: PhoneRegistration,
+    ip: str | None,
+    now: datetime,
+    *,
+    exclude_pk: int | None = None,
+    send_state: Callable[[], SendState] | None = None,
 ) -> CheckState:
     """One query: the registration's fresh status, its current code and the counts the rules
     need, as subqueries of a single SELECT. ``exclude_pk``: the caller's own pending attempt,
-    left out of every count."""
-    latest = _current_code_subquery(registration.pk)
-    others = _others(exclude_pk)
-    mine = Q(registration_id=registration.pk) & others
-    hour_ago = now - timedelta(hours=1)
-    ip_rows = Q(ip=ip, created_at__gt=hour_ago, outcome__in=IP_COUNTED_ATTEMPTS) & others
-    row = (
-        PhoneRegistration.objects.filter(pk=registration.pk)
-        .values("status", "verified_at")
-        .annotate(
-            code_id=Subquery(latest.values("pk")[:1]),
-            code_at=Subquery(latest.values("created_at")[:1]),
-            used=_count(
-                mine & Q(code_request_id=Subquery(latest.values("pk")[:1]), outcome__in=COUNTED_ATTEMPTS)
-            ),
-            pending=_count(mine & Q(outcome=Attempt.PENDING)),
-            ip_count=_count(ip_rows) if ip else Value(0),
-            ip_oldest=(
-                Subquery(
-                    VerificationAttempt.objects.filter(ip_rows)
-                    .order_by("created_at")
-                    .values("created_at")[:1]
-                )
-                if ip
-                else Value(None, output_field=DateTimeField())
-            ),
-        )
-        .get()
-    )
-    registration.status = row["status"]
-    registration.verified_at = row["verified_at"]
-    code_id: int | None = row["code_id"]
-    code_at: datetime | None = row["code_at"]
-    used: int = row["used"] or 0
+    left out of every count. ``send_state``: the send state at ``now`` if the caller has it
+    (for when a new code may be asked for)."""
+    params: dict[str, Any] = {"registration": registration.pk}
+    if exclude_pk is not None:
+        params["exclude"] = exclude_pk
+    if ip:
+        params["ip"] = connection.ops.adapt_ipaddressfield_value(ip)
+        params["hour_ago"] = _db_datetime(now - timedelta(hours=1))
+    row = _fetch_row(_check_sql(connection.vendor, bool(ip), exclude_pk is not None), params)
+    status, verified_at, code_id, code_at, used, pending, ip_count, ip_oldest = row
+    registration.status = status
+    registration.verified_at = _from_db_datetime(verified_at)
+    code_at = _from_db_datetime(code_at)
+    used = used or 0
     allowed = conf.MAX_CHECK_ATTEMPTS
     expires_at = code_at + timedelta(seconds=conf.CODE_TTL) if code_at else None
+
+    def new_code_at() -> datetime | None:
+        """When a new code may be sent (cooldown and daily cap), or None for "right away"."""
+        send = send_state() if send_state is not None else _send_state(registration, now, fresh=False)
+        at = send.next_send_at
+        return at if at is not None and at > now else None
 
     refusal: Refusal | None = None
     if registration.status in VERIFIED_STATES or registration.verified_at is not None:
         refusal = Refusal(RefusalReason.ALREADY_VERIFIED)
     elif registration.status == Status.FAILED:
         refusal = Refusal(RefusalReason.CLOSED)
-    elif row["pending"]:
+    elif pending:
         refusal = Refusal(RefusalReason.IN_FLIGHT)
-    elif ip and row["ip_count"] >= conf.MAX_ATTEMPTS_PER_IP_PER_HOUR:
-        refusal = Refusal(RefusalReason.IP_LIMIT, row["ip_oldest"] + timedelta(hours=1))
+    elif ip and ip_count >= conf.MAX_ATTEMPTS_PER_IP_PER_HOUR:
+        oldest = _from_db_datetime(ip_oldest)
+        refusal = Refusal(RefusalReason.IP_LIMIT, oldest + timedelta(hours=1) if oldest else None)
     elif code_id is None:
         refusal = Refusal(RefusalReason.NO_CODE)
     elif expires_at is not None and now >= expires_at:
-        refusal = Refusal(RefusalReason.EXPIRED, _new_code_at(registration, now))
+        refusal = Refusal(RefusalReason.EXPIRED, new_code_at())
     elif used >= allowed:
-        refusal = Refusal(RefusalReason.TOO_MANY_ATTEMPTS, _new_code_at(registration, now))
+        refusal = Refusal(RefusalReason.TOO_MANY_ATTEMPTS, new_code_at())
     return CheckState(code_id, code_at, expires_at, used, allowed, refusal)
-
-
-def _new_code_at(registration: PhoneRegistration, now: datetime) -> datetime | None:
-    """When a new code may be sent (cooldown and daily cap), or None for "right away".
-    One more query, on these refusals only."""
-    at = _send_state(registration, now, fresh=False).next_send_at
-    return at if at is not None and at > now else None
 
 
 def _send_state(
@@ -380,27 +497,26 @@ def _send_state(
         row = PhoneRegistration.objects.filter(pk=registration.pk).values("status", "verified_at").get()
         registration.status = row["status"]
         registration.verified_at = row["verified_at"]
-    day_ago = now - timedelta(days=1)
-    others = _others(exclude_pk)
-    today = Q(outcome__in=COUNTED_SENDS, created_at__gt=day_ago) & others
-    mine = Q(registration_id=registration.pk)
-    counts = CodeRequest.objects.filter(
-        Q(registration__phone_number=registration.phone_number, created_at__gt=day_ago) | mine
-    ).aggregate(
-        today=Count("pk", filter=today),
-        oldest_today=Min("created_at", filter=today),
-        last=Max("created_at", filter=mine & Q(outcome__in=COUNTED_SENDS) & others),
-        pending=Count("pk", filter=mine & Q(outcome=Send.PENDING) & others),
+    params: dict[str, Any] = {
+        "registration": registration.pk,
+        "phone": registration.phone_number,
+        "day_ago": _db_datetime(now - timedelta(days=1)),
+    }
+    if exclude_pk is not None:
+        params["exclude"] = exclude_pk
+    today, oldest_today, last, pending = _fetch_row(
+        _send_sql(connection.vendor, exclude_pk is not None), params
     )
+    oldest_today, last = _from_db_datetime(oldest_today), _from_db_datetime(last)
     allowed = conf.MAX_SENDS_PER_DAY
-    cooldown_end = counts["last"] + timedelta(seconds=conf.RESEND_COOLDOWN) if counts["last"] else None
-    cap_end = counts["oldest_today"] + timedelta(days=1) if counts["today"] >= allowed else None
+    cooldown_end = last + timedelta(seconds=conf.RESEND_COOLDOWN) if last else None
+    cap_end = oldest_today + timedelta(days=1) if oldest_today and today >= allowed else None
     refusal: Refusal | None = None
     if registration.status in VERIFIED_STATES or registration.verified_at is not None:
         refusal = Refusal(RefusalReason.ALREADY_VERIFIED)
     elif registration.status == Status.FAILED:
         refusal = Refusal(RefusalReason.CLOSED)
-    elif counts["pending"]:
+    elif pending:
         refusal = Refusal(RefusalReason.IN_FLIGHT)
     else:
         # When both apply, the one that ends later is the one the person has to wait for.
@@ -410,14 +526,21 @@ def _send_state(
         if waits:
             refusal = max(waits, key=lambda wait: wait.until or now)
     next_send_at = refusal.until if refusal else now
-    return SendState(counts["today"], allowed, next_send_at, refusal)
+    return SendState(today, allowed, next_send_at, refusal)
 
 
 def get_state(registration: PhoneRegistration, *, ip: str | None = None) -> RegistrationState:
     """What the registration allows right now: checks (tries left, expiry) and sends."""
     now = timezone.now()
-    check = _check_state(registration, _clean_ip(ip), now)
-    return RegistrationState(check, _send_state(registration, now, fresh=False))
+    sends: list[SendState] = []
+
+    def send_state() -> SendState:
+        if not sends:
+            sends.append(_send_state(registration, now, fresh=False))
+        return sends[0]
+
+    check = _check_state(registration, _clean_ip(ip), now, send_state=send_state)
+    return RegistrationState(check, send_state())
 
 
 class _Refused(Exception):
@@ -580,8 +703,8 @@ def check_code(
     _warn_if_in_transaction()
     try:
         with transaction.atomic():
-            current_code = _current_code_subquery(registration.pk).values("pk")[:1]
-            attempt = VerificationAttempt.objects.create(**base, code_request_id=Subquery(current_code))
+            current_code = RawSQL(_current_code_sql(connection.vendor), (registration.pk,))  # noqa: S611
+            attempt = VerificationAttempt.objects.create(**base, code_request_id=current_code)
             state = _check_state(registration, ip, now, exclude_pk=attempt.pk)
             attempt.code_request_id = state.code_request_id
             if state.refusal is not None:
@@ -599,8 +722,11 @@ def check_code(
         _finish(VerificationAttempt, attempt, result, code_request_id=state.code_request_id)
         if result.outcome == Attempt.ACCEPTED:
             verified_at = attempt.finished_at
-            PhoneRegistration.objects.filter(pk=registration.pk, verified_at__isnull=True).update(
-                status=Status.VERIFIED, verified_at=verified_at, updated_at=verified_at
+            _update_row(
+                PhoneRegistration,
+                registration.pk,
+                {"status": Status.VERIFIED, "verified_at": verified_at, "updated_at": verified_at},
+                where="verified_at IS NULL",
             )
             registration.status = Status.VERIFIED
             registration.verified_at = verified_at
