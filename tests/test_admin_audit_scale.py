@@ -199,3 +199,22 @@ def test_the_estimate_is_rounded_to_the_precision_it_has() -> None:
     assert _significant(100_565) == 101_000
     assert _significant(10_001) == 10_000
     assert _significant(999) == 999
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", MODELS)
+def test_an_address_is_searched_exactly_through_the_ip_index(
+    staff: Any, trail: PhoneRegistration, model: str
+) -> None:
+    row_model = MODELS[model]
+    other = row_model.objects.exclude(ip="198.51.100.7").first()
+    assert other is not None
+    row_model.objects.filter(pk=other.pk).update(ip="198.51.100.70")  # shares the prefix, not the address
+    response, queries = get_list(logged_in(staff), model, {"q": " 198.51.100.7 "})
+    rows = list(response.context["cl"].result_list)
+    assert rows
+    assert {r.ip for r in rows} == {"198.51.100.7"}
+    assert {r.pk for r in rows} == set(
+        row_model.objects.filter(ip="198.51.100.7").values_list("pk", flat=True)
+    )
+    assert not any("LIKE" in sql.upper() for sql in queries)
