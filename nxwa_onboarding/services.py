@@ -436,25 +436,53 @@ def _from_db_datetime(value: Any) -> datetime | None:
     return value  # type: ignore[no-any-return]
 
 
-def _check_state(
-    registration: PhoneRegistration,
-    ip: str | None,
-    now: datetime,
-    *,
-    exclude_pk: int | None = None,
-    send_state: Callable[[], SendState] | None = None,
-) -> CheckState:
-    """One query: the registration's fresh status, its current code and the counts the rules
-    need, as subqueries of a single SELECT. ``exclude_pk``: the caller's own pending attempt,
-    left out of every count. ``send_state``: the send state at ``now`` if the caller has it
-    (for when a new code may be asked for)."""
+def _check_params(
+    registration: PhoneRegistration, ip: str | None, now: datetime, exclude_pk: int | None
+) -> dict[str, Any]:
     params: dict[str, Any] = {"registration": registration.pk}
     if exclude_pk is not None:
         params["exclude"] = exclude_pk
     if ip:
         params["ip"] = connection.ops.adapt_ipaddressfield_value(ip)
         params["hour_ago"] = _db_datetime(now - timedelta(hours=1))
-    row = _fetch_row(_check_sql(connection.vendor, bool(ip), exclude_pk is not None), params)
+    return params
+
+
+def _send_params(registration: PhoneRegistration, now: datetime, exclude_pk: int | None) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "registration": registration.pk,
+        "phone": registration.phone_number,
+        "day_ago": _db_datetime(now - timedelta(days=1)),
+    }
+    if exclude_pk is not None:
+        params["exclude"] = exclude_pk
+    return params
+
+
+@functools.cache
+def _state_sql(vendor: str, with_ip: bool) -> str:
+    """Both rule reads of ``get_state`` side by side in one statement (one round trip)."""
+    check, send = _check_sql(vendor, with_ip, False), _send_sql(vendor, False)
+    return f"SELECT * FROM ({check}) chk CROSS JOIN ({send}) snd"  # noqa: S608
+
+
+def _check_state(
+    registration: PhoneRegistration,
+    ip: str | None,
+    now: datetime,
+    *,
+    exclude_pk: int | None = None,
+    row: tuple[Any, ...] | None = None,
+    send_state: Callable[[], SendState] | None = None,
+) -> CheckState:
+    """One query: the registration's fresh status, its current code and the counts the rules
+    need, as subqueries of a single SELECT. ``exclude_pk``: the caller's own pending attempt,
+    left out of every count. ``row``: that SELECT's row if the caller has read it already;
+    ``send_state``: the send state at ``now`` if the caller has it (for when a new code may
+    be asked for)."""
+    if row is None:
+        params = _check_params(registration, ip, now, exclude_pk)
+        row = _fetch_row(_check_sql(connection.vendor, bool(ip), exclude_pk is not None), params)
     status, verified_at, code_id, code_at, used, pending, ip_count, ip_oldest = row
     registration.status = status
     registration.verified_at = _from_db_datetime(verified_at)
@@ -489,24 +517,24 @@ def _check_state(
 
 
 def _send_state(
-    registration: PhoneRegistration, now: datetime, *, fresh: bool = True, exclude_pk: int | None = None
+    registration: PhoneRegistration,
+    now: datetime,
+    *,
+    fresh: bool = True,
+    exclude_pk: int | None = None,
+    row: tuple[Any, ...] | None = None,
 ) -> SendState:
     """One query (two when ``fresh``): sends for this number in the last 24 hours, the last send
-    of this registration, and whether one is in flight. ``exclude_pk``: the caller's own row."""
+    of this registration, and whether one is in flight. ``exclude_pk``: the caller's own row;
+    ``row``: that query's row if the caller has read it already."""
     if fresh:
-        row = PhoneRegistration.objects.filter(pk=registration.pk).values("status", "verified_at").get()
-        registration.status = row["status"]
-        registration.verified_at = row["verified_at"]
-    params: dict[str, Any] = {
-        "registration": registration.pk,
-        "phone": registration.phone_number,
-        "day_ago": _db_datetime(now - timedelta(days=1)),
-    }
-    if exclude_pk is not None:
-        params["exclude"] = exclude_pk
-    today, oldest_today, last, pending = _fetch_row(
-        _send_sql(connection.vendor, exclude_pk is not None), params
-    )
+        current = PhoneRegistration.objects.filter(pk=registration.pk).values("status", "verified_at").get()
+        registration.status = current["status"]
+        registration.verified_at = current["verified_at"]
+    if row is None:
+        params = _send_params(registration, now, exclude_pk)
+        row = _fetch_row(_send_sql(connection.vendor, exclude_pk is not None), params)
+    today, oldest_today, last, pending = row
     oldest_today, last = _from_db_datetime(oldest_today), _from_db_datetime(last)
     allowed = conf.MAX_SENDS_PER_DAY
     cooldown_end = last + timedelta(seconds=conf.RESEND_COOLDOWN) if last else None
@@ -530,16 +558,21 @@ def _send_state(
 
 
 def get_state(registration: PhoneRegistration, *, ip: str | None = None) -> RegistrationState:
-    """What the registration allows right now: checks (tries left, expiry) and sends."""
+    """What the registration allows right now: checks (tries left, expiry) and sends.
+    One query; the registration's ``status`` and ``verified_at`` are refreshed from it."""
     now = timezone.now()
+    ip = _clean_ip(ip)
+    params = {**_check_params(registration, ip, now, None), **_send_params(registration, now, None)}
+    row = _fetch_row(_state_sql(connection.vendor, bool(ip)), params)
     sends: list[SendState] = []
 
     def send_state() -> SendState:
+        # After the check has refreshed the status from the same row: the send rules read it.
         if not sends:
-            sends.append(_send_state(registration, now, fresh=False))
+            sends.append(_send_state(registration, now, fresh=False, row=row[8:]))
         return sends[0]
 
-    check = _check_state(registration, _clean_ip(ip), now, send_state=send_state)
+    check = _check_state(registration, ip, now, row=row[:8], send_state=send_state)
     return RegistrationState(check, send_state())
 
 
