@@ -60,12 +60,11 @@ if TYPE_CHECKING:
     CodeRequestAdminBase = admin.ModelAdmin[CodeRequest]
     AttemptAdminBase = admin.ModelAdmin[VerificationAttempt]
     AuditAdminBase = admin.ModelAdmin[Any]
-    CodeRequestInlineBase = admin.TabularInline[CodeRequest, PhoneRegistration]
-    AttemptInlineBase = admin.TabularInline[VerificationAttempt, PhoneRegistration]
+    AuditInlineBase = admin.TabularInline[Any, PhoneRegistration]
     PaginatorBase = Paginator[Any]
 else:  # the admin classes are not subscriptable at run time
     RegistrationAdminBase = CodeRequestAdminBase = AttemptAdminBase = AuditAdminBase = admin.ModelAdmin
-    CodeRequestInlineBase = AttemptInlineBase = admin.TabularInline
+    AuditInlineBase = admin.TabularInline
     PaginatorBase = Paginator
 
 Status = PhoneRegistration.Status
@@ -175,7 +174,34 @@ def annotate_for_changelist(queryset: QuerySet[PhoneRegistration]) -> QuerySet[P
     )
 
 
-class CodeRequestInline(CodeRequestInlineBase):
+class AuditInline(AuditInlineBase):
+    """A registration's code requests or attempts, newest first: read-only, like the audit admins."""
+
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+    ordering = ("-created_at", "-id")
+    classes = ("nxwa-audit-inline",)
+
+    @admin.display(description=_("outcome"))
+    def outcome_badge(self, obj: Any) -> SafeString:
+        return badge("outcome-" + obj.outcome, obj.get_outcome_display())
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("user", "registration")
+
+    def has_add_permission(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> bool:
+        return False
+
+
+class CodeRequestInline(AuditInline):
     model = CodeRequest
     verbose_name = _("code sent")
     verbose_name_plural = _("codes sent (newest first)")
@@ -193,31 +219,9 @@ class CodeRequestInline(CodeRequestInlineBase):
         "duration_ms",
     )
     readonly_fields = fields
-    ordering = ("-created_at", "-id")
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = False
-    classes = ("nxwa-audit-inline",)
-
-    @admin.display(description=_("outcome"))
-    def outcome_badge(self, obj: Any) -> SafeString:
-        return badge("outcome-" + obj.outcome, obj.get_outcome_display())
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[CodeRequest]:
-        return super().get_queryset(request).select_related("user", "registration")
-
-    def has_add_permission(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> bool:
-        return False
 
 
-class VerificationAttemptInline(AttemptInlineBase):
+class VerificationAttemptInline(AuditInline):
     model = VerificationAttempt
     verbose_name = _("verification attempt")
     verbose_name_plural = _("verification attempts (newest first)")
@@ -235,28 +239,6 @@ class VerificationAttemptInline(AttemptInlineBase):
         "duration_ms",
     )
     readonly_fields = fields
-    ordering = ("-created_at", "-id")
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = False
-    classes = ("nxwa-audit-inline",)
-
-    @admin.display(description=_("outcome"))
-    def outcome_badge(self, obj: Any) -> SafeString:
-        return badge("outcome-" + obj.outcome, obj.get_outcome_display())
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationAttempt]:
-        return super().get_queryset(request).select_related("user", "registration")
-
-    def has_add_permission(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> bool:
-        return False
 
 
 @dataclass
