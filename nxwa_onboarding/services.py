@@ -422,7 +422,8 @@ def _fetch_row(sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _db_datetime(value: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
+    """``value`` as a parameter compared with ``created_at``, adapted as the ORM would."""
+    return _column(VerificationAttempt, "created_at").get_db_prep_value(value, connection)
 
 
 def _from_db_datetime(value: Any) -> datetime | None:
@@ -443,7 +444,7 @@ def _check_params(
     if exclude_pk is not None:
         params["exclude"] = exclude_pk
     if ip:
-        params["ip"] = connection.ops.adapt_ipaddressfield_value(ip)
+        params["ip"] = _column(VerificationAttempt, "ip").get_db_prep_value(ip, connection)
         params["hour_ago"] = _db_datetime(now - timedelta(hours=1))
     return params
 
