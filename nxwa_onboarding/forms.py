@@ -17,6 +17,20 @@ from .services import MAX_CODE_INPUT, normalize_code
 from .texts import refusal_text
 
 
+def method_field() -> forms.ChoiceField:
+    """SMS or a voice call: the same choice on the start page and for a new code."""
+    return forms.ChoiceField(
+        label=_("Send the code by"),
+        choices=Method.choices,
+        initial=Method.SMS,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose SMS or a voice call."),
+            "invalid_choice": _("Choose SMS or a voice call."),
+        },
+    )
+
+
 class _Form(forms.Form):
     """Labels without a trailing colon: the templates lay labels out above their inputs."""
 
@@ -44,16 +58,7 @@ class StartForm(_Form):
         ),
         error_messages={"required": _("Enter a phone number.")},
     )
-    method = forms.ChoiceField(
-        label=_("Send the code by"),
-        choices=Method.choices,
-        initial=Method.SMS,
-        widget=forms.RadioSelect,
-        error_messages={
-            "required": _("Choose SMS or a voice call."),
-            "invalid_choice": _("Choose SMS or a voice call."),
-        },
-    )
+    method = method_field()
 
     def clean_phone_number(self) -> str:
         """The digits NXCloud expects (``8613800138000``); the error says what is wrong."""
@@ -91,16 +96,7 @@ class CodeForm(_Form):
 class SendCodeForm(_Form):
     """Ask for a new code, by SMS or a voice call."""
 
-    method = forms.ChoiceField(
-        label=_("Send the code by"),
-        choices=Method.choices,
-        initial=Method.SMS,
-        widget=forms.RadioSelect,
-        error_messages={
-            "required": _("Choose SMS or a voice call."),
-            "invalid_choice": _("Choose SMS or a voice call."),
-        },
-    )
+    method = method_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

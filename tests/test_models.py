@@ -4,13 +4,12 @@ code never stored, and finished attempts that never change."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from nxwa_onboarding import services
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
@@ -19,13 +18,6 @@ from nxwa_onboarding.phone import format_phone, normalize_phone
 from .service_helpers import CODE, OTHER_PHONE, PHONE, new_registration
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _in_english() -> Iterator[None]:
-    """Messages are compared in English and UTC whatever an earlier test left active."""
-    with translation.override("en"), timezone.override("UTC"):
-        yield
 
 
 # -- phone numbers ---------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import connection
-from django.utils import timezone, translation
 
 from nxwa_onboarding import services
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
@@ -30,13 +29,6 @@ from .service_helpers import CODE, T0, eventually, new_registration, nxcloud, ru
 
 CHILD = Path(__file__).with_name("crash_child.py")
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def _in_english() -> Iterator[None]:
-    """Messages are compared in English and UTC whatever an earlier test left active."""
-    with translation.override("en"), timezone.override("UTC"):
-        yield
 
 
 def reconcile(*args: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -17,7 +16,6 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone, translation
 
 from nxwa_onboarding import services, signals
 from nxwa_onboarding.client import NXCloudClient
@@ -50,13 +48,6 @@ from .service_helpers import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _in_english() -> Iterator[None]:
-    """Messages are compared in English and UTC whatever an earlier test left active."""
-    with translation.override("en"), timezone.override("UTC"):
-        yield
 
 
 Status = PhoneRegistration.Status

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 import time_machine
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from nxwa_onboarding import services
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
@@ -38,13 +38,6 @@ from .service_helpers import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _in_english() -> Iterator[None]:
-    """Messages are compared in English and UTC whatever an earlier test left active."""
-    with translation.override("en"), timezone.override("UTC"):
-        yield
 
 
 IP = "203.0.113.7"
