@@ -312,6 +312,7 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
             _("NXCloud"),
             {
                 "fields": (
+                    "client_requested_at",
                     "register_status",
                     "number_status",
                     "quality_rating",
@@ -337,6 +338,7 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
         "last_code_method",
         "code_sent_at",
         "verified_at",
+        "client_requested_at",
         "register_status",
         "number_status",
         "quality_rating",

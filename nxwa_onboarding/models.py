@@ -95,6 +95,12 @@ class PhoneRegistration(models.Model):
     code_sent_at = models.DateTimeField(_("code sent at"), null=True, blank=True)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+    client_requested_at = models.DateTimeField(
+        _("client creation requested at"),
+        null=True,
+        blank=True,
+        help_text=_("Set before createClient is called, cleared when it certainly failed."),
+    )
 
     # Number details from NXCloud's phoneList.
     register_status = models.PositiveSmallIntegerField(

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Field, Model
+from django.db.models import Field, Model, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -783,20 +783,39 @@ def _refuse_attempt(base: dict[str, Any], refusal: Refusal, now: datetime) -> Ve
 def create_client(registration: PhoneRegistration, *, user: UserLike = None) -> PhoneRegistration:
     """Create and register NXCloud's local client for a verified number.
 
-    A no-op for a registration whose client already exists. Raises ``InvalidStateError``
-    before verification, and the client's ``NXCloudError``/``TransportError`` when the call
-    fails (the registration stays ``verified``, so it can be tried again).
+    A no-op for a registration whose client already exists. createClient is not idempotent, so
+    the call is claimed first: ``client_requested_at`` is committed before the call (evidence if
+    the process dies, and a second caller is refused meanwhile), cleared when the call certainly
+    failed, and kept when its outcome is unknown, so a retry waits until any call still under
+    way must have ended. Raises ``InvalidStateError`` before verification or while a call is
+    claimed, and the client's ``NXCloudError``/``TransportError`` when the call fails (the
+    registration stays ``verified``, so it can be tried again).
     """
-    registration.refresh_from_db(fields=["status", "verified_at"])
+    registration.refresh_from_db(fields=["status", "verified_at", "client_requested_at"])
     if registration.status in (Status.CLIENT_CREATED, Status.REGISTERED):
         return registration
     if registration.status != Status.VERIFIED:
         raise InvalidStateError(_("The number must be verified before its WhatsApp client is created."))
-    get_client().create_client(registration.phone_number)
     now = timezone.now()
-    PhoneRegistration.objects.filter(pk=registration.pk, status=Status.VERIFIED).update(
-        status=Status.CLIENT_CREATED, updated_at=now
-    )
+    mine = PhoneRegistration.objects.filter(pk=registration.pk, status=Status.VERIFIED)
+    claimed = mine.filter(
+        Q(client_requested_at__isnull=True) | Q(client_requested_at__lt=now - stale_after())
+    ).update(client_requested_at=now, updated_at=now)
+    if not claimed:
+        raise InvalidStateError(
+            _("The WhatsApp client for this number is already being created. Look again in a minute.")
+        )
+    registration.client_requested_at = now
+    try:
+        get_client().create_client(registration.phone_number)
+    except (NXCloudError, NXCloudConfigurationError, TransportError) as err:
+        if not (isinstance(err, TransportError) and err.sent):
+            # Certainly not created: release the claim so it can be tried again at once.
+            mine.filter(client_requested_at=now).update(client_requested_at=None)
+            registration.client_requested_at = None
+        raise
+    done = timezone.now()
+    mine.update(status=Status.CLIENT_CREATED, updated_at=done)
     registration.status = Status.CLIENT_CREATED
     logger.info("client created for registration %s by %s", registration.public_id, _real_user(user))
     signals.client_created.send(sender=PhoneRegistration, registration=registration)

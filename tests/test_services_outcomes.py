@@ -12,10 +12,12 @@ from unittest import mock
 
 import pytest
 import requests
+import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from nxwa_onboarding import services, signals
 from nxwa_onboarding.client import NXCloudClient
@@ -641,3 +643,45 @@ def test_no_warning_in_the_ordinary_case(caplog: pytest.LogCaptureFixture) -> No
     with caplog.at_level(logging.WARNING):
         check(registration, CODE)
     assert not any("inside a database transaction" in r.getMessage() for r in caplog.records)
+
+
+def test_create_client_is_claimed_before_the_call_and_never_doubled() -> None:
+    """createClient is not idempotent: the claim is committed before the call, a second caller
+    is refused while the first call's outcome is unknown, and a retry is allowed once any call
+    still under way must have ended."""
+    registration = verified()
+    with nxcloud() as rsps:
+        fail_with(rsps, "createClient", requests.ReadTimeout("slow"))
+        with pytest.raises(TransportError):
+            services.create_client(registration)
+    registration.refresh_from_db()
+    assert registration.status == Status.VERIFIED
+    assert registration.client_requested_at is not None  # the evidence stays
+    with nxcloud() as rsps, pytest.raises(InvalidStateError, match="already being created"):
+        services.create_client(registration)
+    assert not rsps.calls
+    with (
+        time_machine.travel(timezone.now() + services.stale_after() + timedelta(seconds=1)),
+        nxcloud() as rsps,
+    ):
+        answer(rsps, "createClient")
+        assert services.create_client(registration).status == Status.CLIENT_CREATED
+        assert len(calls_to(rsps, "createClient")) == 1
+
+
+@pytest.mark.parametrize("failure", [9001, never_connected()], ids=["refused by NXCloud", "never connected"])
+def test_a_create_client_that_certainly_failed_can_be_retried_at_once(failure: Any) -> None:
+    registration = verified()
+    with nxcloud() as rsps:
+        if isinstance(failure, int):
+            answer(rsps, "createClient", failure)
+        else:
+            fail_with(rsps, "createClient", failure)
+        with pytest.raises((NXCloudBusinessError, TransportError)):
+            services.create_client(registration)
+    registration.refresh_from_db()
+    assert registration.client_requested_at is None
+    with nxcloud() as rsps:
+        answer(rsps, "createClient")
+        assert services.create_client(registration).status == Status.CLIENT_CREATED
+        assert len(calls_to(rsps, "createClient")) == 1
