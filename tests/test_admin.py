@@ -15,6 +15,7 @@ from nxwa_onboarding import admin_forms, services
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.conftest import VIEW_PERMS, make_user
+from tests.service_helpers import rules
 
 PHONE = "8613800138000"
 OTHER_PHONE = "8613900139000"
@@ -328,14 +329,7 @@ def test_change_page_of_a_fresh_registration_says_no_code_yet(
 def test_change_page_after_too_many_tries_says_until_when(
     staff_client: Client, sent: PhoneRegistration, nxcloud: FakeNXCloud
 ) -> None:
-    with override_settings(
-        NXWA_ONBOARDING={
-            "ACCESS_KEY": "test-access-key",
-            "ACCESS_SECRET": SECRET,
-            "APP_KEY": "test-app-key",
-            "MAX_CHECK_ATTEMPTS": 1,
-        }
-    ):
+    with rules(MAX_CHECK_ATTEMPTS=1):
         services.check_code(sent, "000001")
         page = html(staff_client.get(change_url(sent)))
     assert "Code checks are refused: Too many wrong tries for this code. Ask for a new code." in page
@@ -449,14 +443,7 @@ def test_wrong_code_says_how_many_tries_are_left(
 
 
 @pytest.mark.django_db
-@override_settings(
-    NXWA_ONBOARDING={
-        "ACCESS_KEY": "test-access-key",
-        "ACCESS_SECRET": SECRET,
-        "APP_KEY": "test-app-key",
-        "MAX_CHECK_ATTEMPTS": 1,
-    }
-)
+@rules(MAX_CHECK_ATTEMPTS=1)
 def test_last_wrong_try_then_refusal_with_until_when(
     staff_client: Client, sent: PhoneRegistration, nxcloud: FakeNXCloud
 ) -> None:

@@ -23,6 +23,7 @@ from nxwa_onboarding import client as client_module
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.conftest import PASSWORD
+from tests.service_helpers import rules
 
 pytestmark = pytest.mark.django_db
 
@@ -249,15 +250,7 @@ def test_wrong_code_says_so_and_how_many_tries_remain(signed_in: Client, nxcloud
     assert registration.attempts.get().outcome == VerificationAttempt.Outcome.REJECTED
 
 
-@override_settings(
-    NXWA_ONBOARDING={
-        "ACCESS_KEY": "test-access-key",
-        "ACCESS_SECRET": SECRET,
-        "APP_KEY": "test-app-key",
-        "MAX_CHECK_ATTEMPTS": 2,
-        "RESEND_COOLDOWN": 60,
-    }
-)
+@rules(MAX_CHECK_ATTEMPTS=2, RESEND_COOLDOWN=60)
 def test_last_wrong_try_says_ask_for_a_new_code(signed_in: Client, nxcloud: FakeNXCloud) -> None:
     registration = start(signed_in)
     wrong = wrong_code(nxcloud)
@@ -316,14 +309,7 @@ def test_resend_during_cooldown_is_refused_with_until_when(signed_in: Client, nx
     assert len(nxcloud.calls_to("getCode")) == 1
 
 
-@override_settings(
-    NXWA_ONBOARDING={
-        "ACCESS_KEY": "test-access-key",
-        "ACCESS_SECRET": SECRET,
-        "APP_KEY": "test-app-key",
-        "MAX_SENDS_PER_DAY": 2,
-    }
-)
+@rules(MAX_SENDS_PER_DAY=2)
 def test_daily_cap_is_explained(signed_in: Client, nxcloud: FakeNXCloud) -> None:
     registration = start(signed_in)
     later = timezone.now() + timedelta(seconds=61)
@@ -339,14 +325,7 @@ def test_daily_cap_is_explained(signed_in: Client, nxcloud: FakeNXCloud) -> None
     assert len(nxcloud.calls_to("getCode")) == 2
 
 
-@override_settings(
-    NXWA_ONBOARDING={
-        "ACCESS_KEY": "test-access-key",
-        "ACCESS_SECRET": SECRET,
-        "APP_KEY": "test-app-key",
-        "MAX_ATTEMPTS_PER_IP_PER_HOUR": 1,
-    }
-)
+@rules(MAX_ATTEMPTS_PER_IP_PER_HOUR=1)
 def test_too_many_tries_from_one_address_is_explained(signed_in: Client, nxcloud: FakeNXCloud) -> None:
     registration = start(signed_in)
     wrong = wrong_code(nxcloud)
