@@ -40,6 +40,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import services
+from .addresses import client_ip
 from .admin_forms import AddRegistrationForm, CheckCodeForm
 from .conf import conf
 from .exceptions import (
@@ -53,7 +54,7 @@ from .exceptions import (
 )
 from .models import Channel, CodeRequest, Method, PhoneRegistration, RefusalReason, VerificationAttempt
 from .phone import digits_only
-from .texts import configuration_problem_text, refusal_text, until_text
+from .texts import configuration_problem_text, is_configuration_failure, refusal_text, until_text
 
 if TYPE_CHECKING:
     RegistrationAdminBase = admin.ModelAdmin[PhoneRegistration]
@@ -83,10 +84,6 @@ EMPTY = "—"
 # -- small helpers -------------------------------------------------------------------------------
 
 
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def _numbers(registrations: Sequence[PhoneRegistration]) -> str:
     """``+86 138 0013 8000, +86 139 …`` and, past ten, "and 3 more"."""
     shown = ", ".join(r.formatted_phone for r in registrations[:LISTED_NUMBERS])
@@ -99,18 +96,6 @@ def _numbers(registrations: Sequence[PhoneRegistration]) -> str:
 def _latest(times: Iterable[datetime | None]) -> datetime | None:
     known = [t for t in times if t is not None]
     return max(known) if known else None
-
-
-def is_configuration_failure(row: CodeRequest | VerificationAttempt) -> bool:
-    """A failed call that is the deployer's problem, not NXCloud being unreachable.
-
-    The service records auth/parameter/integrator refusals as ``failed`` with their result
-    code, and a missing setting as ``failed`` with the configuration error's text (which names
-    ``NXWA_ONBOARDING``); a connection that never opened is ``failed`` with neither.
-    """
-    if row.outcome != "failed":
-        return False
-    return row.result_code is not None or "NXWA_ONBOARDING" in row.result_message
 
 
 def configuration_message(row: CodeRequest | VerificationAttempt) -> str:
@@ -491,7 +476,7 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
         extra_context = dict(extra_context or {})
         obj = self.get_object(request, unquote(object_id))
         if obj is not None and self.has_view_or_change_permission(request, obj):
-            state = services.get_state(obj, ip=_ip(request))
+            state = services.get_state(obj, ip=client_ip(request))
             extra_context["nxwa_refusals"] = refusal_notices(state)
             # No button where no code can ever be checked again (verified, or closed).
             finished = state.check.refusal is not None and state.check.refusal.reason in (
@@ -519,8 +504,8 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
             .order_by("phone_number")
         )
         for registration in audited:
-            sends: int = registration.sends
-            tries: int = registration.tries
+            sends: int = registration.sends  # type: ignore[attr-defined]  # annotated above
+            tries: int = registration.tries  # type: ignore[attr-defined]
             protected.append(
                 gettext("%(phone)s: its audit trail of %(sends)s and %(tries)s")
                 % {
@@ -566,14 +551,18 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
             form = CheckCodeForm(request.POST)
             if form.is_valid():
                 attempt = services.check_code(
-                    obj, form.cleaned_data["code"], user=request.user, ip=_ip(request), channel=Channel.ADMIN
+                    obj,
+                    form.cleaned_data["code"],
+                    user=request.user,
+                    ip=client_ip(request),
+                    channel=Channel.ADMIN,
                 )
-                level, text = check_outcome_message(obj, attempt, ip=_ip(request))
+                level, text = check_outcome_message(obj, attempt, ip=client_ip(request))
                 self.message_user(request, text, level)
                 return HttpResponseRedirect(change_url)
         else:
             form = CheckCodeForm()
-        state = services.get_state(obj, ip=_ip(request))
+        state = services.get_state(obj, ip=client_ip(request))
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Enter verification code"),
@@ -651,7 +640,7 @@ class PhoneRegistrationAdmin(RegistrationAdminBase):
         registrations = list(queryset.order_by("phone_number"))
         for index, registration in enumerate(registrations):
             code_request = services.request_code(
-                registration, method, user=request.user, ip=_ip(request), channel=Channel.ADMIN
+                registration, method, user=request.user, ip=client_ip(request), channel=Channel.ADMIN
             )
             if code_request.outcome == Send.SENT:
                 outcomes.done.append(registration)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from .codes import CodeField
 from .models import PhoneRegistration
 from .phone import MAX_INPUT_LENGTH, normalize_phone
-from .services import MAX_CODE_INPUT, normalize_code
 
 if TYPE_CHECKING:
     RegistrationModelForm = forms.ModelForm[PhoneRegistration]
@@ -20,11 +20,7 @@ else:  # ModelForm is not subscriptable at run time
 
 def open_registration_exists(digits: str) -> bool:
     """Whether ``digits`` already has a registration that is not ``failed`` (one open per number)."""
-    return (
-        PhoneRegistration.objects.filter(phone_number=digits)
-        .exclude(status=PhoneRegistration.Status.FAILED)
-        .exists()
-    )
+    return PhoneRegistration.objects.open_for(digits).exists()
 
 
 class AddRegistrationForm(RegistrationModelForm):
@@ -59,32 +55,8 @@ class AddRegistrationForm(RegistrationModelForm):
         return None
 
 
-class CodeInput(forms.TextInput):
-    """A text input that never writes a submitted code back into the page."""
-
-    def format_value(self, value: Any) -> str | None:
-        return None
-
-
 class CheckCodeForm(forms.Form):
-    code = forms.CharField(
-        label=_("Verification code"),
-        max_length=MAX_CODE_INPUT,
+    code = CodeField(
         help_text=_("The digits the merchant received, for example 123456 or 123-456."),
-        widget=CodeInput(
-            attrs={
-                "autocomplete": "one-time-code",
-                "inputmode": "numeric",
-                "autofocus": True,
-                "spellcheck": "false",
-            }
-        ),
+        attrs={"autofocus": True},
     )
-
-    def clean_code(self) -> str:
-        digits = normalize_code(self.cleaned_data["code"])
-        if digits is None:
-            raise ValidationError(
-                _("Enter the code as digits, for example 123456 or 123-456."), code="malformed"
-            )
-        return digits

@@ -11,10 +11,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Method, RefusalReason
+from .choices import Method
+from .codes import CodeField
 from .phone import MAX_INPUT_LENGTH, normalize_phone
-from .services import MAX_CODE_INPUT, normalize_code
-from .texts import refusal_text
 
 
 def method_field() -> forms.ChoiceField:
@@ -68,29 +67,7 @@ class StartForm(_Form):
 class CodeForm(_Form):
     """The verification code as received: ``123456``, ``123 456`` or ``123-456``."""
 
-    code = forms.CharField(
-        label=_("Verification code"),
-        strip=True,
-        widget=forms.TextInput(
-            attrs={
-                "inputmode": "numeric",
-                "autocomplete": "one-time-code",
-                "maxlength": MAX_CODE_INPUT,
-                "placeholder": "123 456",
-                "spellcheck": "false",
-                "autocapitalize": "off",
-                "class": "nxwa-code-input",
-            }
-        ),
-        error_messages={"required": _("Enter the code you received.")},
-    )
-
-    def clean_code(self) -> str:
-        """Digits only; anything else is refused here, before any call or counted try."""
-        digits = normalize_code(self.cleaned_data["code"])
-        if digits is None:
-            raise forms.ValidationError(refusal_text(RefusalReason.MALFORMED), code="malformed")
-        return digits
+    code = CodeField(attrs={"placeholder": "123 456", "class": "nxwa-code-input"})
 
 
 class SendCodeForm(_Form):

@@ -17,49 +17,46 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from .choices import (
+    AttemptOutcome,
+    Channel,
+    Failure,
+    Method,
+    RefusalReason,
+    RegisterStatus,
+    RegistrationStatus,
+    SendOutcome,
+)
 from .phone import format_phone, normalize_phone
+from .texts import refusal_text
+
+__all__ = [
+    "CallRecord",
+    "Channel",
+    "CodeRequest",
+    "Method",
+    "PhoneRegistration",
+    "RefusalReason",
+    "VerificationAttempt",
+]
 
 
-class Method(models.TextChoices):
-    SMS = "sms", _("SMS")
-    VOICE = "voice", _("Voice call")
+class PhoneRegistrationQuerySet(models.QuerySet["PhoneRegistration"]):
+    def open(self) -> Self:
+        """Registrations that hold their number (anything but ``failed``: at most one a number)."""
+        return self.exclude(status=RegistrationStatus.FAILED)
+
+    def open_for(self, phone_number: str) -> Self:
+        """The open registration of these digits, as a queryset (at most one row)."""
+        return self.open().filter(phone_number=phone_number)
 
 
-class Channel(models.TextChoices):
-    ADMIN = "admin", _("Admin")
-    CUSTOMER = "customer", _("Customer page")
-    COMMAND = "command", _("Management command")
-    API = "api", _("API")
-
-
-class RefusalReason(models.TextChoices):
-    MALFORMED = "malformed", _("The code is not in the expected format")
-    NO_CODE = "no_code", _("No code has been sent yet")
-    EXPIRED = "expired", _("The code has expired")
-    TOO_MANY_ATTEMPTS = "too_many_attempts", _("Too many attempts on this code")
-    ALREADY_VERIFIED = "already_verified", _("The number is already verified")
-    IN_FLIGHT = "in_flight", _("Another request is in progress")
-    IP_LIMIT = "ip_limit", _("Too many attempts from this address")
-    COOLDOWN = "cooldown", _("A code was sent moments ago")
-    DAILY_CAP = "daily_cap", _("The daily limit of codes is reached")
-    CLOSED = "closed", _("The registration is closed")
+PhoneRegistrationManager = models.Manager.from_queryset(PhoneRegistrationQuerySet)
 
 
 class PhoneRegistration(models.Model):
-    class Status(models.TextChoices):
-        NEW = "new", _("New")
-        CODE_SENT = "code_sent", _("Code sent")
-        VERIFIED = "verified", _("Verified")
-        CLIENT_CREATED = "client_created", _("Client created")
-        REGISTERED = "registered", _("Registered")
-        FAILED = "failed", _("Failed")
-
-    class RegisterStatus(models.IntegerChoices):
-        CREATION_FAILED = 1, _("Local client creation failed")
-        REGISTRATION_FAILED = 2, _("Local client registration failed")
-        CREATING = 3, _("Creation in progress")
-        CREATED = 4, _("Creation succeeded")
-        REGISTERED = 5, _("Registration succeeded")
+    Status = RegistrationStatus
+    RegisterStatus = RegisterStatus
 
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     phone_number = models.CharField(
@@ -112,6 +109,8 @@ class PhoneRegistration(models.Model):
     waba_id = models.CharField(_("WABA id"), max_length=64, blank=True)
     waba_name = models.CharField(_("WABA name"), max_length=255, blank=True)
     last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True)
+
+    objects = PhoneRegistrationManager()
 
     class Meta:
         verbose_name = _("phone registration")
@@ -172,6 +171,13 @@ class CallRecord(models.Model):
         _("refusal reason"), max_length=20, choices=RefusalReason.choices, blank=True
     )
     retry_after = models.DateTimeField(_("may try again at"), null=True, blank=True)
+    failure = models.CharField(
+        _("failure"),
+        max_length=20,
+        choices=Failure.choices,
+        blank=True,
+        help_text=_("Why the call did not succeed: our configuration, NXCloud unreachable, or maybe sent."),
+    )
     result_code = models.IntegerField(_("NXCloud result code"), null=True, blank=True)
     result_message = models.CharField(_("NXCloud message"), max_length=500, blank=True)
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
@@ -213,21 +219,13 @@ class CallRecord(models.Model):
         """Why the call was refused and when it may be tried again, in plain words ("" if not refused)."""
         if not self.refusal_reason:
             return ""
-        from .texts import refusal_text
-
         return refusal_text(self.refusal_reason, self.retry_after)
 
 
 class CodeRequest(CallRecord):
     """One getCode: a verification code sent (or refused, or of unknown fate)."""
 
-    class Outcome(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SENT = "sent", _("Sent")
-        REJECTED = "rejected", _("Rejected by NXCloud")
-        REFUSED = "refused", _("Refused")
-        FAILED = "failed", _("Failed")
-        UNKNOWN = "unknown", _("Unknown")
+    Outcome = SendOutcome
 
     registration = models.ForeignKey(
         PhoneRegistration,
@@ -261,13 +259,7 @@ class CodeRequest(CallRecord):
 class VerificationAttempt(CallRecord):
     """One code typed in and (unless refused) passed to checkCode. Append-only."""
 
-    class Outcome(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        ACCEPTED = "accepted", _("Accepted")
-        REJECTED = "rejected", _("Rejected")
-        REFUSED = "refused", _("Refused")
-        FAILED = "failed", _("Failed")
-        UNKNOWN = "unknown", _("Unknown")
+    Outcome = AttemptOutcome
 
     registration = models.ForeignKey(
         PhoneRegistration,

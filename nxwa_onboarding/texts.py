@@ -9,7 +9,7 @@ from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from .models import RefusalReason
+from .choices import Failure, RefusalReason
 
 
 def until_text(until: datetime | None, now: datetime | None = None) -> str:
@@ -59,6 +59,19 @@ def refusal_text(reason: str, until: datetime | None = None, now: datetime | Non
 def join_sentences(first: str, second: str) -> str:
     """Two sentences as one text: a space in English, nothing in Chinese (the catalogue decides)."""
     return pgettext("joins two sentences", "%(first)s %(second)s") % {"first": first, "second": second}
+
+
+def customer_configuration_text() -> str:
+    """For customers: our configuration is wrong (never which setting: that is for staff)."""
+    return _(
+        "Something is wrong on our side, so we cannot continue right now. Nothing was used up, "
+        "and our team can see the problem. Please try again later."
+    )
+
+
+def is_configuration_failure(row: object) -> bool:
+    """Whether a finished row failed because of our configuration (its ``failure`` field)."""
+    return getattr(row, "failure", "") == Failure.CONFIGURATION
 
 
 def configuration_problem_text(result_code: int | None, message: str = "") -> str:

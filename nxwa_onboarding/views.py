@@ -28,11 +28,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from . import services
-from .conf import conf
-from .exceptions import NXCloudConfigurationError, NXCloudError, OnboardingError, TransportError
+from .addresses import client_ip
+from .choices import Failure
+from .exceptions import NXCloudConfigurationError, OnboardingError
 from .forms import CodeForm, SendCodeForm, StartForm
 from .models import Channel, CodeRequest, Method, PhoneRegistration, VerificationAttempt
-from .texts import until_text
+from .texts import customer_configuration_text, is_configuration_failure, until_text
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +45,6 @@ REFRESH_INTERVAL = timedelta(seconds=2)
 IN_PROGRESS = (Status.VERIFIED, Status.CLIENT_CREATED)
 
 View = Callable[..., HttpResponseBase]
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    """The address as the server saw it. Behind a proxy, the host sets REMOTE_ADDR correctly."""
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _own_registration(request: HttpRequest, public_id: UUID) -> PhoneRegistration:
@@ -70,34 +66,16 @@ def _down_text() -> str:
     )
 
 
-def _configuration_text() -> str:
-    return _(
-        "Something is wrong on our side, so we cannot continue right now. Nothing was used up, "
-        "and our team can see the problem. Please try again later."
-    )
-
-
-def _is_configuration_problem(row: CodeRequest | VerificationAttempt) -> bool:
-    """A failed call that reached NXCloud was refused for our credentials or request (1001-1005,
-    9000, 9007); a failed call without a result code either never connected or never started
-    because the settings are incomplete."""
-    if row.result_code is not None:
-        return True
-    return not (conf.ACCESS_KEY and conf.ACCESS_SECRET)
-
-
 def _error_text(err: Exception) -> str:
-    """Plain words for an exception from create_client/refresh_status."""
-    if isinstance(err, NXCloudConfigurationError):
-        return _configuration_text()
-    if isinstance(err, TransportError):
-        if err.sent:
-            return _(
-                "WhatsApp's service did not answer in time. Your number is safe: look again in a minute."
-            )
+    """Plain words for an exception from create_client/refresh_status, classified as every face
+    classifies it (``services.failure_of``)."""
+    failure = services.failure_of(err)
+    if failure == Failure.CONFIGURATION:
+        return customer_configuration_text()
+    if failure == Failure.UNREACHABLE:
         return _down_text()
-    if isinstance(err, NXCloudError) and err.code in (1001, 1002, 1003, 1004, 1005, 9000, 9007):
-        return _configuration_text()
+    if failure == Failure.MAYBE_SENT:
+        return _("WhatsApp's service did not answer in time. Your number is safe: look again in a minute.")
     return _(
         "WhatsApp's service could not finish this step just now. Your number is safe: "
         "look again in a few minutes."
@@ -138,8 +116,8 @@ def _announce_send(request: HttpRequest, code_request: CodeRequest) -> None:
                 "your WhatsApp Business account and try again later."
             ),
         )
-    elif _is_configuration_problem(code_request):
-        messages.error(request, _configuration_text())
+    elif is_configuration_failure(code_request):
+        messages.error(request, customer_configuration_text())
     else:
         messages.error(request, _down_text())
 
@@ -148,7 +126,7 @@ def _announce_attempt(request: HttpRequest, registration: PhoneRegistration, att
     """Say how a verification attempt ended (accepted is announced by the caller)."""
     outcome = attempt.outcome
     if outcome == VerificationAttempt.Outcome.REJECTED:
-        state = services.get_state(registration, ip=_client_ip(request))
+        state = services.get_state(registration, ip=client_ip(request))
         left = state.check.attempts_left
         if left:
             text = ngettext(
@@ -173,8 +151,8 @@ def _announce_attempt(request: HttpRequest, registration: PhoneRegistration, att
                 "enter the code again or ask for a new one."
             ),
         )
-    elif _is_configuration_problem(attempt):
-        messages.error(request, _configuration_text())
+    elif is_configuration_failure(attempt):
+        messages.error(request, customer_configuration_text())
     else:
         messages.error(request, _down_text())
 
@@ -217,7 +195,7 @@ def start(request: HttpRequest) -> HttpResponse:
                     owner=request.user,
                     user=request.user,
                     method=form.cleaned_data["method"],
-                    ip=_client_ip(request),
+                    ip=client_ip(request),
                     channel=CHANNEL,
                 )
             except ValidationError as err:
@@ -254,7 +232,7 @@ def _render_detail(
     send_form: SendCodeForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    state = services.get_state(registration, ip=_client_ip(request))
+    state = services.get_state(registration, ip=client_ip(request))
     now = timezone.now()
     check, send = state.check, state.send
     code_out = registration.status == Status.CODE_SENT
@@ -340,7 +318,7 @@ def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse
     if not form.is_valid():
         return _render_detail(request, registration, code_form=form)
     attempt = services.check_code(
-        registration, form.cleaned_data["code"], user=request.user, ip=_client_ip(request), channel=CHANNEL
+        registration, form.cleaned_data["code"], user=request.user, ip=client_ip(request), channel=CHANNEL
     )
     if attempt.outcome == VerificationAttempt.Outcome.ACCEPTED:
         messages.success(request, _("Your number is verified."))
@@ -360,7 +338,7 @@ def send_code(request: HttpRequest, registration: PhoneRegistration) -> HttpResp
     if not form.is_valid():
         return _render_detail(request, registration, send_form=form)
     code_request = services.request_code(
-        registration, form.cleaned_data["method"], user=request.user, ip=_client_ip(request), channel=CHANNEL
+        registration, form.cleaned_data["method"], user=request.user, ip=client_ip(request), channel=CHANNEL
     )
     _announce_send(request, code_request)
     return redirect(registration)

@@ -43,7 +43,7 @@ def no_nxcloud() -> Iterator[None]:
     with (
         nxcloud() as rsps,
         mock.patch.object(
-            services, "get_client", side_effect=AssertionError("nxwa_reconcile called NXCloud")
+            services.calls, "get_client", side_effect=AssertionError("nxwa_reconcile called NXCloud")
         ),
     ):
         yield
@@ -223,7 +223,7 @@ def test_a_check_killed_during_the_call_is_reconciled_to_unknown() -> None:
         assert reconcile().startswith("Marked 0 pending attempt(s)")
         assert VerificationAttempt.objects.get(pk=attempt.pk).outcome == "pending"
 
-        with mock.patch.object(services, "get_client", side_effect=AssertionError("resent")):
+        with mock.patch.object(services.calls, "get_client", side_effect=AssertionError("resent")):
             out = reconcile("--older-than", "0")
         assert out == "Marked 1 pending attempt(s) and 0 pending code request(s) as unknown.\n"
         attempt.refresh_from_db()

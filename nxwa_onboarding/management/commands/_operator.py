@@ -8,13 +8,12 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from nxwa_onboarding.exceptions import AUTH_CODES, NOT_INTEGRATOR_CODES, PARAMETER_CODES
+from nxwa_onboarding.choices import Failure
+from nxwa_onboarding.exceptions import NXCloudError
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.phone import format_phone, normalize_phone
+from nxwa_onboarding.services import failure_of
 from nxwa_onboarding.texts import configuration_problem_text, refusal_text
-
-#: Result codes that mean our request or credentials are wrong, not the merchant's number.
-CONFIGURATION_CODES = AUTH_CODES | PARAMETER_CODES | NOT_INTEGRATOR_CODES
 
 
 def parse_phone(text: str) -> str:
@@ -27,11 +26,7 @@ def parse_phone(text: str) -> str:
 
 def open_registration(digits: str) -> PhoneRegistration | None:
     """The number's registration that is not ``failed`` (there is at most one)."""
-    return (
-        PhoneRegistration.objects.filter(phone_number=digits)
-        .exclude(status=PhoneRegistration.Status.FAILED)
-        .first()
-    )
+    return PhoneRegistration.objects.open_for(digits).first()
 
 
 def outcome_text(row: CodeRequest | VerificationAttempt) -> str:
@@ -42,6 +37,7 @@ def outcome_text(row: CodeRequest | VerificationAttempt) -> str:
         retry_after=row.retry_after,
         result_code=row.result_code,
         result_message=row.result_message,
+        failure=row.failure,
     )
 
 
@@ -52,14 +48,13 @@ def failure_text(
     retry_after: object = None,
     result_code: int | None = None,
     result_message: str = "",
+    failure: str = "",
 ) -> str:
     """Why a send or a check did not succeed, for an operator."""
     if outcome == "refused":
         return refusal_text(refusal_reason, retry_after if isinstance(retry_after, datetime) else None)
-    if result_code in CONFIGURATION_CODES:
+    if failure == Failure.CONFIGURATION:
         return configuration_problem_text(result_code, result_message)
-    if outcome == "failed" and result_code is None and "NXWA_ONBOARDING" in result_message:
-        return configuration_problem_text(None, result_message)
     if outcome == "rejected":
         return f"NXCloud refused it (result {result_code}: {result_message or 'no message'})."
     if outcome == "unknown":
@@ -72,3 +67,15 @@ def failure_text(
 
 def describe(digits: str) -> str:
     return format_phone(digits)
+
+
+def error_text(err: Exception, action: str) -> str:
+    """Why a call that raised ``err`` failed, classified as every face classifies it."""
+    failure = failure_of(err)
+    code = err.code if isinstance(err, NXCloudError) else None
+    message = err.message if isinstance(err, NXCloudError) else str(err)
+    if failure == Failure.CONFIGURATION:
+        return configuration_problem_text(code, message)
+    if isinstance(err, NXCloudError):
+        return f"NXCloud refused {action} (result {err.code}: {err.message})."
+    return f"Could not read {action}: {err}."

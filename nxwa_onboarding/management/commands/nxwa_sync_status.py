@@ -5,11 +5,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from nxwa_onboarding import services
-from nxwa_onboarding.exceptions import NXCloudConfigurationError, NXCloudError, OnboardingError
+from nxwa_onboarding.exceptions import NXCloudConfigurationError, OnboardingError
 from nxwa_onboarding.models import PhoneRegistration
-from nxwa_onboarding.texts import configuration_problem_text
 
-from ._operator import CONFIGURATION_CODES, describe
+from ._operator import describe, error_text
 
 #: From this many numbers on, progress is reported (on stderr, about ten lines).
 PROGRESS_FROM = 20
@@ -40,14 +39,8 @@ class Command(BaseCommand):
 
         try:
             summary = services.sync_statuses(options["appkey"], progress=progress)
-        except NXCloudConfigurationError as err:
-            raise CommandError(configuration_problem_text(None, str(err))) from None
-        except NXCloudError as err:
-            if err.code in CONFIGURATION_CODES:
-                raise CommandError(configuration_problem_text(err.code, err.message)) from None
-            raise CommandError(f"NXCloud refused phoneList (result {err.code}: {err.message}).") from None
-        except OnboardingError as err:
-            raise CommandError(f"Could not read phoneList: {err}.") from None
+        except (OnboardingError, NXCloudConfigurationError) as err:
+            raise CommandError(error_text(err, "phoneList")) from None
 
         self.stdout.write(
             f"NXCloud lists {summary.listed} number(s); {summary.matched} match an open registration."

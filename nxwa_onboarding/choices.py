@@ -1,0 +1,101 @@
+"""The app's vocabulary: every set of choices the models, services and pages share.
+
+A leaf module: it imports no models (the sandbox, which plays NXCloud, takes its labels from here
+without loading our models), so anything may import it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Method(models.TextChoices):
+    SMS = "sms", _("SMS")
+    VOICE = "voice", _("Voice call")
+
+
+class Channel(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    CUSTOMER = "customer", _("Customer page")
+    COMMAND = "command", _("Management command")
+    API = "api", _("API")
+
+
+class RefusalReason(models.TextChoices):
+    MALFORMED = "malformed", _("The code is not in the expected format")
+    NO_CODE = "no_code", _("No code has been sent yet")
+    EXPIRED = "expired", _("The code has expired")
+    TOO_MANY_ATTEMPTS = "too_many_attempts", _("Too many attempts on this code")
+    ALREADY_VERIFIED = "already_verified", _("The number is already verified")
+    IN_FLIGHT = "in_flight", _("Another request is in progress")
+    IP_LIMIT = "ip_limit", _("Too many attempts from this address")
+    COOLDOWN = "cooldown", _("A code was sent moments ago")
+    DAILY_CAP = "daily_cap", _("The daily limit of codes is reached")
+    CLOSED = "closed", _("The registration is closed")
+
+
+class RegistrationStatus(models.TextChoices):
+    """Where a registration is: ``PhoneRegistration.Status``."""
+
+    NEW = "new", _("New")
+    CODE_SENT = "code_sent", _("Code sent")
+    VERIFIED = "verified", _("Verified")
+    CLIENT_CREATED = "client_created", _("Client created")
+    REGISTERED = "registered", _("Registered")
+    FAILED = "failed", _("Failed")
+
+
+class RegisterStatus(models.IntegerChoices):
+    """NXCloud's ``register_status`` in phoneList: ``PhoneRegistration.RegisterStatus``."""
+
+    CREATION_FAILED = 1, _("Local client creation failed")
+    REGISTRATION_FAILED = 2, _("Local client registration failed")
+    CREATING = 3, _("Creation in progress")
+    CREATED = 4, _("Creation succeeded")
+    REGISTERED = 5, _("Registration succeeded")
+
+
+# The outcomes a send and an attempt have in common, and the one success each has of its own.
+# (Django's choices enums cannot be extended once they have members, so the shared part is this
+# list and each model's Outcome is built from it; a test holds the two to the same values.)
+PENDING = "pending", _("Pending")
+REJECTED = "rejected", _("Rejected by NXCloud")
+REFUSED = "refused", _("Refused")
+FAILED = "failed", _("Failed")
+UNKNOWN = "unknown", _("Unknown")
+
+
+class SendOutcome(models.TextChoices):
+    """How a getCode ended: ``CodeRequest.Outcome``."""
+
+    PENDING = PENDING
+    SENT = "sent", _("Sent")
+    REJECTED = REJECTED
+    REFUSED = REFUSED
+    FAILED = FAILED
+    UNKNOWN = UNKNOWN
+
+
+class AttemptOutcome(models.TextChoices):
+    """How a checkCode ended: ``VerificationAttempt.Outcome``."""
+
+    PENDING = PENDING
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = REJECTED
+    REFUSED = REFUSED
+    FAILED = FAILED
+    UNKNOWN = UNKNOWN
+
+
+class Failure(models.TextChoices):
+    """Why a finished call did not succeed, classified once where the call ends.
+
+    Every face (the admin, the customer pages, the commands) reads this field instead of
+    guessing from the result code or the message. Blank for a success, a refusal (no call was
+    made: ``refusal_reason`` says why) and a plain "no" from NXCloud (``rejected``).
+    """
+
+    CONFIGURATION = "configuration", _("Our configuration")
+    UNREACHABLE = "unreachable", _("NXCloud unreachable")
+    MAYBE_SENT = "maybe_sent", _("May have reached NXCloud")

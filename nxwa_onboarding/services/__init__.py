@@ -1,0 +1,72 @@
+"""The only code that moves a registration through its states and calls NXCloud.
+
+Views, the admin and the management commands call these functions; nothing else builds a
+client. One module per flow, leaves first:
+
+- ``rules``: the rules as pure functions over fact objects (no database);
+- ``sql``: every hand-written statement (the rules' reads, the finishing UPDATE);
+- ``calls``: the client, the shared "record a call" path and the one failure classification;
+- ``state``: what a registration allows now (``get_state``);
+- ``registration``: creating registrations and sending codes;
+- ``verification``: checking codes;
+- ``client_setup``: createClient;
+- ``status``: phoneList;
+- ``recovery``: calls left pending by a crash.
+
+Every NXCloud call that is recorded is a ``pending`` row committed *before* the call (no
+transaction is held open during it) and finished after it, so a crash leaves evidence. At most
+one call per registration is in flight, enforced by partial unique constraints in the database.
+The pending row is inserted *first* and the rules are read after it, in the same short
+transaction, so no submission can slip between another's check and its insert. The rules
+(attempts per code, code lifetime, resend cooldown, daily cap, attempts per IP) are counted from
+the database rows, so they hold across processes and servers.
+"""
+
+from __future__ import annotations
+
+from ..codes import code_digest, normalize_code
+from .calls import CallResult, failure_of, get_client, stale_after
+from .client_setup import create_client
+from .recovery import ReconcileSummary, reconcile_pending
+from .registration import create_registration, request_code, start_registration
+from .rules import (
+    COUNTED_ATTEMPTS,
+    COUNTED_SENDS,
+    IP_COUNTED_ATTEMPTS,
+    VERIFIED_STATES,
+    CheckState,
+    Refusal,
+    RegistrationState,
+    SendState,
+)
+from .state import get_state
+from .status import SyncSummary, refresh_status, sync_statuses
+from .verification import check_code
+
+__all__ = [
+    "COUNTED_ATTEMPTS",
+    "COUNTED_SENDS",
+    "IP_COUNTED_ATTEMPTS",
+    "VERIFIED_STATES",
+    "CallResult",
+    "CheckState",
+    "ReconcileSummary",
+    "Refusal",
+    "RegistrationState",
+    "SendState",
+    "SyncSummary",
+    "check_code",
+    "code_digest",
+    "create_client",
+    "create_registration",
+    "failure_of",
+    "get_client",
+    "get_state",
+    "normalize_code",
+    "reconcile_pending",
+    "refresh_status",
+    "request_code",
+    "stale_after",
+    "start_registration",
+    "sync_statuses",
+]

@@ -1,0 +1,62 @@
+"""Client setup: createClient for a verified number, claimed before it is called."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import signals
+from ..choices import RegistrationStatus
+from ..exceptions import InvalidStateError, NXCloudConfigurationError, NXCloudError, TransportError
+from ..models import PhoneRegistration
+from . import calls
+from .calls import UserLike, real_user
+
+logger = logging.getLogger("nxwa_onboarding.services")
+Status = RegistrationStatus
+
+
+def create_client(registration: PhoneRegistration, *, user: UserLike = None) -> PhoneRegistration:
+    """Create and register NXCloud's local client for a verified number.
+
+    A no-op for a registration whose client already exists. createClient is not idempotent, so
+    the call is claimed first: ``client_requested_at`` is committed before the call (evidence if
+    the process dies, and a second caller is refused meanwhile), cleared when the call certainly
+    failed, and kept when its outcome is unknown, so a retry waits until any call still under
+    way must have ended. Raises ``InvalidStateError`` before verification or while a call is
+    claimed, and the client's ``NXCloudError``/``TransportError`` when the call fails (the
+    registration stays ``verified``, so it can be tried again); ``calls.failure_of(err)`` says
+    why, in the words every face uses.
+    """
+    registration.refresh_from_db(fields=["status", "verified_at", "client_requested_at"])
+    if registration.status in (Status.CLIENT_CREATED, Status.REGISTERED):
+        return registration
+    if registration.status != Status.VERIFIED:
+        raise InvalidStateError(_("The number must be verified before its WhatsApp client is created."))
+    now = timezone.now()
+    mine = PhoneRegistration.objects.filter(pk=registration.pk, status=Status.VERIFIED)
+    claimed = mine.filter(
+        Q(client_requested_at__isnull=True) | Q(client_requested_at__lt=now - calls.stale_after())
+    ).update(client_requested_at=now, updated_at=now)
+    if not claimed:
+        raise InvalidStateError(
+            _("The WhatsApp client for this number is already being created. Look again in a minute.")
+        )
+    registration.client_requested_at = now
+    try:
+        calls.get_client().create_client(registration.phone_number)
+    except (NXCloudError, NXCloudConfigurationError, TransportError) as err:
+        if not (isinstance(err, TransportError) and err.sent):
+            # Certainly not created: release the claim so it can be tried again at once.
+            mine.filter(client_requested_at=now).update(client_requested_at=None)
+            registration.client_requested_at = None
+        raise
+    done = timezone.now()
+    mine.update(status=Status.CLIENT_CREATED, updated_at=done)
+    registration.status = Status.CLIENT_CREATED
+    logger.info("client created for registration %s by %s", registration.public_id, real_user(user))
+    signals.client_created.send(sender=PhoneRegistration, registration=registration)
+    return registration

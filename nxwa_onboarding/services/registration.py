@@ -1,0 +1,125 @@
+"""Registrations and sending codes: create_registration, start_registration, request_code."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from .. import signals
+from ..addresses import clean_ip
+from ..choices import Channel, Method, RegistrationStatus, SendOutcome
+from ..models import CodeRequest, PhoneRegistration
+from ..phone import normalize_phone
+from . import calls, sql
+from .calls import CallResult, UserLike, Verdict, real_user
+from .state import read_send_state
+
+Status = RegistrationStatus
+
+
+def _check_method(method: str) -> None:
+    if method not in Method.values:
+        raise ValidationError(_("Choose SMS or a voice call."), code="method")
+
+
+def create_registration(
+    phone_number: str, *, owner: UserLike = None, user: UserLike = None
+) -> PhoneRegistration:
+    """Validate and normalise the number and save a new registration (no code sent).
+
+    Raises ``ValidationError`` for a bad number or when the number already has an open
+    registration ("this number is already being onboarded").
+    """
+    digits = normalize_phone(phone_number)
+    registration = PhoneRegistration(phone_number=digits, owner=real_user(owner), created_by=real_user(user))
+    try:
+        with transaction.atomic(using=sql.alias_for(PhoneRegistration)):
+            registration.save()
+    except IntegrityError:
+        raise ValidationError(_("This number is already being onboarded."), code="duplicate") from None
+    return registration
+
+
+def start_registration(
+    phone_number: str,
+    *,
+    owner: UserLike = None,
+    user: UserLike = None,
+    method: str = Method.SMS,
+    ip: str | None = None,
+    channel: str = Channel.API,
+) -> PhoneRegistration:
+    """Create a registration for ``phone_number`` and request its first code.
+
+    The code request's outcome is on ``registration.code_requests.latest()``; a failed send
+    does not undo the registration (the person can ask again).
+    """
+    _check_method(method)
+    registration = create_registration(phone_number, owner=owner, user=user)
+    request_code(registration, method, user=user, ip=ip, channel=channel)
+    return registration
+
+
+def request_code(
+    registration: PhoneRegistration,
+    method: str = Method.SMS,
+    *,
+    user: UserLike = None,
+    ip: str | None = None,
+    channel: str = Channel.API,
+) -> CodeRequest:
+    """Ask NXCloud to send a code by ``sms`` or ``voice``, within the cooldown and daily cap.
+
+    Returns the ``CodeRequest``: ``sent``, ``refused`` (with ``refusal_reason`` and
+    ``retry_after``; no call was made), ``rejected`` (NXCloud said no), ``failed`` (never
+    reached NXCloud, or a configuration problem: ``failure`` says which) or ``unknown`` (may
+    have been sent).
+
+    The pending row is inserted first and the rules are read after it, in one short
+    transaction committed before the call (``calls.record_call``).
+    """
+    _check_method(method)
+    base = {
+        "registration": registration,
+        "method": method,
+        "channel": channel,
+        "user": real_user(user),
+        "ip": clean_ip(ip),
+    }
+
+    def rules(row: CodeRequest, now: datetime) -> Verdict:
+        return Verdict(read_send_state(registration, now, exclude_pk=row.pk).refusal, {})
+
+    def on_finish(row: CodeRequest, result: CallResult, fields: dict[str, Any]) -> None:
+        if result.outcome not in (SendOutcome.SENT, SendOutcome.UNKNOWN):
+            return
+        # Unknown: the code may well be on its way, so let the person type it in.
+        now = row.created_at
+        PhoneRegistration.objects.filter(
+            pk=registration.pk, status__in=(Status.NEW, Status.CODE_SENT)
+        ).update(status=Status.CODE_SENT, code_sent_at=now, last_code_method=method, updated_at=now)
+        if registration.status in (Status.NEW, Status.CODE_SENT):
+            registration.status = Status.CODE_SENT
+            registration.code_sent_at = now
+            registration.last_code_method = method
+
+    recorded = calls.record_call(
+        CodeRequest,
+        base,
+        rules=rules,
+        call=lambda client: client.get_code(registration.phone_number, method),
+        success=SendOutcome.SENT,
+        on_finish=on_finish,
+    )
+    if recorded.result is None:
+        return recorded.row
+    if recorded.result.outcome == SendOutcome.SENT:
+        signals.code_requested.send(
+            sender=PhoneRegistration, registration=registration, code_request=recorded.row
+        )
+    calls.reraise_unexpected(recorded.result)
+    return recorded.row

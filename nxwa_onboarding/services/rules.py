@@ -1,0 +1,248 @@
+"""The rules, as pure functions over small fact objects: no database, no writes, no clock.
+
+The facts are read in one statement (``sql.read_check_facts`` / ``read_send_facts``) with the
+caller's pending row already in place; each rule below looks at them and returns a ``Refusal``
+or None. They run in the order the README gives ("refused in this order"), the first refusal
+wins, and each rule reads in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from ..choices import AttemptOutcome, RefusalReason, RegistrationStatus, SendOutcome
+from ..conf import conf
+from ..texts import refusal_text
+
+Status = RegistrationStatus
+
+VERIFIED_STATES = (Status.VERIFIED, Status.CLIENT_CREATED, Status.REGISTERED)
+#: Attempts on a code that count toward MAX_CHECK_ATTEMPTS (pending: it may yet be rejected).
+COUNTED_ATTEMPTS = (AttemptOutcome.REJECTED, AttemptOutcome.UNKNOWN, AttemptOutcome.PENDING)
+#: Attempts from an address that count toward MAX_ATTEMPTS_PER_IP_PER_HOUR: those that reached
+#: (or may have reached) NXCloud. Refusals cost nothing; configuration failures are not theirs.
+IP_COUNTED_ATTEMPTS = (
+    AttemptOutcome.ACCEPTED,
+    AttemptOutcome.REJECTED,
+    AttemptOutcome.UNKNOWN,
+    AttemptOutcome.PENDING,
+)
+#: Sends that may have delivered a code.
+COUNTED_SENDS = (SendOutcome.SENT, SendOutcome.UNKNOWN, SendOutcome.PENDING)
+#: Sends whose code may be typed in: the latest of these is the registration's current code.
+CODE_BEARING_SENDS = (SendOutcome.SENT, SendOutcome.UNKNOWN)
+#: Refusals that last until a new code can be sent (their ``until`` is the next send's time).
+UNTIL_NEW_CODE = (RefusalReason.EXPIRED, RefusalReason.TOO_MANY_ATTEMPTS)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    until: datetime | None = None
+
+    @property
+    def message(self) -> str:
+        return refusal_text(self.reason, self.until)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The rule settings, read once per decision."""
+
+    max_check_attempts: int
+    code_ttl: timedelta
+    resend_cooldown: timedelta
+    max_sends_per_day: int
+    max_attempts_per_ip_per_hour: int
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        return cls(
+            max_check_attempts=conf.MAX_CHECK_ATTEMPTS,
+            code_ttl=timedelta(seconds=conf.CODE_TTL),
+            resend_cooldown=timedelta(seconds=conf.RESEND_COOLDOWN),
+            max_sends_per_day=conf.MAX_SENDS_PER_DAY,
+            max_attempts_per_ip_per_hour=conf.MAX_ATTEMPTS_PER_IP_PER_HOUR,
+        )
+
+
+@dataclass(frozen=True)
+class CheckFacts:
+    """What the check rules look at, read in one statement (the caller's own row left out)."""
+
+    status: str
+    verified_at: datetime | None
+    code_request_id: int | None  # the current code: latest send that was or may have been delivered
+    code_sent_at: datetime | None
+    attempts_on_code: int  # COUNTED_ATTEMPTS on the current code
+    pending: int  # attempts in flight on this registration
+    ip_attempts: int | None  # IP_COUNTED_ATTEMPTS from the address in the last hour; None: no address
+    ip_oldest: datetime | None  # the oldest of those
+
+
+@dataclass(frozen=True)
+class SendFacts:
+    """What the send rules look at, read in one statement (the caller's own row left out)."""
+
+    status: str
+    verified_at: datetime | None
+    sends_today: int  # COUNTED_SENDS to the number, any registration, in the last 24 hours
+    oldest_today: datetime | None
+    last_send_at: datetime | None  # latest COUNTED_SENDS of this registration
+    pending: int  # sends in flight on this registration
+
+
+@dataclass(frozen=True)
+class CheckState:
+    """Whether a code may be checked now, and the numbers behind it."""
+
+    code_request_id: int | None
+    code_sent_at: datetime | None
+    expires_at: datetime | None
+    attempts_used: int
+    attempts_allowed: int
+    refusal: Refusal | None
+
+    @property
+    def attempts_left(self) -> int:
+        return max(self.attempts_allowed - self.attempts_used, 0)
+
+
+@dataclass(frozen=True)
+class SendState:
+    """Whether a code may be sent now."""
+
+    sends_today: int
+    sends_allowed: int
+    next_send_at: datetime | None
+    refusal: Refusal | None
+
+
+@dataclass(frozen=True)
+class RegistrationState:
+    check: CheckState
+    send: SendState
+
+
+# -- the rules shared by checks and sends ---------------------------------------------------------
+
+
+def already_verified(status: str, verified_at: datetime | None) -> Refusal | None:
+    if status in VERIFIED_STATES or verified_at is not None:
+        return Refusal(RefusalReason.ALREADY_VERIFIED)
+    return None
+
+
+def closed(status: str) -> Refusal | None:
+    return Refusal(RefusalReason.CLOSED) if status == Status.FAILED else None
+
+
+def in_flight(pending: int) -> Refusal | None:
+    return Refusal(RefusalReason.IN_FLIGHT) if pending else None
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+
+def malformed(digits: str | None) -> Refusal | None:
+    """First of all, before any database read: the code is not 4-8 digits."""
+    return Refusal(RefusalReason.MALFORMED) if digits is None else None
+
+
+def ip_limit(facts: CheckFacts, limits: Limits) -> Refusal | None:
+    if facts.ip_attempts is None or facts.ip_attempts < limits.max_attempts_per_ip_per_hour:
+        return None
+    until = facts.ip_oldest + timedelta(hours=1) if facts.ip_oldest else None
+    return Refusal(RefusalReason.IP_LIMIT, until)
+
+
+def no_code(facts: CheckFacts) -> Refusal | None:
+    return Refusal(RefusalReason.NO_CODE) if facts.code_request_id is None else None
+
+
+def expired(facts: CheckFacts, limits: Limits, now: datetime) -> Refusal | None:
+    if facts.code_sent_at is not None and now >= facts.code_sent_at + limits.code_ttl:
+        return Refusal(RefusalReason.EXPIRED)
+    return None
+
+
+def too_many_attempts(facts: CheckFacts, limits: Limits) -> Refusal | None:
+    if facts.attempts_on_code >= limits.max_check_attempts:
+        return Refusal(RefusalReason.TOO_MANY_ATTEMPTS)
+    return None
+
+
+def check_refusal(facts: CheckFacts, limits: Limits, now: datetime) -> Refusal | None:
+    """The first check rule that refuses, in the README's order (``malformed`` came before).
+
+    ``expired`` and ``too_many_attempts`` come without ``until``: it is when a new code may be
+    sent, which the send rules know (``check_state`` fills it in)."""
+    return (
+        already_verified(facts.status, facts.verified_at)
+        or closed(facts.status)
+        or in_flight(facts.pending)
+        or ip_limit(facts, limits)
+        or no_code(facts)
+        or expired(facts, limits, now)
+        or too_many_attempts(facts, limits)
+    )
+
+
+def check_state(
+    facts: CheckFacts, limits: Limits, now: datetime, new_code_at: Callable[[], datetime | None]
+) -> CheckState:
+    """The check rules' verdict with its numbers. ``new_code_at``: when a new code may be sent
+    (None: right away), asked only when a refusal lasts until then."""
+    refusal = check_refusal(facts, limits, now)
+    if refusal is not None and refusal.reason in UNTIL_NEW_CODE:
+        refusal = replace(refusal, until=new_code_at())
+    expires_at = facts.code_sent_at + limits.code_ttl if facts.code_sent_at else None
+    return CheckState(
+        facts.code_request_id,
+        facts.code_sent_at,
+        expires_at,
+        facts.attempts_on_code,
+        limits.max_check_attempts,
+        refusal,
+    )
+
+
+# -- sends ----------------------------------------------------------------------------------------
+
+
+def cooldown(facts: SendFacts, limits: Limits, now: datetime) -> Refusal | None:
+    if facts.last_send_at is None or now >= facts.last_send_at + limits.resend_cooldown:
+        return None
+    return Refusal(RefusalReason.COOLDOWN, facts.last_send_at + limits.resend_cooldown)
+
+
+def daily_cap(facts: SendFacts, limits: Limits) -> Refusal | None:
+    if facts.oldest_today is None or facts.sends_today < limits.max_sends_per_day:
+        return None
+    return Refusal(RefusalReason.DAILY_CAP, facts.oldest_today + timedelta(days=1))
+
+
+def send_refusal(facts: SendFacts, limits: Limits, now: datetime) -> Refusal | None:
+    """The first send rule that refuses; of ``cooldown`` and ``daily_cap``, the one that ends
+    later (that is the one the person has to wait for)."""
+    first = (
+        already_verified(facts.status, facts.verified_at) or closed(facts.status) or in_flight(facts.pending)
+    )
+    if first is not None:
+        return first
+    waits = [wait for wait in (daily_cap(facts, limits), cooldown(facts, limits, now)) if wait is not None]
+    return max(waits, key=lambda wait: wait.until or now) if waits else None
+
+
+def send_state(facts: SendFacts, limits: Limits, now: datetime) -> SendState:
+    refusal = send_refusal(facts, limits, now)
+    next_send_at = refusal.until if refusal else now
+    return SendState(facts.sends_today, limits.max_sends_per_day, next_send_at, refusal)
+
+
+def next_code_at(send: SendState, now: datetime) -> datetime | None:
+    """When a new code may be sent, or None for "right away"."""
+    at = send.next_send_at
+    return at if at is not None and at > now else None

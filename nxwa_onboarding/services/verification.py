@@ -1,0 +1,95 @@
+"""Verification: check_code, the heart of the app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from .. import signals
+from ..addresses import clean_ip
+from ..choices import AttemptOutcome, Channel, RegistrationStatus
+from ..codes import MAX_CODE_INPUT, code_digest, normalize_code
+from ..models import PhoneRegistration, VerificationAttempt
+from . import calls, sql
+from .calls import CallResult, UserLike, Verdict, real_user
+from .rules import malformed
+from .state import read_check_state
+
+
+def check_code(
+    registration: PhoneRegistration,
+    code: str,
+    *,
+    user: UserLike = None,
+    ip: str | None = None,
+    channel: str = Channel.API,
+) -> VerificationAttempt:
+    """Pass the code the merchant received to NXCloud's checkCode, within the rules.
+
+    Returns the finished ``VerificationAttempt``: ``accepted`` (the registration is now
+    ``verified``), ``rejected`` (wrong or expired code; counts toward the cap), ``refused``
+    (no call made; ``refusal_reason`` and ``retry_after`` say why and until when), ``failed``
+    (never reached NXCloud, or a configuration problem: ``failure`` says which; does not count)
+    or ``unknown`` (may have reached NXCloud; counts, and is never resent automatically).
+
+    Insert first, then read the rules (``calls.record_call``): the pending row goes in at the
+    start of a short transaction (the partial unique index admits one per registration, so a
+    concurrent submission waits for it and is then refused as in flight), the rules are read
+    with it in place, and the transaction commits before the call, or rolls back for a refusal.
+    Reading the rules before inserting would leave a window: a submission that read "not
+    verified" just before another one finished could insert after it and call NXCloud again.
+
+    Statements on the accepted path (the test counts them): savepoint (or BEGIN), the pending
+    insert, one SELECT of the registration with its current code and the counts, release (or
+    COMMIT); then, after the call, finishing the attempt and marking the registration verified
+    in one transaction.
+    """
+    ip = clean_ip(ip)
+    digits = normalize_code(code)
+    base: dict[str, Any] = {
+        "registration": registration,
+        "channel": channel,
+        "user": real_user(user),
+        "ip": ip,
+        "code_digest": code_digest(registration, digits or str(code)[:MAX_CODE_INPUT]),
+    }
+    refusal = malformed(digits)
+    if refusal is not None:
+        return calls.refuse(VerificationAttempt, base, refusal, timezone.now())
+    assert digits is not None  # malformed() refuses exactly when there are no digits
+
+    def rules(row: VerificationAttempt, now: datetime) -> Verdict:
+        state = read_check_state(registration, ip, now, exclude_pk=row.pk)
+        # The code the rules were read against (the same as the insert's in all but a race).
+        return Verdict(state.refusal, {"code_request_id": state.code_request_id})
+
+    def on_finish(row: VerificationAttempt, result: CallResult, fields: dict[str, Any]) -> None:
+        if result.outcome != AttemptOutcome.ACCEPTED:
+            return
+        verified_at = row.finished_at
+        sql.update_row(
+            PhoneRegistration,
+            registration.pk,
+            {"status": RegistrationStatus.VERIFIED, "verified_at": verified_at, "updated_at": verified_at},
+            where="verified_at IS NULL",
+        )
+        registration.status = RegistrationStatus.VERIFIED
+        registration.verified_at = verified_at
+
+    recorded = calls.record_call(
+        VerificationAttempt,
+        base,
+        insert={"code_request_id": sql.current_code_expression(registration.pk)},
+        rules=rules,
+        call=lambda client: client.check_code(registration.phone_number, digits),
+        success=AttemptOutcome.ACCEPTED,
+        on_finish=on_finish,
+    )
+    if recorded.result is None:
+        return recorded.row
+    if recorded.result.outcome == AttemptOutcome.ACCEPTED:
+        signals.code_verified.send(sender=PhoneRegistration, registration=registration, attempt=recorded.row)
+    calls.reraise_unexpected(recorded.result)
+    return recorded.row
