@@ -23,8 +23,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from ..choices import RegisterStatus
 from ..conf import conf
-from ..models import PhoneRegistration
 from ..phone import digits_only, format_phone
 from . import engine
 from .checks import sandbox_enabled
@@ -79,7 +79,7 @@ def _register_status_label(number: SandboxNumber | None) -> str:
     status = statuses.get(number.phone_number)
     if status is None:
         return ""
-    return f"{status} · {PhoneRegistration.RegisterStatus(status).label}"
+    return f"{status} · {RegisterStatus(status).label}"
 
 
 @never_cache
