@@ -4,6 +4,8 @@ from django.apps import AppConfig
 from django.core import checks
 from django.utils.translation import gettext_lazy as _
 
+from .checks import check_settings
+
 
 class NxwaOnboardingConfig(AppConfig):
     name = "nxwa_onboarding"
@@ -11,6 +13,4 @@ class NxwaOnboardingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .checks import check_settings
-
         checks.register(check_settings, checks.Tags.security)

@@ -10,14 +10,13 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 
+from .conf import conf
 from .signing import ALGORITHMS
 
 HINT = "Set it in settings.NXWA_ONBOARDING."
 
 
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    from .conf import conf
-
     messages: list[CheckMessage] = []
     raw = getattr(settings, "NXWA_ONBOARDING", None)
     if raw is not None and not isinstance(raw, dict):

@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from . import __version__
-from .conf import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
+from .conf import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, conf
 from .exceptions import NXCloudConfigurationError, TransportError, error_for_code
 from .signing import ALGORITHMS, compute_sign
 
@@ -187,8 +187,6 @@ class NXCloudClient:
     @classmethod
     def from_settings(cls, session: requests.Session | None = None) -> NXCloudClient:
         """A client configured from ``settings.NXWA_ONBOARDING``."""
-        from .conf import conf
-
         return cls(
             conf.ACCESS_KEY,
             conf.ACCESS_SECRET,

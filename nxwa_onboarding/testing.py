@@ -40,6 +40,7 @@ is loaded before Django is configured, and ``responses`` is only needed when a t
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -48,6 +49,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .client import ENDPOINTS
+from .conf import conf
+from .sandbox import engine
+from .sandbox.protocol import ACTION_BY_PATH, ProtocolError, check_request
 
 if TYPE_CHECKING:
     import requests
@@ -134,8 +140,6 @@ class FakeNXCloud:
         A scripted failure replaces the answer of a request that passed NXCloud's checks (a
         badly signed request still gets its 1003); a refused connection happens before any check.
         """
-        from .client import ENDPOINTS
-
         if action not in ENDPOINTS:
             raise ValueError(f"unknown NXCloud action {action!r}; use one of {sorted(ENDPOINTS)}")
         failure = _Failure(
@@ -187,16 +191,12 @@ class FakeNXCloud:
 
     def handle(self, action: str, payload: dict[str, Any]) -> tuple[int, str, Any]:
         """NXCloud's answer ``(code, message, data)`` to a request that passed the checks."""
-        from .sandbox import engine
-
         return engine.handle(self, action, payload, wrong_code_result=self.wrong_code_result)
 
     def respond(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         """The ``responses`` callback: check like NXCloud, then answer (or fail as scripted)."""
         import requests as requests_lib
         from urllib3.exceptions import MaxRetryError, NewConnectionError
-
-        from .sandbox.protocol import ACTION_BY_PATH, ProtocolError, check_request
 
         path = str(request.url)[len(self.base_url) :].split("?")[0]
         path_action = ACTION_BY_PATH.get(path)
@@ -235,10 +235,6 @@ class FakeNXCloud:
         return 200, {}, json.dumps({"code": code, "message": message, "data": data}, ensure_ascii=False)
 
     def install(self, mock: responses.RequestsMock) -> None:
-        import re
-
-        from .client import ENDPOINTS
-
         for path in ENDPOINTS.values():
             mock.add_callback(
                 "POST", self.base_url + path, callback=self.respond, content_type="application/json"
@@ -266,8 +262,6 @@ def fake_nxcloud(
     apply ``override_settings`` before entering.
     """
     import responses as responses_lib
-
-    from .conf import conf
 
     fake = FakeNXCloud(
         base_url=(base_url or conf.BASE_URL).rstrip("/"),

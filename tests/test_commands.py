@@ -15,6 +15,8 @@ from django.test import override_settings
 from nxwa_onboarding import services
 from nxwa_onboarding.models import Channel, CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.testing import FakeNXCloud
+from nxwa_onboarding.texts import configuration_problem_text
+from tests.service_helpers import rules
 
 pytestmark = pytest.mark.django_db
 
@@ -264,3 +266,15 @@ def test_no_command_writes_a_code_request_without_the_command_channel(nxcloud: F
         VerificationAttempt.objects.values_list("channel", flat=True)
     )
     assert channels == {Channel.COMMAND}
+
+
+def test_an_invalid_setting_is_described_as_the_admin_and_the_pages_describe_it(
+    nxcloud: FakeNXCloud,
+) -> None:
+    with rules(SIGN_ALGORITHM="sha1"), pytest.raises(CommandError) as caught:
+        run("nxwa_request_code", PHONE)
+    assert str(caught.value).endswith(
+        configuration_problem_text(None, PhoneRegistration.objects.get().code_requests.get().result_message)
+    )
+    assert "SIGN_ALGORITHM" in str(caught.value)
+    assert nxcloud.calls == []

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from nxwa_onboarding import client as client_module
+from nxwa_onboarding.choices import Failure
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.conftest import PASSWORD
@@ -740,3 +741,17 @@ def test_bad_input_into_a_form_the_page_no_longer_shows_is_explained(
     assert act(signed_in, "send", registration, method="fax") == ["Choose SMS or a voice call."]
     assert len(nxcloud.calls_to("checkCode")) == 1
     assert len(nxcloud.calls_to("getCode")) == 1
+
+
+def test_an_invalid_setting_is_our_configuration_not_whatsapp_being_down(
+    signed_in: Client, nxcloud: FakeNXCloud
+) -> None:
+    """A bad SIGN_ALGORITHM used to be "WhatsApp is down" here while staff saw "configuration
+    problem": both now read the row's ``failure``, classified once where the call ended."""
+    with rules(SIGN_ALGORITHM="sha1"):
+        response = signed_in.post(reverse("nxwa_onboarding:start"), {"phone_number": PHONE, "method": "sms"})
+    [said] = shown(signed_in, response)
+    assert said.startswith(CONFIGURATION)
+    code_request = PhoneRegistration.objects.get().code_requests.get()
+    assert (code_request.outcome, code_request.failure) == ("failed", Failure.CONFIGURATION)
+    assert nxcloud.calls == []

@@ -4,6 +4,8 @@ from django.apps import AppConfig
 from django.core import checks
 from django.utils.translation import gettext_lazy as _
 
+from .checks import check_sandbox_debug
+
 
 class SandboxConfig(AppConfig):
     name = "nxwa_onboarding.sandbox"
@@ -12,6 +14,4 @@ class SandboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .checks import check_sandbox_debug
-
         checks.register(check_sandbox_debug, checks.Tags.security)

@@ -9,11 +9,11 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 
+from ..conf import conf
+
 
 def sandbox_enabled() -> bool:
     """True when the sandbox may answer: DEBUG is on, or the deployer explicitly allowed it."""
-    from ..conf import conf
-
     return bool(settings.DEBUG) or conf.SANDBOX_ALLOW_WITHOUT_DEBUG
 
 

@@ -300,3 +300,41 @@ def update_row(model: type[Model], pk: int, values: dict[str, Any], *, where: st
     with connection.cursor() as cursor:
         cursor.execute(_update_sql(model, names, where, alias), [*params, pk])
         return int(cursor.rowcount)
+
+
+# -- the audit lists' count --------------------------------------------------------------------------
+
+#: Exact up to the limit (a bounded scan), else PostgreSQL's own estimate of the table's rows
+#: (pg_class, scaled to the table's current size as the planner does), else an exact count.
+_COUNT_OR_ESTIMATE = """
+SELECT
+    CASE
+        WHEN bounded.n <= %s THEN bounded.n
+        WHEN planner.estimate IS NOT NULL THEN GREATEST(planner.estimate, bounded.n)
+        ELSE (SELECT COUNT(*) FROM {table})
+    END,
+    bounded.n > %s AND planner.estimate IS NOT NULL
+FROM (SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} LIMIT %s) AS first_rows) AS bounded
+LEFT JOIN (
+    SELECT (
+        c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::integer)
+    )::bigint AS estimate
+    FROM pg_class c
+    WHERE c.oid = to_regclass(%s) AND c.relpages > 0 AND c.reltuples > 0
+) AS planner ON TRUE
+"""
+
+
+def count_or_estimate(model: type[Model], alias: str, exact_up_to: int) -> tuple[int, bool] | None:
+    """All rows of ``model``'s table: ``(count, False)`` exactly up to ``exact_up_to``, past it
+    ``(estimate, True)`` from the planner's statistics; None on a database other than
+    PostgreSQL (the caller counts with the ORM). One statement, whatever the table's size."""
+    connection = _connection(alias)
+    if connection.vendor != "postgresql":
+        return None
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        sql = _COUNT_OR_ESTIMATE.format(table=table)
+        cursor.execute(sql, [exact_up_to, exact_up_to, exact_up_to + 1, table])
+        count, estimated = cursor.fetchone()
+    return int(count), bool(estimated)
