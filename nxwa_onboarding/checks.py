@@ -1,8 +1,15 @@
-"""System checks: each message names the ``NXWA_ONBOARDING`` key to fix."""
+"""System checks: each message names the ``NXWA_ONBOARDING`` key to fix.
+
+The checks read the raw dict, not ``conf``, so that any wrong value is reported rather than
+raised: E000 not a dict, E001/E002 credentials, E003 SIGN_ALGORITHM, E004/W001 BASE_URL,
+E005 TIMEOUT, E006 rule limits, E007 SANDBOX_REGISTER_STEPS, E008 SANDBOX_ALLOW_WITHOUT_DEBUG,
+E009 APP_KEY, W002 unknown key (E010 is the sandbox's own check).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,11 +22,22 @@ from .signing import ALGORITHMS
 
 HINT = "Set it in settings.NXWA_ONBOARDING."
 
+#: The rule settings: each must be a positive integer.
+POSITIVE_INTEGERS = (
+    "MAX_CHECK_ATTEMPTS",
+    "CODE_TTL",
+    "RESEND_COOLDOWN",
+    "MAX_SENDS_PER_DAY",
+    "MAX_ATTEMPTS_PER_IP_PER_HOUR",
+)
+
 
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     raw = getattr(settings, "NXWA_ONBOARDING", None)
-    if raw is not None and not isinstance(raw, dict):
+    if raw is None:
+        raw = {}
+    elif not isinstance(raw, dict):
         return [Error("NXWA_ONBOARDING must be a dict.", id="nxwa_onboarding.E000")]
     if not conf.ACCESS_KEY:
         messages.append(
@@ -68,6 +86,74 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
             Error(
                 "NXWA_ONBOARDING['TIMEOUT'] must be a (connect, read) pair of positive seconds.",
                 id="nxwa_onboarding.E005",
+            )
+        )
+    messages += check_types(raw)
+    messages += check_unknown_keys(raw)
+    return messages
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_positive_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def is_register_steps(value: Any) -> bool:
+    return (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(is_number(step) for step in value)
+        and 0 <= value[0] <= value[1]
+    )
+
+
+#: key -> (is the value right, what it must be, check id). One id per kind of problem.
+TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+    **{key: (is_positive_integer, "a positive integer", "nxwa_onboarding.E006") for key in POSITIVE_INTEGERS},
+    "SANDBOX_REGISTER_STEPS": (
+        is_register_steps,
+        "a pair of seconds (to_created, to_registered) with 0 <= to_created <= to_registered",
+        "nxwa_onboarding.E007",
+    ),
+    "SANDBOX_ALLOW_WITHOUT_DEBUG": (
+        lambda value: isinstance(value, bool),
+        "True or False",
+        "nxwa_onboarding.E008",
+    ),
+    "APP_KEY": (lambda value: isinstance(value, str | None), "a string", "nxwa_onboarding.E009"),
+}
+
+
+def check_types(raw: dict[Any, Any]) -> list[CheckMessage]:
+    """The keys whose values ``conf`` would coerce (``int("5")``) or misread (``bool("False")``)."""
+    return [
+        Error(
+            f"NXWA_ONBOARDING[{key!r}] must be {expected}, got {raw[key]!r}.",
+            id=check_id,
+        )
+        for key, (is_valid, expected, check_id) in TYPES.items()
+        if key in raw and not is_valid(raw[key])
+    ]
+
+
+def check_unknown_keys(raw: dict[Any, Any]) -> list[CheckMessage]:
+    """A misspelt key is otherwise ignored in silence and its default used."""
+    from .conf import KNOWN_KEYS
+
+    messages: list[CheckMessage] = []
+    for key in raw:
+        if key in KNOWN_KEYS:
+            continue
+        close = difflib.get_close_matches(str(key).upper(), KNOWN_KEYS, n=1)
+        messages.append(
+            Warning(
+                f"NXWA_ONBOARDING has an unknown key {key!r}"
+                + (f"; did you mean {close[0]!r}?" if close else "."),
+                hint=None if close else f"The known keys are {', '.join(KNOWN_KEYS)}.",
+                id="nxwa_onboarding.W002",
             )
         )
     return messages

@@ -1,6 +1,9 @@
 """The app's settings: one lazily read property per key of ``settings.NXWA_ONBOARDING``.
 
 Nothing is cached, so ``override_settings(NXWA_ONBOARDING=...)`` takes effect at once.
+The system checks (``checks.py``) validate the raw dict and never go through these properties,
+so a wrong value is reported by ``manage.py check`` instead of crashing it; a property that
+cannot make sense of its value raises ``ImproperlyConfigured`` naming the key.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 DEFAULT_BASE_URL = "https://api2.nxcloud.com"
 DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10.0)
@@ -23,6 +27,15 @@ class Settings:
 
     def _get(self, key: str, default: Any) -> Any:
         return self._raw.get(key, default)
+
+    def _int(self, key: str, default: int) -> int:
+        value = self._get(key, default)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ImproperlyConfigured(
+                f"NXWA_ONBOARDING[{key!r}] must be a positive integer, got {value!r}."
+            ) from None
 
     @property
     def ACCESS_KEY(self) -> str:
@@ -54,33 +67,45 @@ class Settings:
 
     @property
     def MAX_CHECK_ATTEMPTS(self) -> int:
-        return int(self._get("MAX_CHECK_ATTEMPTS", 5))
+        return self._int("MAX_CHECK_ATTEMPTS", 5)
 
     @property
     def CODE_TTL(self) -> int:
-        return int(self._get("CODE_TTL", 600))
+        return self._int("CODE_TTL", 600)
 
     @property
     def RESEND_COOLDOWN(self) -> int:
-        return int(self._get("RESEND_COOLDOWN", 60))
+        return self._int("RESEND_COOLDOWN", 60)
 
     @property
     def MAX_SENDS_PER_DAY(self) -> int:
-        return int(self._get("MAX_SENDS_PER_DAY", 5))
+        return self._int("MAX_SENDS_PER_DAY", 5)
 
     @property
     def MAX_ATTEMPTS_PER_IP_PER_HOUR(self) -> int:
-        return int(self._get("MAX_ATTEMPTS_PER_IP_PER_HOUR", 30))
+        return self._int("MAX_ATTEMPTS_PER_IP_PER_HOUR", 30)
 
     @property
     def SANDBOX_ALLOW_WITHOUT_DEBUG(self) -> bool:
-        return bool(self._get("SANDBOX_ALLOW_WITHOUT_DEBUG", False))
+        # Only a real True: the string "False" must not open the sandbox on a production server.
+        return self._get("SANDBOX_ALLOW_WITHOUT_DEBUG", False) is True
 
     @property
     def SANDBOX_REGISTER_STEPS(self) -> tuple[float, float]:
         """Seconds after createClient at which the sandbox reports register_status 4, then 5."""
-        to_created, to_registered = self._get("SANDBOX_REGISTER_STEPS", (2.0, 5.0))
-        return (float(to_created), float(to_registered))
+        value = self._get("SANDBOX_REGISTER_STEPS", (2.0, 5.0))
+        try:
+            to_created, to_registered = value
+            return (float(to_created), float(to_registered))
+        except (TypeError, ValueError):
+            raise ImproperlyConfigured(
+                f"NXWA_ONBOARDING['SANDBOX_REGISTER_STEPS'] must be a pair of seconds, got {value!r}."
+            ) from None
 
+
+#: Every key ``NXWA_ONBOARDING`` may hold: the public properties above.
+KNOWN_KEYS: tuple[str, ...] = tuple(
+    name for name, member in vars(Settings).items() if isinstance(member, property) and name.isupper()
+)
 
 conf = Settings()

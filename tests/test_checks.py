@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.checks import Error, Warning, run_checks
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from nxwa_onboarding.checks import check_settings
-from nxwa_onboarding.conf import conf
+from nxwa_onboarding.checks import POSITIVE_INTEGERS, check_settings
+from nxwa_onboarding.conf import KNOWN_KEYS, conf
 
 VALID = {"ACCESS_KEY": "key", "ACCESS_SECRET": "secret", "BASE_URL": "https://api2.nxcloud.com"}
 
@@ -109,6 +112,128 @@ def test_the_check_is_registered() -> None:
         assert "nxwa_onboarding.E001" not in [message.id for message in run_checks()]
 
 
+# -- the type of every other key ----------------------------------------------------------------
+
+EVERY_KEY = {
+    **VALID,
+    "SIGN_ALGORITHM": "sha256",
+    "TIMEOUT": (2, 8),
+    "APP_KEY": "app-key",
+    "MAX_CHECK_ATTEMPTS": 3,
+    "CODE_TTL": 300,
+    "RESEND_COOLDOWN": 30,
+    "MAX_SENDS_PER_DAY": 10,
+    "MAX_ATTEMPTS_PER_IP_PER_HOUR": 100,
+    "SANDBOX_ALLOW_WITHOUT_DEBUG": False,
+    "SANDBOX_REGISTER_STEPS": (0.5, 1),
+}
+
+
+def test_every_known_key_is_set_in_the_valid_example() -> None:
+    assert sorted(EVERY_KEY) == sorted(KNOWN_KEYS)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_every_key_set_correctly_gives_no_messages(debug: bool) -> None:
+    assert check_ids(EVERY_KEY, debug=debug) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        *[(key, value) for key in POSITIVE_INTEGERS for value in (1, 86400)],
+        ("SANDBOX_REGISTER_STEPS", (0, 0)),
+        ("SANDBOX_REGISTER_STEPS", (2, 2)),
+        ("SANDBOX_REGISTER_STEPS", [1.5, 4]),
+        ("SANDBOX_ALLOW_WITHOUT_DEBUG", True),
+        ("APP_KEY", ""),
+        ("APP_KEY", None),  # os.environ.get() of an unset variable: no appkey, like ""
+    ],
+)
+def test_good_values_are_accepted(key: str, value: Any) -> None:
+    assert check_ids({**EVERY_KEY, key: value}) == []
+
+
+NOT_POSITIVE_INTEGERS = [0, -1, True, False, "5", "five", 5.0, 2.5, None, [5]]
+BAD = [
+    *[(key, value, "nxwa_onboarding.E006") for key in POSITIVE_INTEGERS for value in NOT_POSITIVE_INTEGERS],
+    *[
+        ("SANDBOX_REGISTER_STEPS", value, "nxwa_onboarding.E007")
+        for value in [(5, 2), (-1, 2), (0, -1), (1,), (1, 2, 3), ("2", "5"), (True, 5), 5, None, "25"]
+    ],
+    *[
+        ("SANDBOX_ALLOW_WITHOUT_DEBUG", value, "nxwa_onboarding.E008")
+        for value in ["False", "true", 1, 0, None]
+    ],
+    *[("APP_KEY", value, "nxwa_onboarding.E009") for value in [123, b"app-key", ["app-key"]]],
+]
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), BAD)
+def test_each_wrong_value_is_an_error_naming_key_and_value(key: str, value: Any, expected: str) -> None:
+    with override_settings(NXWA_ONBOARDING={**EVERY_KEY, key: value}):
+        messages = check_settings()
+    assert [message.id for message in messages] == [expected]
+    (message,) = messages
+    assert isinstance(message, Error)
+    assert f"NXWA_ONBOARDING[{key!r}]" in message.msg
+    assert f"got {value!r}" in message.msg
+
+
+def test_check_runs_and_reports_when_every_value_is_wrong() -> None:
+    """``conf`` would raise on several of these; ``manage.py check`` must still list them all."""
+    wrong = {
+        **VALID,
+        "TIMEOUT": "slow",
+        "APP_KEY": 42,
+        **{key: "five" for key in POSITIVE_INTEGERS},
+        "SANDBOX_ALLOW_WITHOUT_DEBUG": "False",
+        "SANDBOX_REGISTER_STEPS": "soon",
+        "MAX_SEND_PER_DAY": 5,
+    }
+    with override_settings(NXWA_ONBOARDING=wrong), pytest.raises(SystemCheckError) as raised:
+        call_command("check")
+    ids = set(re.findall(r"nxwa_onboarding\.[EW]\d{3}", str(raised.value)))
+    assert {"nxwa_onboarding.E005", *(f"nxwa_onboarding.E00{n}" for n in range(6, 10))} <= ids
+    assert "nxwa_onboarding.W002" in ids
+    assert str(raised.value).count("must be a positive integer") == len(POSITIVE_INTEGERS)
+
+
+# -- unknown keys -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [
+        ("MAX_SEND_PER_DAY", "MAX_SENDS_PER_DAY"),
+        ("code_ttl", "CODE_TTL"),
+        ("ACCESS_SECRETS", "ACCESS_SECRET"),
+        ("SANDBOX_ALLOW_WITHOUT_DEBUGGING", "SANDBOX_ALLOW_WITHOUT_DEBUG"),
+    ],
+)
+def test_unknown_key_warns_with_the_closest_known_key(key: str, suggestion: str) -> None:
+    with override_settings(NXWA_ONBOARDING={**EVERY_KEY, key: 1}):
+        (message,) = check_settings()
+    assert isinstance(message, Warning)
+    assert message.id == "nxwa_onboarding.W002"
+    assert message.msg == f"NXWA_ONBOARDING has an unknown key {key!r}; did you mean {suggestion!r}?"
+
+
+@pytest.mark.parametrize("key", ["COLOUR", 7])
+def test_unknown_key_without_a_close_match_lists_the_known_keys(key: Any) -> None:
+    with override_settings(NXWA_ONBOARDING={**EVERY_KEY, key: 1}):
+        (message,) = check_settings()
+    assert message.id == "nxwa_onboarding.W002"
+    assert message.msg == f"NXWA_ONBOARDING has an unknown key {key!r}."
+    assert all(known in str(message.hint) for known in KNOWN_KEYS)
+
+
+def test_the_readme_documents_exactly_the_known_keys() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("## Settings reference", 1)[1].split("\n## ", 1)[0]
+    assert sorted(re.findall(r"^\| `([A-Z_]+)` \|", table, flags=re.MULTILINE)) == sorted(KNOWN_KEYS)
+
+
 # -- conf -------------------------------------------------------------------------------------
 
 
@@ -139,3 +264,27 @@ def test_conf_values() -> None:
         assert conf.TIMEOUT == (2.0, 7.5)
     with override_settings(NXWA_ONBOARDING={**VALID, "TIMEOUT": 4}):
         assert conf.TIMEOUT == (4.0, 4.0)
+
+
+@pytest.mark.parametrize("key", POSITIVE_INTEGERS)
+def test_conf_names_the_key_it_cannot_read(key: str) -> None:
+    pattern = rf"NXWA_ONBOARDING\['{key}'\].*'five'"
+    with (
+        override_settings(NXWA_ONBOARDING={**VALID, key: "five"}),
+        pytest.raises(ImproperlyConfigured, match=pattern),
+    ):
+        getattr(conf, key)
+
+
+def test_conf_names_the_register_steps_it_cannot_read() -> None:
+    with (
+        override_settings(NXWA_ONBOARDING={**VALID, "SANDBOX_REGISTER_STEPS": 5}),
+        pytest.raises(ImproperlyConfigured, match=r"\['SANDBOX_REGISTER_STEPS'\].*got 5"),
+    ):
+        _ = conf.SANDBOX_REGISTER_STEPS
+
+
+@pytest.mark.parametrize(("value", "allowed"), [(True, True), (False, False), ("False", False), (1, False)])
+def test_conf_allows_the_sandbox_without_debug_only_for_true(value: Any, allowed: bool) -> None:
+    with override_settings(NXWA_ONBOARDING={**VALID, "SANDBOX_ALLOW_WITHOUT_DEBUG": value}):
+        assert conf.SANDBOX_ALLOW_WITHOUT_DEBUG is allowed
