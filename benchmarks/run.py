@@ -189,6 +189,8 @@ class Floor:
 
             # isolation_level=None: no implicit transactions; BEGIN and COMMIT are ours.
             self.conn = sqlite3.connect(db["NAME"], isolation_level=None)
+            # As Django's SQLite backend does: the foreign keys are checked, as on PostgreSQL.
+            self.conn.execute("PRAGMA foreign_keys = ON")
         else:
             raise RuntimeError(f"no floor for {self.vendor}")
 
