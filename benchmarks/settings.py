@@ -22,7 +22,9 @@ if "NXWA_BENCH_DB_NAME" in os.environ:
 elif _engine == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("NXWA_BENCH_SQLITE", "bench.sqlite3")}
 else:
-    DATABASES["default"]["TEST"] = {"NAME": "test_nxwa_bench"}
+    # NXWA_TEST_DB_SUFFIX, as in the tests: runs from several checkouts on one server keep apart.
+    _suffix = os.environ.get("NXWA_TEST_DB_SUFFIX", "")
+    DATABASES["default"]["TEST"] = {"NAME": "test_nxwa_bench" + (f"_{_suffix}" if _suffix else "")}
 # One connection per worker thread, kept for the life of the process as in production.
 DATABASES["default"]["CONN_MAX_AGE"] = None
 

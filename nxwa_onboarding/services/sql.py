@@ -1,10 +1,10 @@
 """Every hand-written SQL statement of the app, and why it is not the ORM.
 
-The rules run on every code submission and every view of a status page. The same reads through
-the ORM cost about 5 ms of Python per call (Q objects, subqueries and filtered aggregates resolved
-and compiled anew every time) against about 0.2 ms in the database, so they are plain SELECTs,
-built once per database alias and variant and cached. Finishing a row is a plain UPDATE for the
-same reason (a third of a millisecond of query building each).
+The rules run on every code submission and every view of a status page. Through the ORM, the
+same reads spent many times longer building the query in Python (Q objects, subqueries and
+filtered aggregates resolved and compiled anew every time) than the database spent answering it,
+so they are plain SELECTs, built once per database alias and variant and cached. Finishing a row
+is a plain UPDATE for the same reason. (The figures: ``benchmarks/HISTORY.md``.)
 
 Fenced here: this is the only module with ``noqa: S608``. Only names taken from the models and
 our own outcome constants go into the text; every value is a parameter, adapted by its field
