@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.utils.module_loading import import_string
 
 from .conf import conf
 from .signing import ALGORITHMS
@@ -29,6 +30,11 @@ POSITIVE_INTEGERS = (
     "RESEND_COOLDOWN",
     "MAX_SENDS_PER_DAY",
     "MAX_ATTEMPTS_PER_IP_PER_HOUR",
+    "MAX_SENDS_PER_OWNER_PER_DAY",
+    "MAX_SENDS_PER_IP_PER_HOUR",
+    "MAX_OPEN_REGISTRATIONS_PER_OWNER",
+    "MAX_SENDS_PER_DAY_GLOBAL",
+    "UNVERIFIED_EXPIRY",
 )
 
 
@@ -101,6 +107,15 @@ def is_positive_integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def is_callable_path(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return callable(import_string(value))
+    except ImportError:
+        return False
+
+
 def is_register_steps(value: Any) -> bool:
     return (
         isinstance(value, tuple | list)
@@ -117,6 +132,11 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         is_register_steps,
         "a pair of seconds (to_created, to_registered) with 0 <= to_created <= to_registered",
         "nxwa_onboarding.E007",
+    ),
+    "CLIENT_IP": (
+        is_callable_path,
+        "a dotted path to a callable that takes the request and returns its address",
+        "nxwa_onboarding.E011",
     ),
     "SANDBOX_ALLOW_WITHOUT_DEBUG": (
         lambda value: isinstance(value, bool),

@@ -33,6 +33,11 @@ class RefusalReason(models.TextChoices):
     COOLDOWN = "cooldown", _("A code was sent moments ago")
     DAILY_CAP = "daily_cap", _("The daily limit of codes is reached")
     CLOSED = "closed", _("The registration is closed")
+    OWNER_LIMIT = "owner_limit", _("Too many codes for this customer today")
+    IP_SEND_LIMIT = "ip_send_limit", _("Too many codes requested from this address")
+    GLOBAL_LIMIT = "global_limit", _("The site's daily limit of codes is reached")
+    NO_ADDRESS = "no_address", _("The request's address is unknown")
+    LANDLINE_SMS = "landline_sms", _("A landline cannot receive SMS")
 
 
 class RegistrationStatus(models.TextChoices):
@@ -44,6 +49,13 @@ class RegistrationStatus(models.TextChoices):
     CLIENT_CREATED = "client_created", _("Client created")
     REGISTERED = "registered", _("Registered")
     FAILED = "failed", _("Failed")
+    CLOSED = "closed", _("Closed")
+
+
+#: Registrations that no longer hold their number (every other status holds it: one a number).
+CLOSED_STATES = (RegistrationStatus.FAILED, RegistrationStatus.CLOSED)
+#: Registrations whose number has not been verified here (yet).
+UNVERIFIED_STATES = (RegistrationStatus.NEW, RegistrationStatus.CODE_SENT)
 
 
 class RegisterStatus(models.IntegerChoices):

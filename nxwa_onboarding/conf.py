@@ -86,6 +86,36 @@ class Settings:
         return self._int("MAX_ATTEMPTS_PER_IP_PER_HOUR", 30)
 
     @property
+    def MAX_SENDS_PER_OWNER_PER_DAY(self) -> int:
+        """getCode calls for one customer's registrations, all numbers, in any 24 hours."""
+        return self._int("MAX_SENDS_PER_OWNER_PER_DAY", 10)
+
+    @property
+    def MAX_SENDS_PER_IP_PER_HOUR(self) -> int:
+        """getCode calls requested from one address (an IPv6 /64), all numbers, in any hour."""
+        return self._int("MAX_SENDS_PER_IP_PER_HOUR", 10)
+
+    @property
+    def MAX_OPEN_REGISTRATIONS_PER_OWNER(self) -> int:
+        """Unverified open registrations one customer may hold at once."""
+        return self._int("MAX_OPEN_REGISTRATIONS_PER_OWNER", 3)
+
+    @property
+    def MAX_SENDS_PER_DAY_GLOBAL(self) -> int:
+        """getCode calls for the whole installation in any 24 hours: the circuit breaker."""
+        return self._int("MAX_SENDS_PER_DAY_GLOBAL", 500)
+
+    @property
+    def UNVERIFIED_EXPIRY(self) -> int:
+        """Seconds an unverified registration holds its number against a newcomer."""
+        return self._int("UNVERIFIED_EXPIRY", 86_400)
+
+    @property
+    def CLIENT_IP(self) -> str:
+        """Dotted path to a callable taking the request and returning its address (or None)."""
+        return str(self._get("CLIENT_IP", "nxwa_onboarding.addresses.remote_addr"))
+
+    @property
     def SANDBOX_ALLOW_WITHOUT_DEBUG(self) -> bool:
         # Only a real True: the string "False" must not open the sandbox on a production server.
         return self._get("SANDBOX_ALLOW_WITHOUT_DEBUG", False) is True

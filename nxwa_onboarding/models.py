@@ -17,7 +17,9 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from .addresses import block_of
 from .choices import (
+    CLOSED_STATES,
     AttemptOutcome,
     Channel,
     Failure,
@@ -44,7 +46,7 @@ __all__ = [
 class PhoneRegistrationQuerySet(models.QuerySet["PhoneRegistration"]):
     def open(self) -> Self:
         """Registrations that hold their number (anything but ``failed``: at most one a number)."""
-        return self.exclude(status=RegistrationStatus.FAILED)
+        return self.exclude(status__in=CLOSED_STATES)
 
     def open_for(self, phone_number: str) -> Self:
         """The open registration of these digits, as a queryset (at most one row)."""
@@ -109,6 +111,33 @@ class PhoneRegistration(models.Model):
     waba_id = models.CharField(_("WABA id"), max_length=64, blank=True)
     waba_name = models.CharField(_("WABA name"), max_length=255, blank=True)
     last_synced_at = models.DateTimeField(_("last synced at"), null=True, blank=True)
+    status_requested_at = models.DateTimeField(
+        _("status requested at"),
+        null=True,
+        blank=True,
+        help_text=_("Set before phoneList is read for this number: one refresh at a time."),
+    )
+    registered_elsewhere_at = models.DateTimeField(
+        _("registered outside this app"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When NXCloud listed the number as registered although it was never verified here. "
+            "Nothing else was changed: look into it."
+        ),
+    )
+
+    # Closed: it no longer holds its number.
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("closed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    close_reason = models.CharField(_("why it was closed"), max_length=255, blank=True)
 
     objects = PhoneRegistrationManager()
 
@@ -119,7 +148,7 @@ class PhoneRegistration(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["phone_number"],
-                condition=~Q(status="failed"),
+                condition=~Q(status__in=["failed", "closed"]),
                 name="nxwa_one_open_registration_per_number",
                 violation_error_message=_("This number is already being onboarded."),
             ),
@@ -127,6 +156,7 @@ class PhoneRegistration(models.Model):
         permissions = [
             ("verify_phone", _("Can enter verification codes")),
             ("send_code", _("Can send verification codes")),
+            ("close_registration", _("Can close registrations")),
         ]
 
     def __str__(self) -> str:
@@ -171,6 +201,13 @@ class CallRecord(models.Model):
         _("refusal reason"), max_length=20, choices=RefusalReason.choices, blank=True
     )
     retry_after = models.DateTimeField(_("may try again at"), null=True, blank=True)
+    ip_block = models.CharField(
+        _("address block"),
+        max_length=50,
+        blank=True,
+        editable=False,
+        help_text=_("The address as the per-address limits count it: IPv4 whole, IPv6 by its /64."),
+    )
     failure = models.CharField(
         _("failure"),
         max_length=20,
@@ -194,6 +231,7 @@ class CallRecord(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self._finished_when_loaded:
             raise ValidationError(_("A finished record is part of the audit trail and cannot change."))
+        self.ip_block = block_of(self.ip)
         super().save(*args, **kwargs)
         # Saved finished (a refusal is written finished): from now on it is part of the trail.
         self._finished_when_loaded = self.finished_at is not None
@@ -243,7 +281,10 @@ class CodeRequest(CallRecord):
         verbose_name_plural = _("code requests")
         ordering = ["-created_at", "-id"]
         get_latest_by = ["created_at", "id"]
-        indexes = [models.Index(fields=["registration", "-created_at"], name="nxwa_coderequest_reg_idx")]
+        indexes = [
+            models.Index(fields=["registration", "-created_at"], name="nxwa_coderequest_reg_idx"),
+            models.Index(fields=["ip_block", "created_at"], name="nxwa_coderequest_block_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["registration"],
@@ -288,6 +329,7 @@ class VerificationAttempt(CallRecord):
         indexes = [
             models.Index(fields=["registration", "-created_at"], name="nxwa_attempt_reg_idx"),
             models.Index(fields=["ip", "created_at"], name="nxwa_attempt_ip_idx"),
+            models.Index(fields=["ip_block", "created_at"], name="nxwa_attempt_block_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -2,6 +2,9 @@
 
 All send ``sender=PhoneRegistration`` and ``registration=<PhoneRegistration>``;
 ``code_requested`` also sends ``code_request``, ``code_verified`` also sends ``attempt``.
+``registration_closed`` also sends ``by`` (the user, or None when a newcomer's registration
+took the number from an unverified one) and ``reason``. ``send_limit_reached`` is sent once a
+day when MAX_SENDS_PER_DAY_GLOBAL starts refusing sends, with ``code_request`` (the refusal).
 """
 
 from __future__ import annotations
@@ -12,3 +15,5 @@ code_requested = Signal()
 code_verified = Signal()
 client_created = Signal()
 registration_completed = Signal()
+registration_closed = Signal()
+send_limit_reached = Signal()

@@ -124,6 +124,12 @@ EVERY_KEY = {
     "RESEND_COOLDOWN": 30,
     "MAX_SENDS_PER_DAY": 10,
     "MAX_ATTEMPTS_PER_IP_PER_HOUR": 100,
+    "MAX_SENDS_PER_OWNER_PER_DAY": 8,
+    "MAX_SENDS_PER_IP_PER_HOUR": 8,
+    "MAX_OPEN_REGISTRATIONS_PER_OWNER": 2,
+    "MAX_SENDS_PER_DAY_GLOBAL": 300,
+    "UNVERIFIED_EXPIRY": 3600,
+    "CLIENT_IP": "nxwa_onboarding.addresses.remote_addr",
     "SANDBOX_ALLOW_WITHOUT_DEBUG": False,
     "SANDBOX_REGISTER_STEPS": (0.5, 1),
 }
@@ -166,6 +172,10 @@ BAD = [
         for value in ["False", "true", 1, 0, None]
     ],
     *[("APP_KEY", value, "nxwa_onboarding.E009") for value in [123, b"app-key", ["app-key"]]],
+    *[
+        ("CLIENT_IP", value, "nxwa_onboarding.E011")
+        for value in ["no.such.module.reader", "nxwa_onboarding.conf.DEFAULT_BASE_URL", 42, None]
+    ],
 ]
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from nxwa_onboarding import services
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
@@ -268,7 +270,13 @@ def test_start_page_send_fault(
         assert state.check.refusal is None
     else:
         assert registration.status == PhoneRegistration.Status.NEW
-        assert state.send.refusal is None
+        if outcome == "rejected":  # NXCloud was asked: the cooldown runs, as after any call
+            assert state.send.refusal is not None
+            assert state.send.refusal.reason == "cooldown"
+            # The cooldown passes:
+            registration.code_requests.update(created_at=timezone.now() - timedelta(minutes=2))
+        else:
+            assert state.send.refusal is None
         assert services.request_code(registration).outcome == "sent"
 
 

@@ -254,7 +254,6 @@ def test_default_cooldown_is_a_minute(clock: Any) -> None:
 @pytest.mark.parametrize(
     ("answer_code", "error"),
     [
-        pytest.param(-1, None, id="rejected"),
         pytest.param(1003, None, id="failed-config"),
         pytest.param(None, "never-connected", id="failed-transport"),
     ],
@@ -275,6 +274,19 @@ def test_a_send_that_cannot_have_delivered_a_code_starts_no_cooldown(
     assert outcome in ("rejected", "failed")
     clock.shift(1)
     send_code(registration)  # at once
+
+
+def test_a_rejected_send_starts_the_cooldown(clock: Any) -> None:
+    """NXCloud was asked (and may bill or count it at Meta): a flood of rejected sends is held
+    to one a cooldown like any other call (it was 40 in one second)."""
+    registration = new_registration()
+    with nxcloud() as rsps:
+        answer(rsps, "getCode", -1)
+        assert services.request_code(registration).outcome == "rejected"
+    clock.shift(1)
+    assert refused_send(registration).refusal_reason == RefusalReason.COOLDOWN
+    clock.shift(60)
+    send_code(registration)
 
 
 def test_a_send_of_unknown_fate_starts_the_cooldown(clock: Any) -> None:
@@ -341,7 +353,7 @@ def test_sends_that_cannot_have_delivered_do_not_count_toward_the_cap(clock: Any
             with nxcloud() as rsps:
                 answer(rsps, "getCode", code)
                 services.request_code(registration)
-            clock.shift(1)
+            clock.shift(61)  # past the cooldown a rejected send starts
         refused_send_rows = CodeRequest.objects.filter(outcome="refused").count()
         assert refused_send_rows == 0
         send_code(registration)

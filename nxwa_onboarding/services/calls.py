@@ -180,15 +180,60 @@ class _Refused(Exception):
         self.verdict = verdict
 
 
+#: A flood of refused requests must not fill the audit tables: of refusals with the same reason
+#: for one registration, at most this many are recorded in any REFUSALS_WINDOW; the rest are
+#: answered exactly the same way (the returned row is unsaved: ``pk`` is None) and logged.
+REFUSALS_RECORDED = 5
+REFUSALS_WINDOW = timedelta(minutes=1)
+
+
 def refuse(model: type[R], base: dict[str, Any], refusal: Refusal, now: datetime) -> R:
-    """Record a refusal: a finished row, no call made."""
-    return model._default_manager.create(
+    """Record a refusal: a finished row, no call made (or, past the throttle, the same row unsaved)."""
+    row = model(
         **base,
         outcome=AttemptOutcome.REFUSED,
         refusal_reason=refusal.reason,
         retry_after=refusal.until,
         finished_at=now,
     )
+    recent = model._default_manager.filter(
+        registration=base["registration"],
+        outcome=AttemptOutcome.REFUSED,
+        refusal_reason=refusal.reason,
+        created_at__gt=now - REFUSALS_WINDOW,
+    )
+    if recent[:REFUSALS_RECORDED].count() >= REFUSALS_RECORDED:
+        logger.info(
+            "%s refused (%s) for registration %s: not recorded, %d already this minute",
+            model.__name__,
+            refusal.reason,
+            base["registration"].public_id,
+            REFUSALS_RECORDED,
+        )
+        row.created_at = now
+        return row
+    row.save()
+    return row
+
+
+#: The database's integer column (a result code NXCloud could send as anything).
+INT_RANGE = (-(2**31), 2**31 - 1)
+
+
+def clean_text(value: object, limit: int) -> str:
+    """Text from outside made storable: NULs (which PostgreSQL refuses) and other control
+    characters but tab and newline removed, lone surrogates replaced, cut to ``limit``."""
+    text = str(value).encode("utf-8", "replace").decode("utf-8")
+    text = "".join(ch for ch in text if ch in "\t\n" or (ch >= " " and ch != "\x7f"))
+    return text[:limit]
+
+
+def clean_code(value: int | None) -> int | None:
+    """A result code that the integer column can hold; one out of range is clamped to it."""
+    if value is None:
+        return None
+    low, high = INT_RANGE
+    return max(low, min(high, value))
 
 
 def finish(model: type[CallRecord], row: CallRecord, result: CallResult, **extra: Any) -> bool:
@@ -200,8 +245,8 @@ def finish(model: type[CallRecord], row: CallRecord, result: CallResult, **extra
     fields = {
         "outcome": result.outcome,
         "failure": result.failure,
-        "result_code": result.result_code,
-        "result_message": result.result_message,
+        "result_code": clean_code(result.result_code),
+        "result_message": clean_text(result.result_message, 500),
         "http_status": result.http_status,
         "duration_ms": result.duration_ms,
         "finished_at": timezone.now(),

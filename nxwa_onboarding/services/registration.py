@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import signals
 from ..addresses import clean_ip
-from ..choices import Channel, Method, RegistrationStatus, SendOutcome
+from ..choices import Channel, Method, RefusalReason, RegistrationStatus, SendOutcome
 from ..models import CodeRequest, PhoneRegistration
 from ..phone import normalize_phone
 from . import calls, sql
 from .calls import CallResult, UserLike, Verdict, real_user
-from .state import read_send_state
+from .state import read_send_state, scope_for
 
 Status = RegistrationStatus
+logger = logging.getLogger("nxwa_onboarding.services")
 
 
 def _check_method(method: str) -> None:
@@ -91,8 +94,12 @@ def request_code(
         "ip": clean_ip(ip),
     }
 
+    scope = scope_for(registration, channel=channel, ip=ip)
+
     def rules(row: CodeRequest, now: datetime) -> Verdict:
-        return Verdict(read_send_state(registration, now, exclude_pk=row.pk).refusal, {})
+        sql.serialise(owner_id=scope.owner_id, block=scope.send_block)
+        state = read_send_state(registration, scope, now, method=method, exclude_pk=row.pk)
+        return Verdict(state.refusal, {})
 
     def on_finish(row: CodeRequest, result: CallResult, fields: dict[str, Any]) -> None:
         if result.outcome not in (SendOutcome.SENT, SendOutcome.UNKNOWN):
@@ -116,6 +123,8 @@ def request_code(
         on_finish=on_finish,
     )
     if recorded.result is None:
+        if recorded.row.refusal_reason == RefusalReason.GLOBAL_LIMIT:
+            _breaker_tripped(recorded.row)
         return recorded.row
     if recorded.result.outcome == SendOutcome.SENT:
         signals.code_requested.send(
@@ -123,3 +132,15 @@ def request_code(
         )
     calls.reraise_unexpected(recorded.result)
     return recorded.row
+
+
+def _breaker_tripped(refusal: CodeRequest) -> None:
+    """The installation's daily limit refused a send: tell the host once per trip (the first
+    such refusal in a day), so staff can look at what is sending so many codes."""
+    day_ago = timezone.now() - timedelta(days=1)
+    earlier = CodeRequest.objects.filter(
+        refusal_reason=RefusalReason.GLOBAL_LIMIT, created_at__gt=day_ago
+    ).exclude(pk=refusal.pk)
+    if refusal.pk is not None and not earlier.exists():
+        logger.error("nxwa_onboarding: MAX_SENDS_PER_DAY_GLOBAL reached: every send is refused")
+        signals.send_limit_reached.send(sender=PhoneRegistration, code_request=refusal)

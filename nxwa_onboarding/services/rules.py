@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from ..choices import AttemptOutcome, RefusalReason, RegistrationStatus, SendOutcome
+from ..choices import CLOSED_STATES, AttemptOutcome, Method, RefusalReason, RegistrationStatus, SendOutcome
 from ..conf import conf
 from ..texts import refusal_text
 
@@ -31,6 +31,9 @@ IP_COUNTED_ATTEMPTS = (
 )
 #: Sends that may have delivered a code.
 COUNTED_SENDS = (SendOutcome.SENT, SendOutcome.UNKNOWN, SendOutcome.PENDING)
+#: Sends that called NXCloud (or may have): what the cooldown and the limits beyond the number
+#: count. A rejected send counts too (NXCloud was asked); a failed one never reached it.
+CALLED_SENDS = (SendOutcome.SENT, SendOutcome.UNKNOWN, SendOutcome.PENDING, SendOutcome.REJECTED)
 #: Sends whose code may be typed in: the latest of these is the registration's current code.
 CODE_BEARING_SENDS = (SendOutcome.SENT, SendOutcome.UNKNOWN)
 #: Refusals that last until a new code can be sent (their ``until`` is the next send's time).
@@ -56,16 +59,33 @@ class Limits:
     resend_cooldown: timedelta
     max_sends_per_day: int
     max_attempts_per_ip_per_hour: int
+    max_sends_per_owner_per_day: int
+    max_sends_per_ip_per_hour: int
+    max_sends_per_day_global: int
 
     @classmethod
     def from_settings(cls) -> Limits:
         return cls(
+            max_sends_per_owner_per_day=conf.MAX_SENDS_PER_OWNER_PER_DAY,
+            max_sends_per_ip_per_hour=conf.MAX_SENDS_PER_IP_PER_HOUR,
+            max_sends_per_day_global=conf.MAX_SENDS_PER_DAY_GLOBAL,
             max_check_attempts=conf.MAX_CHECK_ATTEMPTS,
             code_ttl=timedelta(seconds=conf.CODE_TTL),
             resend_cooldown=timedelta(seconds=conf.RESEND_COOLDOWN),
             max_sends_per_day=conf.MAX_SENDS_PER_DAY,
             max_attempts_per_ip_per_hour=conf.MAX_ATTEMPTS_PER_IP_PER_HOUR,
         )
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is asking, as the rules beyond the number see it (``state.scope_for`` builds it)."""
+
+    check_block: str = ""  # the address block checks are counted by ("": not counted)
+    send_block: str = ""  # the address block sends are counted by ("": not counted: staff, no address)
+    owner_id: int | None = None  # the customer whose sends are counted (None: not counted)
+    address_missing: bool = False  # a web request without a usable address: refused
+    sms_allowed: bool = True  # False for a landline: voice only
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,7 @@ class CheckFacts:
     pending: int  # attempts in flight on this registration
     ip_attempts: int | None  # IP_COUNTED_ATTEMPTS from the address in the last hour; None: no address
     ip_oldest: datetime | None  # the oldest of those
+    address_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +112,16 @@ class SendFacts:
     sends_today: int  # COUNTED_SENDS to the number, any registration, in the last 24 hours
     oldest_today: datetime | None
     last_send_at: datetime | None  # latest COUNTED_SENDS of this registration
+    last_call_at: datetime | None  # latest CALLED_SENDS of this registration (the cooldown's start)
     pending: int  # sends in flight on this registration
+    owner_sends: int | None  # CALLED_SENDS for the owner's registrations in 24 hours (None: not counted)
+    owner_oldest: datetime | None
+    block_sends: int | None  # CALLED_SENDS from the address block in an hour (None: not counted)
+    block_oldest: datetime | None
+    global_sends: int  # CALLED_SENDS of the whole installation in 24 hours (up to the limit)
+    global_oldest: datetime | None
+    address_missing: bool = False
+    sms_allowed: bool = True
 
 
 @dataclass(frozen=True)
@@ -136,7 +166,7 @@ def already_verified(status: str, verified_at: datetime | None) -> Refusal | Non
 
 
 def closed(status: str) -> Refusal | None:
-    return Refusal(RefusalReason.CLOSED) if status == Status.FAILED else None
+    return Refusal(RefusalReason.CLOSED) if status in CLOSED_STATES else None
 
 
 def in_flight(pending: int) -> Refusal | None:
@@ -149,6 +179,12 @@ def in_flight(pending: int) -> Refusal | None:
 def malformed(digits: str | None) -> Refusal | None:
     """First of all, before any database read: the code is not 4-8 digits."""
     return Refusal(RefusalReason.MALFORMED) if digits is None else None
+
+
+def no_address(address_missing: bool) -> Refusal | None:
+    """A web request whose address could not be read: the per-address rules refuse rather
+    than switch off (an empty or unparsable REMOTE_ADDR must not be a way around them)."""
+    return Refusal(RefusalReason.NO_ADDRESS) if address_missing else None
 
 
 def ip_limit(facts: CheckFacts, limits: Limits) -> Refusal | None:
@@ -183,6 +219,7 @@ def check_refusal(facts: CheckFacts, limits: Limits, now: datetime) -> Refusal |
         already_verified(facts.status, facts.verified_at)
         or closed(facts.status)
         or in_flight(facts.pending)
+        or no_address(facts.address_missing)
         or ip_limit(facts, limits)
         or no_code(facts)
         or expired(facts, limits, now)
@@ -212,10 +249,15 @@ def check_state(
 # -- sends ----------------------------------------------------------------------------------------
 
 
+def landline_sms(method: str | None, facts: SendFacts) -> Refusal | None:
+    return Refusal(RefusalReason.LANDLINE_SMS) if method == Method.SMS and not facts.sms_allowed else None
+
+
 def cooldown(facts: SendFacts, limits: Limits, now: datetime) -> Refusal | None:
-    if facts.last_send_at is None or now >= facts.last_send_at + limits.resend_cooldown:
+    """From the last call of this registration, rejected ones included (NXCloud was asked)."""
+    if facts.last_call_at is None or now >= facts.last_call_at + limits.resend_cooldown:
         return None
-    return Refusal(RefusalReason.COOLDOWN, facts.last_send_at + limits.resend_cooldown)
+    return Refusal(RefusalReason.COOLDOWN, facts.last_call_at + limits.resend_cooldown)
 
 
 def daily_cap(facts: SendFacts, limits: Limits) -> Refusal | None:
@@ -224,20 +266,78 @@ def daily_cap(facts: SendFacts, limits: Limits) -> Refusal | None:
     return Refusal(RefusalReason.DAILY_CAP, facts.oldest_today + timedelta(days=1))
 
 
-def send_refusal(facts: SendFacts, limits: Limits, now: datetime) -> Refusal | None:
-    """The first send rule that refuses; of ``cooldown`` and ``daily_cap``, the one that ends
-    later (that is the one the person has to wait for)."""
+def _window(
+    reason: str, count: int | None, oldest: datetime | None, limit: int, window: timedelta
+) -> Refusal | None:
+    """A limit of ``limit`` calls in a rolling ``window``, until the oldest counted call leaves it."""
+    if count is None or count < limit:
+        return None
+    return Refusal(reason, oldest + window if oldest else None)
+
+
+def owner_limit(facts: SendFacts, limits: Limits) -> Refusal | None:
+    return _window(
+        RefusalReason.OWNER_LIMIT,
+        facts.owner_sends,
+        facts.owner_oldest,
+        limits.max_sends_per_owner_per_day,
+        timedelta(days=1),
+    )
+
+
+def ip_send_limit(facts: SendFacts, limits: Limits) -> Refusal | None:
+    return _window(
+        RefusalReason.IP_SEND_LIMIT,
+        facts.block_sends,
+        facts.block_oldest,
+        limits.max_sends_per_ip_per_hour,
+        timedelta(hours=1),
+    )
+
+
+def global_limit(facts: SendFacts, limits: Limits) -> Refusal | None:
+    """The circuit breaker: every send of the installation stops until the day's count drops."""
+    return _window(
+        RefusalReason.GLOBAL_LIMIT,
+        facts.global_sends,
+        facts.global_oldest,
+        limits.max_sends_per_day_global,
+        timedelta(days=1),
+    )
+
+
+def send_refusal(
+    facts: SendFacts, limits: Limits, now: datetime, method: str | None = None
+) -> Refusal | None:
+    """The first send rule that refuses, in the README's order; of the limits that only need
+    waiting (cooldown, daily cap, per owner, per address, the whole installation), the one that
+    ends last (that is the one the person has to wait for)."""
     first = (
-        already_verified(facts.status, facts.verified_at) or closed(facts.status) or in_flight(facts.pending)
+        already_verified(facts.status, facts.verified_at)
+        or closed(facts.status)
+        or in_flight(facts.pending)
+        or landline_sms(method, facts)
+        or no_address(facts.address_missing)
     )
     if first is not None:
         return first
-    waits = [wait for wait in (daily_cap(facts, limits), cooldown(facts, limits, now)) if wait is not None]
+    waits = [
+        wait
+        for wait in (
+            global_limit(facts, limits),
+            owner_limit(facts, limits),
+            ip_send_limit(facts, limits),
+            daily_cap(facts, limits),
+            cooldown(facts, limits, now),
+        )
+        if wait is not None
+    ]
     return max(waits, key=lambda wait: wait.until or now) if waits else None
 
 
-def send_state(facts: SendFacts, limits: Limits, now: datetime) -> SendState:
-    refusal = send_refusal(facts, limits, now)
+def send_state(facts: SendFacts, limits: Limits, now: datetime, method: str | None = None) -> SendState:
+    """The send rules' verdict; ``method`` None: whichever method the number allows."""
+    refusal = send_refusal(facts, limits, now, method)
     next_send_at = refusal.until if refusal else now
     return SendState(facts.sends_today, limits.max_sends_per_day, next_send_at, refusal)
 

@@ -31,11 +31,14 @@ from django.utils.dateparse import parse_datetime
 from ..choices import AttemptOutcome, SendOutcome
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
 from .rules import (
+    CALLED_SENDS,
     CODE_BEARING_SENDS,
     COUNTED_ATTEMPTS,
     COUNTED_SENDS,
     IP_COUNTED_ATTEMPTS,
     CheckFacts,
+    Limits,
+    Scope,
     SendFacts,
 )
 
@@ -84,6 +87,8 @@ def _names(alias: str) -> dict[str, str]:
         "outcome": column(VerificationAttempt, "outcome"),
         "created_at": column(VerificationAttempt, "created_at"),
         "ip": column(VerificationAttempt, "ip"),
+        "ip_block": column(VerificationAttempt, "ip_block"),
+        "owner_id": column(PhoneRegistration, "owner"),
     }
 
 
@@ -100,16 +105,18 @@ def _current_code_select(n: dict[str, str]) -> str:
 
 
 @functools.cache
-def _check_sql(alias: str, with_ip: bool, exclude: bool) -> str:
+def _check_sql(alias: str, with_block: bool, exclude: bool) -> str:
     """The registration's status, its current code and, as subqueries, the check rules' counts."""
     n = _names(alias)
     not_mine = f" AND a.{n['id']} <> %(exclude)s" if exclude else ""
-    ip_rows = (
-        f"FROM {n['attempts']} a WHERE a.{n['ip']} = %(ip)s AND a.{n['created_at']} > %(hour_ago)s"
+    block_rows = (
+        f"FROM {n['attempts']} a WHERE a.{n['ip_block']} = %(block)s AND a.{n['created_at']} > %(hour_ago)s"
         f" AND a.{n['outcome']} IN {_sql_in(IP_COUNTED_ATTEMPTS)}{not_mine}"
     )
-    ip_columns = (
-        f"(SELECT COUNT(*) {ip_rows}), (SELECT MIN(a.{n['created_at']}) {ip_rows})" if with_ip else "0, NULL"
+    block_columns = (
+        f"(SELECT COUNT(*) {block_rows}), (SELECT MIN(a.{n['created_at']}) {block_rows})"
+        if with_block
+        else "0, NULL"
     )
     return (
         f"SELECT r.{n['status']}, r.{n['verified_at']}, cur.{n['id']}, cur.{n['created_at']}, "  # noqa: S608
@@ -118,7 +125,7 @@ def _check_sql(alias: str, with_ip: bool, exclude: bool) -> str:
         f" AND a.{n['outcome']} IN {_sql_in(COUNTED_ATTEMPTS)}{not_mine}), "
         f"(SELECT COUNT(*) FROM {n['attempts']} a WHERE a.{n['registration_id']} = %(registration)s"
         f" AND a.{n['outcome']} = '{AttemptOutcome.PENDING}'{not_mine}), "
-        f"{ip_columns} "
+        f"{block_columns} "
         f"FROM {n['registrations']} r LEFT JOIN {n['sends']} cur"
         f" ON cur.{n['id']} = ({_current_code_select(n)}) "
         f"WHERE r.{n['id']} = %(registration)s"
@@ -126,35 +133,65 @@ def _check_sql(alias: str, with_ip: bool, exclude: bool) -> str:
 
 
 @functools.cache
-def _send_sql(alias: str, exclude: bool) -> str:
+def _send_sql(alias: str, with_owner: bool, with_block: bool, exclude: bool) -> str:
     """The registration's status; sends to its number in the last 24 hours, its own last send
-    and whether one is in flight: one pass over the number's rows (filtered aggregates as CASE)."""
+    and call and whether one is in flight (one pass over the number's rows, filtered aggregates
+    as CASE); and, as subqueries, the calls counted by the rules beyond the number: the owner's
+    in the last day, the address block's in the last hour, the installation's in the last day
+    (each counting no more rows than its limit needs)."""
     n = _names(alias)
     not_mine = f" AND c.{n['id']} <> %(exclude)s" if exclude else ""
     today = f"c.{n['outcome']} IN {_sql_in(COUNTED_SENDS)} AND c.{n['created_at']} > %(day_ago)s{not_mine}"
     mine = f"c.{n['registration_id']} = %(registration)s"
+    called = f"c.{n['outcome']} IN {_sql_in(CALLED_SENDS)}{not_mine}"
     counts = (
         f"SELECT COUNT(CASE WHEN {today} THEN 1 END) today, "  # noqa: S608
         f"MIN(CASE WHEN {today} THEN c.{n['created_at']} END) oldest, "
         f"MAX(CASE WHEN {mine} AND c.{n['outcome']} IN {_sql_in(COUNTED_SENDS)}{not_mine}"
         f" THEN c.{n['created_at']} END) last_send, "
+        f"MAX(CASE WHEN {mine} AND {called} THEN c.{n['created_at']} END) last_call, "
         f"COUNT(CASE WHEN {mine} AND c.{n['outcome']} = '{SendOutcome.PENDING}'{not_mine}"
         " THEN 1 END) pending "
         f"FROM {n['sends']} c INNER JOIN {n['registrations']} r ON r.{n['id']} = c.{n['registration_id']} "
         f"WHERE (r.{n['phone_number']} = %(phone)s AND c.{n['created_at']} > %(day_ago)s) OR {mine}"
     )
+
+    def bounded(where: str, cap: str) -> str:
+        """The count (up to the cap) and the oldest of the calls ``where`` selects."""
+        rows = f"FROM {n['sends']} c {where} AND {called}"
+        return (
+            f"(SELECT COUNT(*) FROM (SELECT 1 {rows} LIMIT %({cap})s) capped), "  # noqa: S608
+            f"(SELECT c.{n['created_at']} {rows} ORDER BY c.{n['created_at']} LIMIT 1)"
+        )
+
+    owner = (
+        bounded(
+            f"INNER JOIN {n['registrations']} o ON o.{n['id']} = c.{n['registration_id']}"
+            f" WHERE o.{n['owner_id']} = %(owner)s AND c.{n['created_at']} > %(day_ago)s",
+            "owner_cap",
+        )
+        if with_owner
+        else "NULL, NULL"
+    )
+    block = (
+        bounded(f"WHERE c.{n['ip_block']} = %(block)s AND c.{n['created_at']} > %(hour_ago)s", "block_cap")
+        if with_block
+        else "NULL, NULL"
+    )
+    everyone = bounded(f"WHERE c.{n['created_at']} > %(day_ago)s", "global_cap")
     return (
-        f"SELECT r.{n['status']}, r.{n['verified_at']}, s.today, s.oldest, s.last_send, s.pending "  # noqa: S608
+        f"SELECT r.{n['status']}, r.{n['verified_at']}, s.today, s.oldest, s.last_send, "  # noqa: S608
+        f"s.last_call, s.pending, {owner}, {block}, {everyone} "
         f"FROM {n['registrations']} r CROSS JOIN ({counts}) s WHERE r.{n['id']} = %(registration)s"
     )
 
 
 @functools.cache
-def _state_sql(alias: str, with_ip: bool) -> str:
+def _state_sql(alias: str, check_block: bool, with_owner: bool, send_block: bool) -> str:
     """Both rule reads side by side in one statement (one round trip for a status page)."""
-    return (
-        f"SELECT * FROM ({_check_sql(alias, with_ip, False)}) chk CROSS JOIN ({_send_sql(alias, False)}) snd"  # noqa: S608
-    )
+    check = _check_sql(alias, check_block, False)
+    send = _send_sql(alias, with_owner, send_block, False)
+    return f"SELECT * FROM ({check}) chk CROSS JOIN ({send}) snd"  # noqa: S608
 
 
 # -- parameters and values ---------------------------------------------------------------------------
@@ -177,27 +214,40 @@ def _from_db_datetime(value: Any) -> datetime | None:
 
 
 def _check_params(
-    registration_pk: int, ip: str | None, now: datetime, exclude_pk: int | None, alias: str
+    registration_pk: int, block: str, now: datetime, exclude_pk: int | None, alias: str
 ) -> dict[str, Any]:
     params: dict[str, Any] = {"registration": registration_pk}
     if exclude_pk is not None:
         params["exclude"] = exclude_pk
-    if ip:
-        params["ip"] = _column(VerificationAttempt, "ip").get_db_prep_value(ip, _connection(alias))
+    if block:
+        params["block"] = block
         params["hour_ago"] = _db_datetime(now - timedelta(hours=1), alias)
     return params
 
 
 def _send_params(
-    registration_pk: int, phone_number: str, now: datetime, exclude_pk: int | None, alias: str
+    registration: PhoneRegistration,
+    scope: Scope,
+    limits: Limits,
+    now: datetime,
+    exclude_pk: int | None,
+    alias: str,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {
-        "registration": registration_pk,
-        "phone": phone_number,
+        "registration": registration.pk,
+        "phone": registration.phone_number,
         "day_ago": _db_datetime(now - timedelta(days=1), alias),
+        "global_cap": limits.max_sends_per_day_global,
     }
     if exclude_pk is not None:
         params["exclude"] = exclude_pk
+    if scope.owner_id is not None:
+        params["owner"] = scope.owner_id
+        params["owner_cap"] = limits.max_sends_per_owner_per_day
+    if scope.send_block:
+        params["block"] = scope.send_block
+        params["block_cap"] = limits.max_sends_per_ip_per_hour
+        params["hour_ago"] = _db_datetime(now - timedelta(hours=1), alias)
     return params
 
 
@@ -210,8 +260,13 @@ def _fetch_row(alias: str, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(row)
 
 
-def _check_facts(row: tuple[Any, ...], with_ip: bool) -> CheckFacts:
-    status, verified_at, code_id, code_at, used, pending, ip_count, ip_oldest = row
+CHECK_COLUMNS = 8
+SEND_COLUMNS = 13
+
+
+def _check_facts(row: tuple[Any, ...], scope: Scope) -> CheckFacts:
+    status, verified_at, code_id, code_at, used, pending, block_count, block_oldest = row
+    counted = bool(scope.check_block)
     return CheckFacts(
         status=status,
         verified_at=_from_db_datetime(verified_at),
@@ -219,20 +274,31 @@ def _check_facts(row: tuple[Any, ...], with_ip: bool) -> CheckFacts:
         code_sent_at=_from_db_datetime(code_at),
         attempts_on_code=used or 0,
         pending=pending or 0,
-        ip_attempts=(ip_count or 0) if with_ip else None,
-        ip_oldest=_from_db_datetime(ip_oldest) if with_ip else None,
+        ip_attempts=(block_count or 0) if counted else None,
+        ip_oldest=_from_db_datetime(block_oldest) if counted else None,
+        address_missing=scope.address_missing,
     )
 
 
-def _send_facts(row: tuple[Any, ...]) -> SendFacts:
-    status, verified_at, today, oldest, last, pending = row
+def _send_facts(row: tuple[Any, ...], scope: Scope) -> SendFacts:
+    (status, verified_at, today, oldest, last, last_call, pending) = row[:7]
+    owner_sends, owner_oldest, block_sends, block_oldest, global_sends, global_oldest = row[7:]
     return SendFacts(
         status=status,
         verified_at=_from_db_datetime(verified_at),
         sends_today=today or 0,
         oldest_today=_from_db_datetime(oldest),
         last_send_at=_from_db_datetime(last),
+        last_call_at=_from_db_datetime(last_call),
         pending=pending or 0,
+        owner_sends=(owner_sends or 0) if scope.owner_id is not None else None,
+        owner_oldest=_from_db_datetime(owner_oldest),
+        block_sends=(block_sends or 0) if scope.send_block else None,
+        block_oldest=_from_db_datetime(block_oldest),
+        global_sends=global_sends or 0,
+        global_oldest=_from_db_datetime(global_oldest),
+        address_missing=scope.address_missing,
+        sms_allowed=scope.sms_allowed,
     )
 
 
@@ -240,35 +306,61 @@ def _send_facts(row: tuple[Any, ...]) -> SendFacts:
 
 
 def read_check_facts(
-    registration: PhoneRegistration, ip: str | None, now: datetime, *, exclude_pk: int | None = None
+    registration: PhoneRegistration, scope: Scope, now: datetime, *, exclude_pk: int | None = None
 ) -> CheckFacts:
     """One SELECT: what the check rules need. ``exclude_pk``: the caller's own pending attempt."""
     alias = alias_for(VerificationAttempt)
-    params = _check_params(registration.pk, ip, now, exclude_pk, alias)
-    row = _fetch_row(alias, _check_sql(alias, bool(ip), exclude_pk is not None), params)
-    return _check_facts(row, bool(ip))
+    params = _check_params(registration.pk, scope.check_block, now, exclude_pk, alias)
+    row = _fetch_row(alias, _check_sql(alias, bool(scope.check_block), exclude_pk is not None), params)
+    return _check_facts(row, scope)
 
 
 def read_send_facts(
-    registration: PhoneRegistration, now: datetime, *, exclude_pk: int | None = None
+    registration: PhoneRegistration,
+    scope: Scope,
+    limits: Limits,
+    now: datetime,
+    *,
+    exclude_pk: int | None = None,
 ) -> SendFacts:
     """One SELECT: what the send rules need. ``exclude_pk``: the caller's own pending send."""
     alias = alias_for(CodeRequest)
-    params = _send_params(registration.pk, registration.phone_number, now, exclude_pk, alias)
-    return _send_facts(_fetch_row(alias, _send_sql(alias, exclude_pk is not None), params))
+    params = _send_params(registration, scope, limits, now, exclude_pk, alias)
+    sql = _send_sql(alias, scope.owner_id is not None, bool(scope.send_block), exclude_pk is not None)
+    return _send_facts(_fetch_row(alias, sql, params), scope)
 
 
 def read_state_facts(
-    registration: PhoneRegistration, ip: str | None, now: datetime
+    registration: PhoneRegistration, scope: Scope, limits: Limits, now: datetime
 ) -> tuple[CheckFacts, SendFacts]:
     """One SELECT: the facts of both rule sets (a status page's single round trip)."""
     alias = alias_for(VerificationAttempt)
     params = {
-        **_check_params(registration.pk, ip, now, None, alias),
-        **_send_params(registration.pk, registration.phone_number, now, None, alias),
+        **_check_params(registration.pk, scope.check_block, now, None, alias),
+        **_send_params(registration, scope, limits, now, None, alias),
     }
-    row = _fetch_row(alias, _state_sql(alias, bool(ip)), params)
-    return _check_facts(row[:8], bool(ip)), _send_facts(row[8:])
+    sql = _state_sql(alias, bool(scope.check_block), scope.owner_id is not None, bool(scope.send_block))
+    row = _fetch_row(alias, sql, params)
+    return _check_facts(row[:CHECK_COLUMNS], scope), _send_facts(row[CHECK_COLUMNS:], scope)
+
+
+def serialise(*, owner_id: int | None, block: str) -> None:
+    """Inside the write-ahead transaction, on PostgreSQL: wait for any other transaction
+    counting the same owner or address block, so parallel requests on different registrations
+    cannot all read "under the limit" (transaction-level advisory locks, released at commit,
+    always taken in the same order). SQLite serialises writing transactions already; other
+    databases get no such guarantee (the number's own limits still hold everywhere)."""
+    connection = _connection(alias_for(CodeRequest))
+    if connection.vendor != "postgresql":
+        return
+    keys = []
+    if owner_id is not None:
+        keys.append(f"nxwa_onboarding:owner:{owner_id}")
+    if block:
+        keys.append(f"nxwa_onboarding:block:{block}")
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
 @functools.cache

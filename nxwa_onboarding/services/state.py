@@ -6,7 +6,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from ..addresses import clean_ip
+from ..addresses import block_of, clean_ip
+from ..choices import Channel
 from ..models import PhoneRegistration
 from . import sql
 from .rules import (
@@ -14,12 +15,32 @@ from .rules import (
     CheckState,
     Limits,
     RegistrationState,
+    Scope,
     SendFacts,
     SendState,
     check_state,
     next_code_at,
     send_state,
 )
+
+#: Channels on which a person on the internet asks: the per-owner and per-address send limits
+#: apply to them (staff in the admin and operators at a shell are bound by the number's only).
+WEB_CHANNELS = (Channel.CUSTOMER, Channel.API)
+#: Channels whose requests always have an address: without one, the per-address rules refuse.
+ADDRESSED_CHANNELS = (Channel.CUSTOMER,)
+
+
+def scope_for(registration: PhoneRegistration, *, channel: str, ip: str | None) -> Scope:
+    """Which of the rules beyond the number apply to this request, and to whom."""
+    block = block_of(clean_ip(ip))
+    web = channel in WEB_CHANNELS
+    return Scope(
+        check_block=block,
+        send_block=block if web else "",
+        owner_id=registration.owner_id if web else None,
+        address_missing=channel in ADDRESSED_CHANNELS and not block,
+        sms_allowed=True,
+    )
 
 
 def refresh_from_facts(registration: PhoneRegistration, facts: CheckFacts | SendFacts) -> None:
@@ -29,36 +50,45 @@ def refresh_from_facts(registration: PhoneRegistration, facts: CheckFacts | Send
 
 
 def read_send_state(
-    registration: PhoneRegistration, now: datetime, *, exclude_pk: int | None = None
+    registration: PhoneRegistration,
+    scope: Scope,
+    now: datetime,
+    *,
+    method: str | None = None,
+    exclude_pk: int | None = None,
 ) -> SendState:
     """The send rules' verdict, read in one statement; refreshes the registration's status."""
-    facts = sql.read_send_facts(registration, now, exclude_pk=exclude_pk)
+    limits = Limits.from_settings()
+    facts = sql.read_send_facts(registration, scope, limits, now, exclude_pk=exclude_pk)
     refresh_from_facts(registration, facts)
-    return send_state(facts, Limits.from_settings(), now)
+    return send_state(facts, limits, now, method)
 
 
 def read_check_state(
-    registration: PhoneRegistration, ip: str | None, now: datetime, *, exclude_pk: int | None = None
+    registration: PhoneRegistration, scope: Scope, now: datetime, *, exclude_pk: int | None = None
 ) -> CheckState:
     """The check rules' verdict, read in one statement (a second only when a refusal lasts until
     a new code may be sent); refreshes the registration's status."""
     limits = Limits.from_settings()
-    facts = sql.read_check_facts(registration, ip, now, exclude_pk=exclude_pk)
+    facts = sql.read_check_facts(registration, scope, now, exclude_pk=exclude_pk)
     refresh_from_facts(registration, facts)
 
     def new_code_at() -> datetime | None:
-        send = send_state(sql.read_send_facts(registration, now), limits, now)
+        send = send_state(sql.read_send_facts(registration, scope, limits, now), limits, now)
         return next_code_at(send, now)
 
     return check_state(facts, limits, now, new_code_at)
 
 
-def get_state(registration: PhoneRegistration, *, ip: str | None = None) -> RegistrationState:
+def get_state(
+    registration: PhoneRegistration, *, ip: str | None = None, channel: str = Channel.API
+) -> RegistrationState:
     """What the registration allows right now: checks (tries left, expiry) and sends.
     One query; the registration's ``status`` and ``verified_at`` are refreshed from it."""
     now = timezone.now()
     limits = Limits.from_settings()
-    check_facts, send_facts = sql.read_state_facts(registration, clean_ip(ip), now)
+    scope = scope_for(registration, channel=channel, ip=ip)
+    check_facts, send_facts = sql.read_state_facts(registration, scope, limits, now)
     refresh_from_facts(registration, check_facts)
     send = send_state(send_facts, limits, now)
     check = check_state(check_facts, limits, now, lambda: next_code_at(send, now))

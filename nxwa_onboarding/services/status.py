@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import signals
@@ -18,6 +19,8 @@ from ..exceptions import NXCloudConfigurationError
 from ..models import PhoneRegistration
 from ..phone import digits_only
 from . import calls
+from .calls import clean_text
+from .rules import VERIFIED_STATES
 
 logger = logging.getLogger("nxwa_onboarding.services")
 Status = RegistrationStatus
@@ -39,7 +42,9 @@ def _app_key(appkey: str | None) -> str:
 
 
 def _next_status(status: str, register_status: int | None) -> str:
-    """Where phoneList's register_status moves a registration (5 registered, 1-2 failed, 3-4 client)."""
+    """Where phoneList's register_status moves a registration verified here (5 registered, 1-2
+    failed, 3-4 client). Only verification moves a registration to these states: an unverified
+    one is never moved by phoneList (``_apply_number`` flags it instead)."""
     if register_status == 5:
         return Status.REGISTERED
     if register_status in (1, 2) and status in (Status.VERIFIED, Status.CLIENT_CREATED):
@@ -49,26 +54,48 @@ def _next_status(status: str, register_status: int | None) -> str:
     return status
 
 
+def _register_status(item: dict[str, Any]) -> int | None:
+    value = item.get("register_status")
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5:
+        return value
+    return None
+
+
+def _flag_elsewhere(registration: PhoneRegistration, now: datetime) -> str:
+    """NXCloud lists a number as set up that was never verified here: someone onboarded it
+    elsewhere (or an earlier registration here did). Staff are told; nothing else changes, no
+    signal fires, no details of the other owner's account are copied."""
+    if registration.registered_elsewhere_at is None:
+        PhoneRegistration.objects.filter(pk=registration.pk, registered_elsewhere_at__isnull=True).update(
+            registered_elsewhere_at=now
+        )
+        registration.registered_elsewhere_at = now
+        logger.warning(
+            "registration %s: NXCloud lists the number as set up, but it was never verified here",
+            registration.public_id,
+        )
+    return registration.status
+
+
 def _apply_number(registration: PhoneRegistration, item: dict[str, Any], now: datetime) -> str:
     """Copy phoneList details onto the registration and move its status; returns the old status.
 
     One conditional UPDATE (``WHERE status = <the status it was read with>``), so a sync never
     overwrites a change made meanwhile (a check, a createClient) with a stale status, and of
     two concurrent syncs only one moves the status and sends ``registration_completed``.
+    Everything NXCloud sent is cleaned before it is stored (``calls.clean_text``).
     """
-    register_status = item.get("register_status")
-    if not (
-        isinstance(register_status, int)
-        and not isinstance(register_status, bool)
-        and 1 <= register_status <= 5
-    ):
-        register_status = None
+    register_status = _register_status(item)
+    if registration.verified_at is None and registration.status not in VERIFIED_STATES:
+        if register_status in (3, 4, 5):
+            return _flag_elsewhere(registration, now)
+        return registration.status
     details: dict[str, Any] = {
-        "number_status": str(item.get("status") or "")[:20],
-        "quality_rating": str(item.get("quality_rating") or "")[:10],
-        "verified_name": str(item.get("verified_name") or "")[:255],
-        "waba_id": str(item.get("waba_id") or "")[:64],
-        "waba_name": str(item.get("waba_name") or "")[:255],
+        "number_status": clean_text(item.get("status") or "", 20),
+        "quality_rating": clean_text(item.get("quality_rating") or "", 10),
+        "verified_name": clean_text(item.get("verified_name") or "", 255),
+        "waba_id": clean_text(item.get("waba_id") or "", 64),
+        "waba_name": clean_text(item.get("waba_name") or "", 255),
         "last_synced_at": now,
         "updated_at": now,
     }
@@ -108,15 +135,53 @@ def _apply_number(registration: PhoneRegistration, item: dict[str, Any], now: da
     return first_seen
 
 
+def _listed(numbers: list[Any]) -> dict[str, dict[str, Any]]:
+    """phoneList's items by the digits of their number; an item that is not a number object is
+    skipped (logged), never the whole list."""
+    by_digits: dict[str, dict[str, Any]] = {}
+    for item in numbers:
+        digits = digits_only(str(item.get("display_phone_number", ""))) if isinstance(item, dict) else ""
+        if not digits:
+            logger.warning("phoneList item skipped: not a number object (%s)", type(item).__name__)
+            continue
+        by_digits[digits] = item
+    return by_digits
+
+
+def _apply_safely(registration: PhoneRegistration, item: dict[str, Any], now: datetime) -> str | None:
+    """``_apply_number``, or None (logged) when this one item cannot be applied."""
+    try:
+        return _apply_number(registration, item, now)
+    except (DatabaseError, TypeError, ValueError) as err:
+        logger.warning(
+            "phoneList item for registration %s skipped: %s", registration.public_id, type(err).__name__
+        )
+        return None
+
+
 def refresh_status(registration: PhoneRegistration, *, appkey: str | None = None) -> PhoneRegistration:
     """Read phoneList and update this registration (``registered`` at register_status 5,
-    ``failed`` at 1 or 2). Raises the client's errors; unchanged if NXCloud does not list it."""
-    numbers = calls.get_client().phone_list(_app_key(appkey))
+    ``failed`` at 1 or 2). Raises the client's errors; unchanged if NXCloud does not list it.
+
+    The read is claimed first (``status_requested_at``, committed before the call, cleared
+    after it): of simultaneous refreshes of one number, one calls NXCloud and the others read
+    the registration again from the database instead. A claim left by a crash lapses after
+    ``stale_after()``."""
     now = timezone.now()
-    for item in numbers:
-        if digits_only(str(item.get("display_phone_number", ""))) == registration.phone_number:
-            _apply_number(registration, item, now)
-            break
+    mine = PhoneRegistration.objects.filter(pk=registration.pk)
+    claimed = mine.filter(
+        Q(status_requested_at__isnull=True) | Q(status_requested_at__lt=now - calls.stale_after())
+    ).update(status_requested_at=now)
+    if not claimed:
+        registration.refresh_from_db()
+        return registration
+    try:
+        numbers = calls.get_client().phone_list(_app_key(appkey))
+        item = _listed(numbers).get(registration.phone_number)
+        if item is not None:
+            _apply_safely(registration, item, timezone.now())
+    finally:
+        mine.filter(status_requested_at=now).update(status_requested_at=None)
     return registration
 
 
@@ -127,7 +192,7 @@ def sync_statuses(
     numbers = calls.get_client().phone_list(_app_key(appkey))
     now = timezone.now()
     summary = SyncSummary(listed=len(numbers))
-    by_digits = {digits_only(str(item.get("display_phone_number", ""))): item for item in numbers}
+    by_digits = _listed(numbers)
     registrations = PhoneRegistration.objects.open().filter(phone_number__in=list(by_digits))
     found = {r.phone_number: r for r in registrations}
     for index, (digits, item) in enumerate(by_digits.items(), start=1):
@@ -136,8 +201,8 @@ def sync_statuses(
             summary.unmatched.append(digits)
         else:
             summary.matched += 1
-            old = _apply_number(registration, item, now)
-            if old != registration.status:
+            old = _apply_safely(registration, item, now)
+            if old is not None and old != registration.status:
                 summary.changed.append((digits, old, registration.status))
         if progress is not None:
             progress(index, len(by_digits))

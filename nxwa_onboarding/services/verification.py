@@ -15,7 +15,7 @@ from ..models import PhoneRegistration, VerificationAttempt
 from . import calls, sql
 from .calls import CallResult, UserLike, Verdict, real_user
 from .rules import malformed
-from .state import read_check_state
+from .state import read_check_state, scope_for
 
 
 def check_code(
@@ -60,8 +60,11 @@ def check_code(
         return calls.refuse(VerificationAttempt, base, refusal, timezone.now())
     assert digits is not None  # malformed() refuses exactly when there are no digits
 
+    scope = scope_for(registration, channel=channel, ip=ip)
+
     def rules(row: VerificationAttempt, now: datetime) -> Verdict:
-        state = read_check_state(registration, ip, now, exclude_pk=row.pk)
+        sql.serialise(owner_id=None, block=scope.check_block)
+        state = read_check_state(registration, scope, now, exclude_pk=row.pk)
         # The code the rules were read against (the same as the insert's in all but a race).
         return Verdict(state.refusal, {"code_request_id": state.code_request_id})
 

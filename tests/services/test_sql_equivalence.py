@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
@@ -17,15 +18,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from nxwa_onboarding.choices import AttemptOutcome, Channel, Method, RegistrationStatus, SendOutcome
+from nxwa_onboarding.addresses import block_of
+from nxwa_onboarding.choices import (
+    CLOSED_STATES,
+    AttemptOutcome,
+    Channel,
+    Method,
+    RegistrationStatus,
+    SendOutcome,
+)
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.services import sql
 from nxwa_onboarding.services.rules import (
+    CALLED_SENDS,
     CODE_BEARING_SENDS,
     COUNTED_ATTEMPTS,
     COUNTED_SENDS,
     IP_COUNTED_ATTEMPTS,
     CheckFacts,
+    Limits,
+    Scope,
     SendFacts,
 )
 
@@ -38,11 +50,31 @@ AGES = st.one_of(
 )
 
 registrations = st.lists(
-    st.tuples(st.sampled_from(NUMBERS), st.sampled_from(list(RegistrationStatus.values))),
+    st.tuples(st.sampled_from(NUMBERS), st.sampled_from(list(RegistrationStatus.values)), st.integers(0, 2)),
     min_size=1,
     max_size=3,
 )
-sends = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(list(SendOutcome.values)), AGES), max_size=8)
+sends = st.lists(
+    st.tuples(
+        st.integers(0, 2),
+        st.sampled_from(list(SendOutcome.values)),
+        AGES,
+        st.none() | st.sampled_from(ADDRESSES),
+    ),
+    max_size=8,
+)
+#: Small caps, so that the bounded counts are cut at their cap in some examples.
+limits_strategy = st.builds(
+    Limits,
+    max_check_attempts=st.just(5),
+    code_ttl=st.just(timedelta(minutes=10)),
+    resend_cooldown=st.just(timedelta(minutes=1)),
+    max_sends_per_day=st.just(5),
+    max_attempts_per_ip_per_hour=st.just(30),
+    max_sends_per_owner_per_day=st.integers(1, 4),
+    max_sends_per_ip_per_hour=st.integers(1, 4),
+    max_sends_per_day_global=st.integers(1, 6),
+)
 attempts = st.lists(
     st.tuples(
         st.integers(0, 2),
@@ -56,7 +88,7 @@ attempts = st.lists(
 
 
 def orm_check_facts(
-    registration: PhoneRegistration, ip: str | None, now: datetime, exclude_pk: int | None
+    registration: PhoneRegistration, scope: Scope, now: datetime, exclude_pk: int | None
 ) -> CheckFacts:
     """What the check rules need, with the ORM and nothing clever."""
     fresh = PhoneRegistration.objects.get(pk=registration.pk)
@@ -72,9 +104,11 @@ def orm_check_facts(
     used = mine.filter(code_request=current, outcome__in=COUNTED_ATTEMPTS).count() if current else 0
     ip_attempts: int | None = None
     ip_oldest: datetime | None = None
-    if ip:
+    if scope.check_block:
         from_ip = everyone.filter(
-            ip=ip, created_at__gt=now - timedelta(hours=1), outcome__in=IP_COUNTED_ATTEMPTS
+            ip_block=scope.check_block,
+            created_at__gt=now - timedelta(hours=1),
+            outcome__in=IP_COUNTED_ATTEMPTS,
         )
         ip_attempts = from_ip.count()
         ip_oldest = from_ip.aggregate(oldest=Min("created_at"))["oldest"]
@@ -87,53 +121,86 @@ def orm_check_facts(
         pending=mine.filter(outcome=AttemptOutcome.PENDING).count(),
         ip_attempts=ip_attempts,
         ip_oldest=ip_oldest,
+        address_missing=scope.address_missing,
     )
 
 
-def orm_send_facts(registration: PhoneRegistration, now: datetime, exclude_pk: int | None) -> SendFacts:
+def orm_send_facts(
+    registration: PhoneRegistration, scope: Scope, limits: Limits, now: datetime, exclude_pk: int | None
+) -> SendFacts:
     """What the send rules need, with the ORM and nothing clever."""
     fresh = PhoneRegistration.objects.get(pk=registration.pk)
     rows: QuerySet[CodeRequest] = CodeRequest.objects.all()
     if exclude_pk is not None:
         rows = rows.exclude(pk=exclude_pk)
+    day_ago, hour_ago = now - timedelta(days=1), now - timedelta(hours=1)
     today = rows.filter(
-        registration__phone_number=fresh.phone_number,
-        outcome__in=COUNTED_SENDS,
-        created_at__gt=now - timedelta(days=1),
+        registration__phone_number=fresh.phone_number, outcome__in=COUNTED_SENDS, created_at__gt=day_ago
     )
     mine = rows.filter(registration=fresh)
+    called = rows.filter(outcome__in=CALLED_SENDS)
+
+    def bounded(calls: QuerySet[CodeRequest], cap: int) -> tuple[int, datetime | None]:
+        return min(calls.count(), cap), calls.aggregate(oldest=Min("created_at"))["oldest"]
+
+    owner_sends: int | None = None
+    owner_oldest = block_oldest = None
+    block_sends: int | None = None
+    if scope.owner_id is not None:
+        owner_calls = called.filter(registration__owner_id=scope.owner_id, created_at__gt=day_ago)
+        owner_sends, owner_oldest = bounded(owner_calls, limits.max_sends_per_owner_per_day)
+    if scope.send_block:
+        block_calls = called.filter(ip_block=scope.send_block, created_at__gt=hour_ago)
+        block_sends, block_oldest = bounded(block_calls, limits.max_sends_per_ip_per_hour)
+    global_sends, global_oldest = bounded(
+        called.filter(created_at__gt=day_ago), limits.max_sends_per_day_global
+    )
     return SendFacts(
         status=fresh.status,
         verified_at=fresh.verified_at,
         sends_today=today.count(),
         oldest_today=today.aggregate(oldest=Min("created_at"))["oldest"],
         last_send_at=mine.filter(outcome__in=COUNTED_SENDS).aggregate(last=Max("created_at"))["last"],
+        last_call_at=mine.filter(outcome__in=CALLED_SENDS).aggregate(last=Max("created_at"))["last"],
         pending=mine.filter(outcome=SendOutcome.PENDING).count(),
+        owner_sends=owner_sends,
+        owner_oldest=owner_oldest if scope.owner_id is not None else None,
+        block_sends=block_sends,
+        block_oldest=block_oldest if scope.send_block else None,
+        global_sends=global_sends,
+        global_oldest=global_oldest,
+        address_missing=scope.address_missing,
+        sms_allowed=scope.sms_allowed,
     )
 
 
 def make_rows(
-    now: datetime, regs: list[tuple[str, str]], send_rows: list[Any], attempt_rows: list[Any]
+    now: datetime, regs: list[tuple[str, str, int]], send_rows: list[Any], attempt_rows: list[Any]
 ) -> tuple[list[PhoneRegistration], list[CodeRequest], list[VerificationAttempt]]:
     """The rows, at their ages. Constraints the database enforces are respected by skipping:
     one open registration per number, one pending send and attempt per registration."""
+    owners = [None, *(get_user_model().objects.get_or_create(username=f"owner{n}")[0] for n in (1, 2))]
     made: list[PhoneRegistration] = []
-    for phone, status in regs:
-        if status != RegistrationStatus.FAILED and any(
-            r.phone_number == phone and r.status != RegistrationStatus.FAILED for r in made
+    for phone, status, owner in regs:
+        if status not in CLOSED_STATES and any(
+            r.phone_number == phone and r.status not in CLOSED_STATES for r in made
         ):
             status = RegistrationStatus.FAILED
         verified = now if status in ("verified", "client_created", "registered") else None
-        made.append(PhoneRegistration.objects.create(phone_number=phone, status=status, verified_at=verified))
+        made.append(
+            PhoneRegistration.objects.create(
+                phone_number=phone, status=status, verified_at=verified, owner=owners[owner]
+            )
+        )
     code_requests: list[CodeRequest] = []
-    for index, outcome, age in send_rows:
+    for index, outcome, age, send_ip in send_rows:
         registration = made[index % len(made)]
         if outcome == SendOutcome.PENDING and any(
             c.registration_id == registration.pk and c.outcome == SendOutcome.PENDING for c in code_requests
         ):
             continue
         row = CodeRequest.objects.create(
-            registration=registration, method=Method.SMS, channel=Channel.API, outcome=outcome
+            registration=registration, method=Method.SMS, channel=Channel.API, outcome=outcome, ip=send_ip
         )
         CodeRequest.objects.filter(pk=row.pk).update(created_at=now - timedelta(seconds=age))
         code_requests.append(row)
@@ -146,11 +213,11 @@ def make_rows(
         ):
             continue
         on = code_requests[send_index] if 0 <= send_index < len(code_requests) else None
-        row = VerificationAttempt.objects.create(
+        attempt = VerificationAttempt.objects.create(
             registration=registration, code_request=on, channel=Channel.API, outcome=outcome, ip=ip
         )
-        VerificationAttempt.objects.filter(pk=row.pk).update(created_at=now - timedelta(seconds=age))
-        made_attempts.append(row)
+        VerificationAttempt.objects.filter(pk=attempt.pk).update(created_at=now - timedelta(seconds=age))
+        made_attempts.append(attempt)
     return made, code_requests, made_attempts
 
 
@@ -161,33 +228,44 @@ class SqlEqualsOrm(TestCase):
         send_rows=sends,
         attempt_rows=attempts,
         ip=st.none() | st.sampled_from(ADDRESSES),
+        limits=limits_strategy,
+        counted=st.booleans(),
         exclude=st.booleans(),
     )
     def test_the_rules_read_the_same_facts_as_the_orm(
         self,
-        regs: list[tuple[str, str]],
+        regs: list[tuple[str, str, int]],
         send_rows: list[Any],
         attempt_rows: list[Any],
         ip: str | None,
+        limits: Limits,
+        counted: bool,
         exclude: bool,
     ) -> None:
         now = timezone.now()
         made, code_requests, made_attempts = make_rows(now, regs, send_rows, attempt_rows)
+        block = block_of(ip)
         for registration in made:
+            scope = Scope(
+                check_block=block,
+                send_block=block if counted else "",
+                owner_id=registration.owner_id if counted else None,
+                address_missing=not block,
+            )
             attempt_pk = next((a.pk for a in made_attempts if a.registration_id == registration.pk), None)
             send_pk = next((c.pk for c in code_requests if c.registration_id == registration.pk), None)
             exclude_attempt = attempt_pk if exclude else None
             exclude_send = send_pk if exclude else None
 
-            assert sql.read_check_facts(registration, ip, now, exclude_pk=exclude_attempt) == orm_check_facts(
-                registration, ip, now, exclude_attempt
+            assert sql.read_check_facts(registration, scope, now, exclude_pk=exclude_attempt) == (
+                orm_check_facts(registration, scope, now, exclude_attempt)
             )
-            assert sql.read_send_facts(registration, now, exclude_pk=exclude_send) == orm_send_facts(
-                registration, now, exclude_send
+            assert sql.read_send_facts(registration, scope, limits, now, exclude_pk=exclude_send) == (
+                orm_send_facts(registration, scope, limits, now, exclude_send)
             )
-            check, send = sql.read_state_facts(registration, ip, now)
-            assert check == orm_check_facts(registration, ip, now, None)
-            assert send == orm_send_facts(registration, now, None)
+            check, send = sql.read_state_facts(registration, scope, limits, now)
+            assert check == orm_check_facts(registration, scope, now, None)
+            assert send == orm_send_facts(registration, scope, limits, now, None)
 
 
 class CountEqualsOrm(TestCase):
