@@ -39,11 +39,10 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from . import services
-from .addresses import client_ip
-from .admin_forms import AddRegistrationForm, CheckCodeForm
-from .conf import conf
-from .exceptions import (
+from .. import services
+from ..addresses import client_ip
+from ..conf import conf
+from ..exceptions import (
     InvalidStateError,
     NXCloudAuthError,
     NXCloudConfigurationError,
@@ -52,9 +51,10 @@ from .exceptions import (
     NXCloudParameterError,
     TransportError,
 )
-from .models import Channel, CodeRequest, Method, PhoneRegistration, RefusalReason, VerificationAttempt
-from .phone import digits_only
-from .texts import configuration_problem_text, is_configuration_failure, refusal_text, until_text
+from ..models import Channel, CodeRequest, Method, PhoneRegistration, RefusalReason, VerificationAttempt
+from ..phone import digits_only
+from ..texts import configuration_problem_text, is_configuration_failure, refusal_text, until_text
+from .forms import AddRegistrationForm, CheckCodeForm
 
 if TYPE_CHECKING:
     RegistrationAdminBase = admin.ModelAdmin[PhoneRegistration]
