@@ -26,18 +26,19 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..addresses import client_ip
-from ..exceptions import (
-    InvalidStateError,
-    NXCloudAuthError,
-    NXCloudConfigurationError,
-    NXCloudError,
-    NXCloudNotIntegratorError,
-    NXCloudParameterError,
-    TransportError,
+from ..choices import Failure
+from ..exceptions import InvalidStateError, NXCloudConfigurationError, NXCloudError, TransportError
+from ..models import CallRecord, Channel, CodeRequest, Method, PhoneRegistration
+from ..texts import refusal_text
+from .presenters import (
+    EMPTY,
+    LISTED_NUMBERS,
+    METHOD_WORDS,
+    _latest,
+    _numbers,
+    configuration_message,
+    result_of,
 )
-from ..models import Channel, CodeRequest, Method, PhoneRegistration
-from ..texts import is_configuration_failure, refusal_text
-from .presenters import EMPTY, LISTED_NUMBERS, METHOD_WORDS, _latest, _numbers, configuration_message
 
 if TYPE_CHECKING:
     RegistrationAdminBase = admin.ModelAdmin[PhoneRegistration]
@@ -47,12 +48,9 @@ else:  # a mixin of the registration admin
 Status = PhoneRegistration.Status
 Send = CodeRequest.Outcome
 
-CONFIGURATION_ERRORS = (
-    NXCloudConfigurationError,
-    NXCloudAuthError,
-    NXCloudParameterError,
-    NXCloudNotIntegratorError,
-)
+#: What a step that records no row (createClient, phoneList) raises when it fails;
+#: ``services.failure_of`` says why.
+CALL_ERRORS = (NXCloudError, NXCloudConfigurationError, TransportError)
 
 
 @dataclass
@@ -72,6 +70,24 @@ class Outcomes:
     unknown: list[PhoneRegistration] = field(default_factory=list)
     configuration: str = ""
     not_tried: list[PhoneRegistration] = field(default_factory=list)
+
+    def fail(self, registration: PhoneRegistration, failure: str, source: CallRecord | Exception) -> bool:
+        """File a failed row by why it failed (``Failure``); True when the action must stop there.
+
+        Our configuration would fail every number alike, so it stops the action; NXCloud
+        unreachable (nothing happened there) and maybe sent are groups of their own; a blank
+        failure is NXCloud's plain "no", grouped by its result code and message.
+        """
+        if failure == Failure.CONFIGURATION:
+            self.configuration = configuration_message(source)
+            return True
+        if failure == Failure.UNREACHABLE:
+            self.unreachable.append(registration)
+        elif failure == Failure.MAYBE_SENT:
+            self.unknown.append(registration)
+        else:
+            self.rejected[result_of(source)].append(registration)
+        return False
 
     def as_messages(self, *, done: str, unknown: str, method: str = "") -> list[tuple[int, str]]:
         """One (level, text) per outcome group; ``done`` and ``unknown`` are the action's words."""
@@ -219,18 +235,9 @@ class RegistrationActionsMixin(RegistrationAdminBase):
                 outcomes.done.append(registration)
             elif code_request.outcome == Send.REFUSED:
                 outcomes.refused[code_request.refusal_reason].append((registration, code_request.retry_after))
-            elif code_request.outcome == Send.UNKNOWN:
-                outcomes.unknown.append(registration)
-            elif is_configuration_failure(code_request):
-                # The same problem would hit every number: stop rather than repeat it.
-                outcomes.configuration = configuration_message(code_request)
+            elif outcomes.fail(registration, code_request.failure, code_request):
                 outcomes.not_tried = registrations[index + 1 :]
                 break
-            elif code_request.outcome == Send.FAILED:
-                outcomes.unreachable.append(registration)
-            else:
-                key = (code_request.result_code, code_request.result_message)
-                outcomes.rejected[key].append(registration)
         done = ngettext(
             "Code sent by %(method)s to %(count)d number: %(numbers)s.",
             "Code sent by %(method)s to %(count)d numbers: %(numbers)s.",
@@ -288,15 +295,10 @@ class RegistrationActionsMixin(RegistrationAdminBase):
             except InvalidStateError:
                 outcomes.skipped.append(registration)
                 continue
-            except CONFIGURATION_ERRORS as err:
-                outcomes.configuration = configuration_message(err)
-                outcomes.not_tried = registrations[index + 1 :]
-                break
-            except NXCloudError as err:
-                outcomes.rejected[(err.code, err.message)].append(registration)
-                continue
-            except TransportError as err:
-                (outcomes.unknown if err.sent else outcomes.unreachable).append(registration)
+            except CALL_ERRORS as err:
+                if outcomes.fail(registration, services.failure_of(err), err):
+                    outcomes.not_tried = registrations[index + 1 :]
+                    break
                 continue
             if before in (Status.CLIENT_CREATED, Status.REGISTERED):
                 outcomes.already.append(registration)
@@ -327,21 +329,19 @@ class RegistrationActionsMixin(RegistrationAdminBase):
         started = timezone.now()
         try:
             services.sync_statuses()
-        except CONFIGURATION_ERRORS as err:
-            self.message_user(request, configuration_message(err), messages.ERROR)
-            return
-        except NXCloudError as err:
-            self.message_user(
-                request,
-                gettext("NXCloud refused to list the numbers (result %(code)s: %(message)s).")
-                % {"code": err.code, "message": err.message},
-                messages.ERROR,
-            )
-            return
-        except TransportError:
-            self.message_user(
-                request, gettext("NXCloud could not be reached: nothing was refreshed."), messages.ERROR
-            )
+        except CALL_ERRORS as err:
+            failure = services.failure_of(err)
+            if failure == Failure.CONFIGURATION:
+                text = configuration_message(err)
+            elif failure:  # unreachable or no usable answer: a read, so nothing was refreshed either way
+                text = gettext("NXCloud could not be reached: nothing was refreshed.")
+            else:
+                code, message = result_of(err)
+                text = gettext("NXCloud refused to list the numbers (result %(code)s: %(message)s).") % {
+                    "code": code,
+                    "message": message,
+                }
+            self.message_user(request, text, messages.ERROR)
             return
         fresh = list(PhoneRegistration.objects.filter(pk__in=selected).order_by("phone_number"))
         listed = [r for r in fresh if r.last_synced_at is not None and r.last_synced_at >= started]

@@ -56,18 +56,19 @@ def _latest(times: Iterable[datetime | None]) -> datetime | None:
     return max(known) if known else None
 
 
-def configuration_message(source: CallRecord | Exception) -> str:
-    """Staff's words for a configuration failure: which setting to look at.
-
-    From a finished row (its result code and message), or from the exception of a step that
-    records no row (createClient, phoneList) once ``services.failure_of`` has called it a
-    configuration failure: NXCloud's result code when NXCloud answered, else the setting's error.
-    """
+def result_of(source: CallRecord | Exception) -> tuple[int | None, str]:
+    """NXCloud's result code and message: a finished row's, or those of the exception of a step
+    that records no row (createClient, phoneList); a setting's error has no code, only its text."""
     if isinstance(source, CallRecord):
-        return configuration_problem_text(source.result_code, source.result_message)
+        return source.result_code, source.result_message
     if isinstance(source, NXCloudError):
-        return configuration_problem_text(source.code, source.message)
-    return configuration_problem_text(None, str(source))
+        return source.code, source.message
+    return None, str(source)
+
+
+def configuration_message(source: CallRecord | Exception) -> str:
+    """Staff's words for what ``Failure.CONFIGURATION`` means here: which setting to look at."""
+    return configuration_problem_text(*result_of(source))
 
 
 # -- badges and cells --------------------------------------------------------------------------
