@@ -11,10 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
-from django.contrib.admin.utils import quote
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
@@ -167,7 +165,7 @@ class AuditAdmin(ReadOnlyMixin, PhoneSearchMixin, AuditAdminBase):
 
     @admin.display(description=_("phone number"), ordering="registration__phone_number")
     def registration_link(self, obj: CodeRequest | VerificationAttempt) -> SafeString:
-        url = reverse("admin:nxwa_onboarding_phoneregistration_change", args=[quote(obj.registration_id)])
+        url = presenters.admin_url(self.admin_site, PhoneRegistration, "change", obj.registration_id)
         return format_html('<a class="nxwa-nowrap" href="{}">{}</a>', url, obj.registration.formatted_phone)
 
     @admin.display(description=_("outcome"), ordering="outcome")

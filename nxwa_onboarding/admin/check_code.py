@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib import admin
-from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path
 from django.utils.translation import gettext
 
 from .. import services
 from ..addresses import client_ip
 from ..models import Channel, PhoneRegistration
 from .forms import CheckCodeForm
-from .presenters import check_outcome_message, check_summary_text
+from .presenters import admin_url, check_outcome_message, check_summary_text
 
 if TYPE_CHECKING:
     RegistrationAdminBase = admin.ModelAdmin[PhoneRegistration]
@@ -47,10 +47,7 @@ class CheckCodeMixin(RegistrationAdminBase):
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404(gettext("That registration does not exist."))
-        change_url = reverse(
-            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",
-            args=[quote(obj.pk)],
-        )
+        change_url = admin_url(self.admin_site, obj, "change", obj.pk)
         if request.method == "POST":
             form = CheckCodeForm(request.POST)
             if form.is_valid():

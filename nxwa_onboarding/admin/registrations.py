@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten_fieldsets, quote, unquote
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -257,8 +256,7 @@ class PhoneRegistrationAdmin(
                 RefusalReason.CLOSED,
             )
             extra_context["nxwa_can_verify"] = self.has_verify_phone_permission(request) and not finished
-            extra_context["nxwa_check_code_url"] = reverse(
-                f"{self.admin_site.name}:nxwa_onboarding_phoneregistration_check_code",
-                args=[quote(obj.pk)],
+            extra_context["nxwa_check_code_url"] = presenters.admin_url(
+                self.admin_site, obj, "check_code", obj.pk
             )
         return super().change_view(request, object_id, form_url, extra_context)
