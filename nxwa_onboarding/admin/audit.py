@@ -19,6 +19,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
+from ..phone import format_phone
 from . import presenters
 from .scaling import EstimatedCountPaginator, StaffUserListFilter
 from .search import PhoneSearch, PhoneSearchMixin
@@ -120,14 +121,13 @@ class AuditTrailProtectionMixin(RegistrationAdminBase):
             .annotate(sends=Count("code_requests", distinct=True), tries=Count("attempts", distinct=True))
             .filter(Q(sends__gt=0) | Q(tries__gt=0))
             .order_by("phone_number")
+            .values_list("phone_number", "sends", "tries")
         )
-        for registration in audited:
-            sends: int = registration.sends  # type: ignore[attr-defined]  # annotated above
-            tries: int = registration.tries  # type: ignore[attr-defined]
+        for phone_number, sends, tries in audited:
             protected.append(
                 gettext("%(phone)s: its audit trail of %(sends)s and %(tries)s")
                 % {
-                    "phone": registration.formatted_phone,
+                    "phone": format_phone(phone_number),
                     "sends": ngettext("%(n)d code request", "%(n)d code requests", sends) % {"n": sends},
                     "tries": ngettext("%(n)d verification attempt", "%(n)d verification attempts", tries)
                     % {"n": tries},
