@@ -23,7 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from nxwa_onboarding import services
-from nxwa_onboarding.admin_forms import CheckCodeForm
+from nxwa_onboarding.admin.forms import CheckCodeForm
 from nxwa_onboarding.client import parse_envelope
 from nxwa_onboarding.exceptions import TransportError
 from nxwa_onboarding.forms import CodeForm, SendCodeForm, StartForm

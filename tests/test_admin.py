@@ -11,7 +11,8 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from nxwa_onboarding import admin_forms, services
+from nxwa_onboarding import services
+from nxwa_onboarding.admin import forms as admin_forms
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.conftest import VIEW_PERMS, make_user

@@ -9,10 +9,19 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from nxwa_onboarding import services
-from nxwa_onboarding.models import CodeRequest, PhoneRegistration
+from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.conftest import VIEW_PERMS, make_user
-from tests.test_admin import CHANGELIST, SECRET, assert_nothing_secret, html, logged_in, message_texts
+from tests.service_helpers import rules
+from tests.test_admin import (
+    CHANGELIST,
+    SECRET,
+    assert_nothing_secret,
+    check_url,
+    html,
+    logged_in,
+    message_texts,
+)
 
 FIRST = "+86 138 0013 8000"
 SECOND = "+86 139 0013 9000"
@@ -328,3 +337,33 @@ def test_refresh_refused_by_nxcloud_says_why(
     nxcloud.fail("phoneList", 9008, message="appkey does not exist")
     texts = message_texts(act(logged_in(staff), "refresh_from_nxcloud", two, confirm=False))
     assert texts == [("error", "NXCloud refused to list the numbers (result 9008: appkey does not exist).")]
+
+
+@pytest.mark.django_db
+def test_an_invalid_sign_algorithm_is_a_configuration_problem_for_sends_and_checks_alike(
+    staff: Any, two: list[PhoneRegistration], nxcloud: FakeNXCloud
+) -> None:
+    """The client refuses "sha1" before any request (NXCloudConfigurationError): the send action
+    and the enter-code page both call it our configuration, name the setting, and stop."""
+    sent, fresh = two
+    services.request_code(sent, "sms")
+    code = nxcloud.latest_code(sent.phone_number)
+    third = services.create_registration(THIRD)
+    client = logged_in(staff)
+    with rules(SIGN_ALGORITHM="sha1"):
+        send_messages = message_texts(act(client, "send_code_sms", [fresh, third], confirm=True))
+        client.get(reverse(CHANGELIST))  # shows (and so clears) the action's message
+        check_messages = message_texts(client.post(check_url(sent), {"code": code}))
+    [(send_level, send_text)] = send_messages
+    [(check_level, check_text)] = check_messages
+    for level, text in ((send_level, send_text), (check_level, check_text)):
+        assert level == "error"
+        assert text.startswith("NXCloud is not configured: check NXWA_ONBOARDING")
+        assert "SIGN_ALGORITHM" in text
+    assert send_text.endswith("Stopped: 1 more number was not tried.")
+    assert len(nxcloud.calls_to("getCode")) == 1  # only the one made before the setting went wrong
+    assert nxcloud.calls_to("checkCode") == []
+    assert [r.failure for r in CodeRequest.objects.filter(outcome="failed")] == ["configuration"]
+    assert [a.failure for a in VerificationAttempt.objects.all()] == ["configuration"]
+    sent.refresh_from_db()
+    assert sent.status == PhoneRegistration.Status.CODE_SENT

@@ -8,9 +8,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .codes import CodeField
-from .models import PhoneRegistration
-from .phone import MAX_INPUT_LENGTH, normalize_phone
+from ..codes import CodeField
+from ..models import PhoneRegistration
+from ..phone import MAX_INPUT_LENGTH, normalize_phone
 
 if TYPE_CHECKING:
     RegistrationModelForm = forms.ModelForm[PhoneRegistration]

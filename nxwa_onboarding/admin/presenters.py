@@ -1,0 +1,189 @@
+"""What the admin says and shows: summaries, notices, outcome messages, badges and links.
+
+Plain functions of the service's state and the audit rows; nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin import AdminSite
+from django.contrib.admin.utils import quote
+from django.db.models import Model
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from .. import services
+from ..exceptions import NXCloudError
+from ..models import CallRecord, Method, PhoneRegistration, RefusalReason, VerificationAttempt
+from ..texts import configuration_problem_text, is_configuration_failure, refusal_text, until_text
+
+Attempt = VerificationAttempt.Outcome
+
+#: How many numbers one message lists before "and N more".
+LISTED_NUMBERS = 10
+#: How a method reads inside a sentence ("sent by SMS", "sent by voice call").
+METHOD_WORDS = {Method.SMS: _("SMS"), Method.VOICE: _("voice call")}
+EMPTY = "—"
+
+
+def admin_url(site: AdminSite, model: type[Model] | Model, view: str, *args: Any) -> str:
+    """The URL of one of ``site``'s admin views (``change``, ``check_code``…) for ``model``."""
+    opts = model._meta
+    return reverse(f"{site.name}:{opts.app_label}_{opts.model_name}_{view}", args=[quote(a) for a in args])
+
+
+def _numbers(registrations: Sequence[PhoneRegistration]) -> str:
+    """``+86 138 0013 8000, +86 139 …`` and, past ten, "and 3 more"."""
+    shown = ", ".join(r.formatted_phone for r in registrations[:LISTED_NUMBERS])
+    rest = len(registrations) - LISTED_NUMBERS
+    if rest > 0:
+        shown += " " + ngettext("and %(n)d more", "and %(n)d more", rest) % {"n": rest}
+    return shown
+
+
+def _latest(times: Iterable[datetime | None]) -> datetime | None:
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def result_of(source: CallRecord | Exception) -> tuple[int | None, str]:
+    """NXCloud's result code and message: a finished row's, or those of the exception of a step
+    that records no row (createClient, phoneList); a setting's error has no code, only its text."""
+    if isinstance(source, CallRecord):
+        return source.result_code, source.result_message
+    if isinstance(source, NXCloudError):
+        return source.code, source.message
+    return None, str(source)
+
+
+def configuration_message(source: CallRecord | Exception) -> str:
+    """Staff's words for what ``Failure.CONFIGURATION`` means here: which setting to look at."""
+    return configuration_problem_text(*result_of(source))
+
+
+# -- badges and cells --------------------------------------------------------------------------
+
+
+def badge(kind: str, label: Any) -> SafeString:
+    return format_html('<span class="nxwa-badge nxwa-badge--{}">{}</span>', kind, label)
+
+
+def status_badge(registration: PhoneRegistration) -> SafeString:
+    return badge(registration.status, registration.get_status_display())
+
+
+def outcome_badge(row: Any) -> SafeString:
+    """A code request's or an attempt's outcome."""
+    return badge("outcome-" + row.outcome, row.get_outcome_display())
+
+
+def quality_badge(rating: str) -> SafeString | str:
+    return badge("quality-" + rating.lower(), rating) if rating else ""
+
+
+def time_ago(value: datetime) -> SafeString:
+    """``<time …>3 minutes ago</time>`` with the full date and time on hover."""
+    return format_html(
+        '<time class="nxwa-nowrap" datetime="{}" title="{}">{}</time>',
+        value.isoformat(),
+        date_format(timezone.localtime(value), "DATETIME_FORMAT"),
+        gettext("%(time)s ago") % {"time": timesince(value, depth=1)}
+        if timezone.now() - value >= timedelta(minutes=1)
+        else gettext("just now"),
+    )
+
+
+# -- what the registration's pages say -----------------------------------------------------------
+
+
+def check_summary_text(check: services.CheckState) -> str:
+    """``2 of 5 tries used on the code sent at 10:20; it expires in 7 minutes (at 10:35).``"""
+    if check.refusal is not None and check.refusal.reason in (
+        RefusalReason.ALREADY_VERIFIED,
+        RefusalReason.CLOSED,
+        RefusalReason.NO_CODE,
+    ):
+        return check.refusal.message
+    text = gettext("%(used)d of %(allowed)d tries used on the current code.") % {
+        "used": check.attempts_used,
+        "allowed": check.attempts_allowed,
+    }
+    if check.expires_at is not None:
+        if check.expires_at > timezone.now():
+            text += " " + gettext("It expires %(when)s.") % {"when": until_text(check.expires_at)}
+        else:
+            text += " " + gettext("It has expired.")
+    if check.refusal is not None:
+        text += " " + check.refusal.message
+    return text
+
+
+def send_summary_text(send: services.SendState) -> str:
+    if send.refusal is not None:
+        return send.refusal.message
+    return gettext("A code can be sent now (%(used)d of %(allowed)d sent in the last 24 hours).") % {
+        "used": send.sends_today,
+        "allowed": send.sends_allowed,
+    }
+
+
+def refusal_notices(state: services.RegistrationState) -> list[str]:
+    """What stops staff from checking or sending right now, and until when, in words."""
+    notices: list[str] = []
+    quiet = (RefusalReason.ALREADY_VERIFIED,)
+    check, send = state.check.refusal, state.send.refusal
+    if check is not None and check.reason not in quiet:
+        notices.append(gettext("Code checks are refused: %(why)s") % {"why": check.message})
+    if send is not None and send.reason not in quiet:
+        if check is not None and send.reason == check.reason:
+            notices[-1:] = [gettext("Code checks and sends are refused: %(why)s") % {"why": send.message}]
+        else:
+            notices.append(gettext("Code sends are refused: %(why)s") % {"why": send.message})
+    return notices
+
+
+def check_outcome_message(
+    registration: PhoneRegistration, attempt: VerificationAttempt, *, ip: str | None
+) -> tuple[int, str]:
+    """The message level and text that say exactly what happened to a code staff entered."""
+    phone = registration.formatted_phone
+    if attempt.outcome == Attempt.ACCEPTED:
+        return messages.SUCCESS, gettext("Code accepted: %(phone)s is verified.") % {"phone": phone}
+    if attempt.outcome == Attempt.REFUSED:
+        why = refusal_text(attempt.refusal_reason, attempt.retry_after)
+        return messages.ERROR, gettext("The code was not checked. %(why)s") % {"why": why}
+    if attempt.outcome == Attempt.REJECTED:
+        check = services.get_state(registration, ip=ip).check
+        if check.attempts_left > 0:
+            text = ngettext(
+                "NXCloud did not accept the code. %(left)d try left on this code "
+                "(%(used)d of %(allowed)d used).",
+                "NXCloud did not accept the code. %(left)d tries left on this code "
+                "(%(used)d of %(allowed)d used).",
+                check.attempts_left,
+            ) % {"left": check.attempts_left, "used": check.attempts_used, "allowed": check.attempts_allowed}
+            return messages.WARNING, text
+        text = gettext("NXCloud did not accept the code, and that was the last try on it.")
+        if check.refusal is not None:
+            text += " " + check.refusal.message
+        return messages.ERROR, text
+    if attempt.outcome == Attempt.UNKNOWN:
+        return messages.WARNING, gettext(
+            "NXCloud's answer did not arrive, so it is unknown whether the code was accepted. It was "
+            "not resent. Refresh the status from NXCloud, or check the code again in a moment."
+        )
+    if is_configuration_failure(attempt):
+        return messages.ERROR, configuration_message(attempt)
+    return messages.ERROR, gettext(
+        "NXCloud could not be reached: the code was not checked and the try does not count. Try again."
+    )

@@ -1,0 +1,262 @@
+"""The registration admin: find a number, add one, read where it is; its actions and the
+enter-code page are mixins of their own (``actions``, ``check_code``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Greatest
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+
+from .. import services
+from ..addresses import client_ip
+from ..conf import conf
+from ..models import CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
+from . import presenters
+from .actions import RegistrationActionsMixin
+from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAttemptInline
+from .check_code import CheckCodeMixin
+from .forms import AddRegistrationForm
+from .presenters import EMPTY, check_summary_text, refusal_notices
+from .search import PhoneSearch, PhoneSearchMixin
+
+if TYPE_CHECKING:
+    RegistrationAdminBase = admin.ModelAdmin[PhoneRegistration]
+else:  # the admin classes are not subscriptable at run time
+    RegistrationAdminBase = admin.ModelAdmin
+
+Send = CodeRequest.Outcome
+
+
+def annotate_for_changelist(queryset: QuerySet[PhoneRegistration]) -> QuerySet[PhoneRegistration]:
+    """Everything the list shows per row, computed in the one query that reads the rows."""
+    current_code = CodeRequest.objects.filter(
+        registration=OuterRef("pk"), outcome__in=(Send.SENT, Send.UNKNOWN)
+    ).order_by("-created_at", "-id")
+    attempts_used = (
+        VerificationAttempt.objects.filter(
+            code_request=OuterRef("nxwa_code_id"), outcome__in=services.COUNTED_ATTEMPTS
+        )
+        .order_by()
+        .values("code_request")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    last_attempt = (
+        VerificationAttempt.objects.filter(registration=OuterRef("pk"))
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    last_send = (
+        CodeRequest.objects.filter(registration=OuterRef("pk"))
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    return queryset.annotate(
+        nxwa_code_id=Subquery(current_code.values("pk")[:1]),
+    ).annotate(
+        nxwa_attempts_used=Coalesce(Subquery(attempts_used), 0),
+        nxwa_last_activity=Greatest(
+            "updated_at",
+            Coalesce(Subquery(last_attempt), "updated_at"),
+            Coalesce(Subquery(last_send), "updated_at"),
+        ),
+    )
+
+
+class PhoneRegistrationAdmin(
+    RegistrationActionsMixin,
+    CheckCodeMixin,
+    AuditTrailProtectionMixin,
+    PhoneSearchMixin,
+    RegistrationAdminBase,
+):
+    list_display = (
+        "phone",
+        "owner",
+        "status_badge",
+        "attempts",
+        "last_activity",
+        "nxcloud_display",
+    )
+    list_display_links = ("phone",)
+    list_filter = ("status", "last_code_method", "register_status", "created_at")
+    list_select_related = ("owner",)
+    search_fields = ("phone_number", "owner__username", "owner__email")
+    search_help_text = _(
+        "Phone number typed any way (with or without +, spaces, hyphens), or the owner's username or email."
+    )
+    #: A number-like term also matches an owner whose username or email contains it, as typed.
+    phone_search = PhoneSearch("phone_number", also=("owner__username", "owner__email"))
+    raw_id_fields = ("owner",)
+    inlines = (CodeRequestInline, VerificationAttemptInline)
+    actions = ("send_code_sms", "send_code_voice", "create_whatsapp_client", "refresh_from_nxcloud")
+    add_form = AddRegistrationForm
+    add_fieldsets = ((None, {"fields": ("phone_number", "owner")}),)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "phone_number",
+                    "owner",
+                    "status_badge",
+                    "public_id",
+                    "created_by",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+        (
+            _("Verification"),
+            {
+                "fields": (
+                    "check_summary",
+                    "send_summary",
+                    "last_code_method",
+                    "code_sent_at",
+                    "verified_at",
+                )
+            },
+        ),
+        (
+            _("NXCloud"),
+            {
+                "fields": (
+                    "client_requested_at",
+                    "register_status",
+                    "number_status",
+                    "quality_rating",
+                    "verified_name",
+                    "waba_id",
+                    "waba_name",
+                    "last_synced_at",
+                    "registered_at",
+                )
+            },
+        ),
+    )
+    #: Everything but the owner belongs to the service (or NXCloud): staff read it, never type it.
+    readonly_fields = tuple(name for name in flatten_fieldsets(fieldsets) if name != "owner")
+
+    # -- list ------------------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PhoneRegistration]:
+        return annotate_for_changelist(super().get_queryset(request))
+
+    @admin.display(description=_("phone number"), ordering="phone_number")
+    def phone(self, obj: PhoneRegistration) -> SafeString:
+        return format_html('<span class="nxwa-nowrap">{}</span>', obj.formatted_phone)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: PhoneRegistration) -> SafeString:
+        return presenters.status_badge(obj)
+
+    @admin.display(description=_("tries"), ordering="nxwa_attempts_used")
+    def attempts(self, obj: PhoneRegistration) -> str:
+        if getattr(obj, "nxwa_code_id", None) is None:
+            return EMPTY
+        return f"{getattr(obj, 'nxwa_attempts_used', 0)} / {conf.MAX_CHECK_ATTEMPTS}"
+
+    @admin.display(description=_("last activity"), ordering="nxwa_last_activity")
+    def last_activity(self, obj: PhoneRegistration) -> SafeString:
+        return presenters.time_ago(getattr(obj, "nxwa_last_activity", None) or obj.updated_at)
+
+    @admin.display(description=_("NXCloud"), ordering="number_status")
+    def nxcloud_display(self, obj: PhoneRegistration) -> SafeString | str:
+        """The number's status and quality rating at NXCloud (the register status is a filter)."""
+        if not (obj.number_status or obj.quality_rating):
+            return EMPTY
+        return format_html("{}<br>{}", obj.number_status, presenters.quality_badge(obj.quality_rating))
+
+    # -- add and change ------------------------------------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> Any:
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PhoneRegistration | None = None) -> Any:
+        return () if obj is None else super().get_readonly_fields(request, obj)
+
+    def get_inlines(self, request: HttpRequest, obj: PhoneRegistration | None) -> Any:
+        return () if obj is None else super().get_inlines(request, obj)
+
+    def get_form(
+        self, request: HttpRequest, obj: PhoneRegistration | None = None, change: bool = False, **kwargs: Any
+    ) -> type[ModelForm[PhoneRegistration]]:
+        if obj is None:
+            kwargs["form"] = self.add_form
+            kwargs["fields"] = ("phone_number", "owner")
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(
+        self, request: HttpRequest, obj: PhoneRegistration, form: ModelForm[PhoneRegistration], change: bool
+    ) -> None:
+        if change:
+            super().save_model(request, obj, form, change)  # only the owner is editable
+            return
+        created = services.create_registration(
+            form.cleaned_data["phone_number"], owner=form.cleaned_data.get("owner"), user=request.user
+        )
+        # The admin goes on with ``obj`` (log entry, redirect): make it the saved row.
+        for model_field in created._meta.concrete_fields:
+            setattr(obj, model_field.attname, getattr(created, model_field.attname))
+        obj._state.adding = False
+        obj._state.db = created._state.db
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ValidationError as err:
+            # Another session opened the same number between the form check and the save; the
+            # admin's transaction has been rolled back, so nothing was saved.
+            self.message_user(request, " ".join(err.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def _state(self, obj: PhoneRegistration) -> services.RegistrationState:
+        cached: services.RegistrationState | None = getattr(obj, "_nxwa_admin_state", None)
+        if cached is None:
+            cached = services.get_state(obj)
+            obj._nxwa_admin_state = cached  # type: ignore[attr-defined]
+        return cached
+
+    @admin.display(description=_("code checks"))
+    def check_summary(self, obj: PhoneRegistration) -> str:
+        return check_summary_text(self._state(obj).check)
+
+    @admin.display(description=_("code sends"))
+    def send_summary(self, obj: PhoneRegistration) -> str:
+        return presenters.send_summary_text(self._state(obj).send)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra_context = dict(extra_context or {})
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and self.has_view_or_change_permission(request, obj):
+            state = services.get_state(obj, ip=client_ip(request))
+            extra_context["nxwa_refusals"] = refusal_notices(state)
+            # No button where no code can ever be checked again (verified, or closed).
+            finished = state.check.refusal is not None and state.check.refusal.reason in (
+                RefusalReason.ALREADY_VERIFIED,
+                RefusalReason.CLOSED,
+            )
+            extra_context["nxwa_can_verify"] = self.has_verify_phone_permission(request) and not finished
+            extra_context["nxwa_check_code_url"] = presenters.admin_url(
+                self.admin_site, obj, "check_code", obj.pk
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
