@@ -26,6 +26,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
 
 from . import services
 from .addresses import client_ip
@@ -174,6 +175,7 @@ def _create_client(request: HttpRequest, registration: PhoneRegistration, *, qui
 # -- pages -------------------------------------------------------------------------------------
 
 
+@never_cache
 @login_required
 def registration_list(request: HttpRequest) -> HttpResponse:
     """The signed-in customer's own registrations, newest first."""
@@ -182,6 +184,7 @@ def registration_list(request: HttpRequest) -> HttpResponse:
 
 
 @transaction.non_atomic_requests
+@never_cache
 @login_required
 def start(request: HttpRequest) -> HttpResponse:
     """Add a number and send its first code; then go to the registration's page."""
@@ -217,6 +220,7 @@ def start(request: HttpRequest) -> HttpResponse:
     return render(request, "nxwa_onboarding/start.html", {"form": form})
 
 
+@never_cache
 @login_required
 def detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """The number's state and what to do next."""
@@ -310,6 +314,7 @@ def _post_only(view: View) -> View:
 
 
 @transaction.non_atomic_requests
+@never_cache
 @login_required
 @_post_only
 def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse:
@@ -330,6 +335,7 @@ def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse
 
 
 @transaction.non_atomic_requests
+@never_cache
 @login_required
 @_post_only
 def send_code(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse:
@@ -345,6 +351,7 @@ def send_code(request: HttpRequest, registration: PhoneRegistration) -> HttpResp
 
 
 @transaction.non_atomic_requests
+@never_cache
 @login_required
 @_post_only
 def refresh(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse:

@@ -25,10 +25,26 @@ TYPED = "+86 138-0013-8000"
 SHOWN = "+86 138 0013 8000"
 
 
-def run(*args: str) -> tuple[str, str]:
+def run(*args: str, stdin: str | None = None) -> tuple[str, str]:
+    """Call the command; ``stdin`` is what it reads from standard input (piped, not a terminal)."""
     out, err = StringIO(), StringIO()
-    call_command(*args, stdout=out, stderr=err)
+    options: dict[str, Any] = {"stdout": out, "stderr": err}
+    if stdin is not None:
+        options["stdin"] = StringIO(stdin)
+    call_command(*args, **options)
     return out.getvalue(), err.getvalue()
+
+
+class Terminal:
+    """Standard input that is a terminal: the command must prompt (no echo), never read it."""
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self, *args: Any) -> str:
+        raise AssertionError("read a terminal's standard input instead of prompting without echo")
+
+    read = readline
 
 
 def exit_status(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -138,7 +154,7 @@ def test_check_code_verifies_and_creates_the_client(nxcloud: FakeNXCloud) -> Non
     run("nxwa_request_code", PHONE)
     code = nxcloud.latest_code(PHONE)
     assert code is not None
-    out, _ = run("nxwa_check_code", TYPED, f"{code[:3]}-{code[3:]}")
+    out, _ = run("nxwa_check_code", TYPED, stdin=f"{code[:3]}-{code[3:]}\n")
     registration = PhoneRegistration.objects.get(phone_number=PHONE)
     assert registration.status == PhoneRegistration.Status.CLIENT_CREATED
     attempt = registration.attempts.get()
@@ -151,11 +167,11 @@ def test_check_code_verifies_and_creates_the_client(nxcloud: FakeNXCloud) -> Non
 
 def test_check_code_without_creating_the_client(nxcloud: FakeNXCloud) -> None:
     run("nxwa_request_code", PHONE)
-    run("nxwa_check_code", PHONE, str(nxcloud.latest_code(PHONE)), "--no-create-client")
+    run("nxwa_check_code", PHONE, "--no-create-client", stdin=str(nxcloud.latest_code(PHONE)))
     assert PhoneRegistration.objects.get().status == PhoneRegistration.Status.VERIFIED
     assert nxcloud.calls_to("createClient") == []
-    out, _ = run("nxwa_check_code", PHONE, "000000")
-    assert "already verified; the code was not used" in out
+    out, _ = run("nxwa_check_code", PHONE, stdin="")  # no code needed now, so none is read
+    assert "was already verified: no code needed" in out
     assert PhoneRegistration.objects.get().status == PhoneRegistration.Status.CLIENT_CREATED
 
 
@@ -164,7 +180,8 @@ def test_a_wrong_code_exits_1_and_says_how_many_tries_are_left(
 ) -> None:
     run("nxwa_request_code", PHONE)
     wrong = "000000" if nxcloud.latest_code(PHONE) != "000000" else "111111"
-    code, _out, err = exit_status("nxwa_check_code", PHONE, wrong, capsys=capsys)
+    with mock.patch("sys.stdin", StringIO(wrong + "\n")):
+        code, _out, err = exit_status("nxwa_check_code", PHONE, capsys=capsys)
     assert code == 1
     assert f"{SHOWN} is not verified: NXCloud did not accept the code. Tries left for this code: 4." in err
     assert wrong not in err
@@ -175,13 +192,13 @@ def test_a_wrong_code_exits_1_and_says_how_many_tries_are_left(
 def test_a_malformed_code_is_refused_without_calling_nxcloud(nxcloud: FakeNXCloud) -> None:
     run("nxwa_request_code", PHONE)
     with pytest.raises(CommandError, match="Enter the code as digits"):
-        run("nxwa_check_code", PHONE, "abc")
+        run("nxwa_check_code", PHONE, stdin="abc\n")
     assert nxcloud.calls_to("checkCode") == []
 
 
 def test_check_code_without_an_open_registration(nxcloud: FakeNXCloud) -> None:
     with pytest.raises(CommandError) as caught:
-        run("nxwa_check_code", TYPED, "123456")
+        run("nxwa_check_code", TYPED, stdin="123456\n")
     assert str(caught.value) == (
         f"{SHOWN} has no open registration. Send it a code first: manage.py nxwa_request_code {PHONE}"
     )
@@ -191,11 +208,55 @@ def test_a_client_creation_failure_keeps_the_number_verified(nxcloud: FakeNXClou
     run("nxwa_request_code", PHONE)
     nxcloud.fail("createClient", 9001, message="Meta is busy")
     with pytest.raises(CommandError, match="is verified, but creating its WhatsApp client failed"):
-        run("nxwa_check_code", PHONE, str(nxcloud.latest_code(PHONE)))
+        run("nxwa_check_code", PHONE, stdin=str(nxcloud.latest_code(PHONE)))
     assert PhoneRegistration.objects.get().status == PhoneRegistration.Status.VERIFIED
-    out, _ = run("nxwa_check_code", PHONE, "000000")  # retry: no new checkCode, just createClient
+    out, _ = run("nxwa_check_code", PHONE, stdin="")  # retry: no new checkCode, just createClient
     assert "WhatsApp client created" in out
     assert len(nxcloud.calls_to("checkCode")) == 1
+
+
+def test_check_code_prompts_without_echo_at_a_terminal(nxcloud: FakeNXCloud) -> None:
+    run("nxwa_request_code", PHONE)
+    code = str(nxcloud.latest_code(PHONE))
+    out, err = StringIO(), StringIO()
+    with mock.patch("getpass.getpass", return_value=code) as prompt:
+        call_command("nxwa_check_code", PHONE, stdin=Terminal(), stdout=out, stderr=err)
+    prompt.assert_called_once()
+    assert SHOWN in prompt.call_args.args[0]  # the prompt names the number
+    assert PhoneRegistration.objects.get().status == PhoneRegistration.Status.CLIENT_CREATED
+    assert code not in out.getvalue() + err.getvalue()
+
+
+def test_check_code_reads_one_line_from_standard_input(nxcloud: FakeNXCloud) -> None:
+    run("nxwa_request_code", PHONE)
+    code = str(nxcloud.latest_code(PHONE))
+    out, _ = run("nxwa_check_code", PHONE, "--no-create-client", stdin=f"  {code}  \nignored\n")
+    assert f"Verified {SHOWN}." in out
+    assert nxcloud.calls_to("checkCode")[0].payload["code"] == code
+
+
+def test_check_code_with_nothing_on_standard_input_calls_nothing(nxcloud: FakeNXCloud) -> None:
+    run("nxwa_request_code", PHONE)
+    with pytest.raises(CommandError, match="No code on standard input"):
+        run("nxwa_check_code", PHONE, stdin="")
+    assert nxcloud.calls_to("checkCode") == []
+    assert not VerificationAttempt.objects.exists()
+
+
+def test_a_code_on_the_command_line_is_refused_and_says_why(
+    nxcloud: FakeNXCloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run("nxwa_request_code", PHONE)
+    code = str(nxcloud.latest_code(PHONE))
+    status, _out, err = exit_status("nxwa_check_code", PHONE, code, capsys=capsys)
+    assert status == 1
+    message = " ".join(err.split())
+    assert "no longer takes the code as an argument" in message
+    assert "shell history" in message
+    assert "standard input" in message
+    assert "prompt" in message
+    assert code not in err
+    assert nxcloud.calls_to("checkCode") == []
 
 
 # -- nxwa_sync_status ------------------------------------------------------------------------------
@@ -261,7 +322,7 @@ def test_sync_status_when_nxcloud_is_down(nxcloud: FakeNXCloud) -> None:
 
 def test_no_command_writes_a_code_request_without_the_command_channel(nxcloud: FakeNXCloud) -> None:
     run("nxwa_request_code", PHONE)
-    run("nxwa_check_code", PHONE, str(nxcloud.latest_code(PHONE)))
+    run("nxwa_check_code", PHONE, stdin=str(nxcloud.latest_code(PHONE)))
     channels = set(CodeRequest.objects.values_list("channel", flat=True)) | set(
         VerificationAttempt.objects.values_list("channel", flat=True)
     )

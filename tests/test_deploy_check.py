@@ -51,6 +51,48 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
 
 def test_the_development_defaults_are_what_check_deploy_flags() -> None:
     """The test can fail: the same check on the demo settings (DEBUG on) does report issues."""
-    result = manage("check", "--deploy", "--fail-level", "WARNING")
+    result = manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="1")
     assert result.returncode != 0
     assert "security.W018" in result.stderr  # DEBUG is True
+
+
+SHOW_DEBUG = ("shell", "-c", "from django.conf import settings; print('DEBUG', settings.DEBUG)")
+
+
+def test_an_empty_environment_refuses_to_start_and_says_what_to_set() -> None:
+    """No DEBUG, no SECRET_KEY: production defaults, so no made-up key either."""
+    result = manage("check")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "Set the SECRET_KEY environment variable" in result.stderr
+    assert "DEBUG=1" in result.stderr  # and how to run the local demo instead
+
+
+def test_debug_is_off_unless_asked_for() -> None:
+    result = manage(*SHOW_DEBUG, SECRET_KEY=secrets.token_urlsafe(50))
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG False" in result.stdout
+
+
+def test_only_debug_may_run_on_the_development_key() -> None:
+    shown = "print(settings.DEBUG, settings.SECRET_KEY.startswith('demo-only'))"
+    result = manage("shell", "-c", f"from django.conf import settings; {shown}", DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True True"
+
+
+def test_make_demo_runs_every_command_with_debug_on() -> None:
+    """The sandbox needs DEBUG (E010): ``make demo`` turns it on for each manage.py command."""
+    plan = subprocess.run(
+        ["make", "-n", "demo"],  # -n: print the commands, run none
+        cwd=EXAMPLE.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    commands = [line for line in plan if "manage.py" in line]
+    names = [line.split("manage.py")[1].split()[0] for line in commands]
+    assert names == ["migrate", "demo_setup", "runserver"]
+    for line in commands:
+        assert "DEBUG=1 " in line, line

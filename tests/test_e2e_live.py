@@ -1,7 +1,8 @@
 """End to end over real HTTP: the customer pages and the admin, through the app's real client, to
 the sandbox mounted on the same live server. Nothing is mocked: a person's requests go to
 pytest-django's live server, the app's client signs and POSTs to ``live_server.url +
-"/sandbox/nxcloud"``, and the code is read from the sandbox inbox page as a person would.
+"/sandbox/nxcloud"``, and the code is read from the sandbox inbox page as a person would (a
+staff member: the inbox is closed to everyone else).
 """
 
 from __future__ import annotations
@@ -84,9 +85,14 @@ def wrong_code(code: str) -> str:
     return "000000" if code != "000000" else "111111"
 
 
-def test_a_customer_registers_a_number_from_start_to_registered(sandbox_server: str, customer: Any) -> None:
+def test_a_customer_registers_a_number_from_start_to_registered(
+    sandbox_server: str, customer: Any, staff: Any
+) -> None:
     person = Person(sandbox_server)
     person.login("/accounts/login/", "customer", then="/onboarding/")
+    # The codes are in the sandbox inbox, which only staff may read: a second browser.
+    operator = Person(sandbox_server)
+    operator.login("/admin/login/", "staff", then="/admin/")
 
     page = person.post("/onboarding/start/", {"phone_number": "+86 138-0013-8000", "method": "sms"})
     detail = page.url
@@ -95,7 +101,10 @@ def test_a_customer_registers_a_number_from_start_to_registered(sandbox_server: 
     assert registration.status == PhoneRegistration.Status.CODE_SENT
     assert registration.owner == customer
 
-    code = person.code_from_inbox("8613800138000")
+    inbox = person.session.get(sandbox_server + "/sandbox/nxcloud/inbox/8613800138000/", timeout=30)
+    assert inbox.status_code == 403
+    code = operator.code_from_inbox("8613800138000")
+    assert code not in inbox.text
     path = detail.removeprefix(sandbox_server)
     refused = person.post(path + "check/", {"code": wrong_code(code)})
     assert "Your number is verified" not in refused.text

@@ -27,6 +27,8 @@ from nxwa_onboarding.sandbox.checks import check_sandbox_debug
 from nxwa_onboarding.sandbox.models import SandboxMessage, SandboxNumber
 from nxwa_onboarding.signing import compute_sign
 
+from .conftest import make_user
+
 pytestmark = pytest.mark.django_db
 
 ACCESS_KEY = "test-access-key"
@@ -72,6 +74,13 @@ class DjangoClientAdapter(BaseAdapter):
 
     def close(self) -> None:
         pass
+
+
+def staff_browser() -> Client:
+    """A browser signed in as active staff: the only people the inbox pages answer."""
+    browser = Client()
+    browser.force_login(make_user("inbox-staff", staff=True))
+    return browser
 
 
 def sandbox_client(**overrides: Any) -> NXCloudClient:
@@ -387,7 +396,8 @@ def test_the_inbox_lists_numbers_and_each_number_shows_codes_newest_first() -> N
     newest = SandboxMessage.objects.filter(phone_number=PHONE).latest("id")
     oldest = SandboxMessage.objects.filter(phone_number=PHONE).earliest("id")
 
-    listing = Client().get(MOUNT + "/inbox/")
+    browser = staff_browser()
+    listing = browser.get(MOUNT + "/inbox/")
     assert listing.status_code == 200
     text = listing.content.decode()
     # Most recent first, like a phone's message list.
@@ -395,7 +405,7 @@ def test_the_inbox_lists_numbers_and_each_number_shows_codes_newest_first() -> N
     assert "+86 139 0013 9000" in text
     assert "2 messages" in text
 
-    page = Client().get(MOUNT + f"/inbox/{PHONE}/")
+    page = browser.get(MOUNT + f"/inbox/{PHONE}/")
     assert page.status_code == 200
     html = page.content.decode()
     shown = f"{newest.code[:3]}-{newest.code[3:]}"
@@ -408,10 +418,11 @@ def test_the_inbox_lists_numbers_and_each_number_shows_codes_newest_first() -> N
 
 
 def test_the_inbox_lookup_accepts_a_number_typed_any_way() -> None:
-    response = Client().get(MOUNT + "/inbox/", {"number": "+86 138-0013-8000"})
+    browser = staff_browser()
+    response = browser.get(MOUNT + "/inbox/", {"number": "+86 138-0013-8000"})
     assert response.status_code == 302
     assert response["Location"] == MOUNT + f"/inbox/{PHONE}/"
-    empty = Client().get(response["Location"])
+    empty = browser.get(response["Location"])
     assert "No messages for this number yet." in empty.content.decode()
 
 
@@ -421,9 +432,54 @@ def test_the_inbox_shows_the_number_state() -> None:
         verify(client)
         client.create_client(PHONE)
         clock.shift(timedelta(seconds=3))
-        html = Client().get(MOUNT + f"/inbox/{PHONE}/").content.decode()
+        html = staff_browser().get(MOUNT + f"/inbox/{PHONE}/").content.decode()
     assert "NXCloud: number verified." in html
     assert "4 · Creation succeeded" in html
+
+
+INBOX_PAGES = ["/inbox/", f"/inbox/{PHONE}/", "/inbox/?number=%2B8613800138000"]
+
+
+@pytest.mark.parametrize("page", INBOX_PAGES)
+def test_the_inbox_sends_anonymous_visitors_to_the_admin_login(page: str) -> None:
+    sandbox_client().get_code(PHONE)
+    response = Client().get(MOUNT + page)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/?next=")
+    assert SandboxMessage.objects.get().code not in response.content.decode()
+
+
+@pytest.mark.parametrize("page", INBOX_PAGES)
+def test_the_inbox_is_forbidden_to_signed_in_people_who_are_not_staff(page: str) -> None:
+    sandbox_client().get_code(PHONE)
+    browser = Client()
+    browser.force_login(make_user("a-customer"))
+    response = browser.get(MOUNT + page)
+    assert response.status_code == 403
+    assert SandboxMessage.objects.get().code not in response.content.decode()
+
+
+def test_the_inbox_is_closed_to_staff_whose_account_is_inactive() -> None:
+    user = make_user("former-staff", staff=True)
+    browser = Client()
+    browser.force_login(user)
+    assert browser.get(MOUNT + "/inbox/").status_code == 200
+    user.is_active = False
+    user.save()
+    assert browser.get(MOUNT + "/inbox/").status_code != 200
+
+
+def test_the_nxcloud_endpoints_stay_open_to_signed_requests_without_a_login() -> None:
+    """NXCloud checks requests by signature, not by session: so does the sandbox."""
+    body = check_code_body()
+    response = Client().post(
+        MOUNT + ENDPOINTS["checkCode"],
+        data=body,
+        content_type="application/json",
+        headers=signed_headers("checkCode", body),
+    )
+    assert response.status_code == 200
+    assert json.loads(response.content)["code"] != 1005
 
 
 # -- never in production ------------------------------------------------------------------------
@@ -442,7 +498,7 @@ def test_nothing_answers_with_debug_off_unless_allowed() -> None:
         )
         assert response.status_code == 404
     with override_settings(NXWA_ONBOARDING=settings, DEBUG=True):
-        assert Client().get(MOUNT + "/inbox/").status_code == 200
+        assert staff_browser().get(MOUNT + "/inbox/").status_code == 200
 
 
 def test_the_system_check_refuses_the_sandbox_with_debug_off() -> None:

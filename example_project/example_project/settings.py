@@ -1,8 +1,10 @@
 """Example project settings, read from the environment with django-environ.
 
-Defaults run the demo on one machine against the offline NXCloud sandbox mounted at
-/sandbox/nxcloud/. For production set DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and
-the real NXWA_ACCESS_KEY / NXWA_ACCESS_SECRET (NXWA_BASE_URL then defaults to NXCloud).
+With an empty environment these are production settings: DEBUG is off, and the project refuses
+to start until SECRET_KEY is set. ``make demo`` sets DEBUG=1, which runs the demo on one machine
+against the offline NXCloud sandbox mounted at /sandbox/nxcloud/ with a development-only key.
+For production set SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and the real NXWA_ACCESS_KEY /
+NXWA_ACCESS_SECRET (NXWA_BASE_URL then defaults to NXCloud).
 """
 
 from __future__ import annotations
@@ -10,17 +12,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PORT = environ.Env().str("PORT", default="8000")
 
-env = environ.Env(DEBUG=(bool, True))
+env = environ.Env(DEBUG=(bool, False))
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
 
 DEBUG = env.bool("DEBUG")
-SECRET_KEY = env.str(
-    "SECRET_KEY", default="demo-only-insecure-key-change-me" if DEBUG else environ.Env.NOTSET
-)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "Set the SECRET_KEY environment variable (a long random string, e.g. from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`): DEBUG is off, so "
+            "there is no development key. For the local demo run `make demo`, or set DEBUG=1."
+        )
+    SECRET_KEY = "demo-only-insecure-key-change-me"  # DEBUG only: never served in production
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 SANDBOX = env.bool("NXWA_SANDBOX", default=DEBUG)
 

@@ -4,7 +4,9 @@ Every endpoint answers like NXCloud: HTTP 200 and ``{"code", "message", "data"}`
 the request with ``protocol.check_request`` against this project's own ACCESS_KEY and
 ACCESS_SECRET (the credentials its client signs with). Nothing here answers unless DEBUG is on
 or ``SANDBOX_ALLOW_WITHOUT_DEBUG`` is set: a production server never serves the inbox by mistake,
-even where system checks are not run.
+even where system checks are not run. The inbox pages show the codes, so they also need an active
+staff login (anonymous visitors go to the admin's login, anyone else gets 403); the endpoints
+need none, since NXCloud's are checked by signature, not by session.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -43,6 +50,35 @@ def _envelope(code: int, message: str, data: Any = None, status: int = 200) -> H
 def _require_enabled() -> None:
     if not sandbox_enabled():
         raise Http404
+
+
+def _login_url() -> str:
+    """The admin's login (staff sign in there); the project's LOGIN_URL without the admin."""
+    try:
+        return reverse("admin:login")
+    except NoReverseMatch:
+        return str(settings.LOGIN_URL)
+
+
+InboxView = Callable[..., HttpResponse]
+
+
+def _staff_only(view: InboxView) -> InboxView:
+    """An inbox page: 404 while the sandbox is off (before anything else, so a switched-off
+    sandbox does not even ask for a login), the admin's login for anonymous visitors, 403 for
+    anyone signed in who is not active staff."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        _require_enabled()
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), _login_url())
+        if not (user.is_active and user.is_staff):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 @csrf_exempt
@@ -84,9 +120,9 @@ def _register_status_label(number: SandboxNumber | None) -> str:
 
 @never_cache
 @require_GET
+@_staff_only
 def inbox(request: HttpRequest) -> HttpResponse:
     """Every number that received a code, the most recent first, like a phone's message list."""
-    _require_enabled()
     wanted = request.GET.get("number", "").strip()
     if wanted:
         digits = digits_only(wanted)[:15]
@@ -117,9 +153,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
+@_staff_only
 def inbox_number(request: HttpRequest, phone_number: str) -> HttpResponse:
     """One number's messages, newest first; only the newest code is accepted by checkCode."""
-    _require_enabled()
     messages = [
         {
             "code": message.code,

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
+import argparse
+import getpass
+import sys
+from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -13,25 +16,56 @@ from ._operator import describe, open_registration, outcome_text, parse_phone
 Status = PhoneRegistration.Status
 
 
+CODE_ARGUMENT_REFUSED = (
+    "nxwa_check_code no longer takes the code as an argument: arguments are visible to every user "
+    "in `ps` and stay in shell history. Run `manage.py nxwa_check_code {phone}` at a terminal and "
+    "type the code at the prompt (it is not echoed), or pass it on standard input, e.g. "
+    "`manage.py nxwa_check_code {phone} < code.txt`."
+)
+
+
 class Command(BaseCommand):
     help = (
         "Pass the verification code PHONE received to NXCloud (checkCode), then create the "
         "number's WhatsApp client (createClient) unless --no-create-client. PHONE may be typed "
-        "any way with its country code; CODE as received (123456 or 123-456). Uses the number's "
-        "open registration. The same limits apply as on the customer page (tries per code, "
-        "code lifetime). Exits with 1 when the number is not verified."
+        "any way with its country code. The code is never an argument (arguments show in `ps` "
+        "and shell history): at a terminal it is asked for at a prompt that does not echo it; "
+        "otherwise the first line of standard input is read. Type it as received (123456 or "
+        "123-456). Uses the number's open registration. The same limits apply as on the "
+        "customer page (tries per code, code lifetime). Exits with 1 when the number is not "
+        "verified."
     )
+    #: Tests (and callers of ``call_command``) may pass ``stdin=`` instead of ``sys.stdin``.
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("phone", metavar="PHONE", help="The number, with its country code.")
-        parser.add_argument("code", metavar="CODE", help="The code the number received.")
+        # Only there to refuse a code given the old way with words that say why.
+        parser.add_argument("code_argument", nargs="*", help=argparse.SUPPRESS)
         parser.add_argument(
             "--no-create-client",
             action="store_true",
             help="Only verify the number; do not create its WhatsApp client yet.",
         )
 
+    def read_code(self, stdin: TextIO, digits: str) -> str:
+        """The code, from a prompt without echo at a terminal, else from one line of ``stdin``."""
+        if stdin.isatty():
+            try:
+                return getpass.getpass(f"Code received by {describe(digits)}: ")
+            except (EOFError, KeyboardInterrupt):
+                raise CommandError("No code entered; nothing was sent to NXCloud.") from None
+        line = stdin.readline().strip()
+        if not line:
+            raise CommandError(
+                "No code on standard input; nothing was sent to NXCloud. Pipe the code in, or run "
+                "this at a terminal to be asked for it."
+            )
+        return line
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["code_argument"]:
+            raise CommandError(CODE_ARGUMENT_REFUSED.format(phone=options["phone"]))
         digits = parse_phone(options["phone"])
         registration = open_registration(digits)
         if registration is None:
@@ -46,7 +80,8 @@ class Command(BaseCommand):
             )
             return
         if registration.status != Status.VERIFIED:
-            attempt = services.check_code(registration, options["code"], channel=Channel.COMMAND)
+            code = self.read_code(options.get("stdin") or sys.stdin, digits)
+            attempt = services.check_code(registration, code, channel=Channel.COMMAND)
             if attempt.outcome != VerificationAttempt.Outcome.ACCEPTED:
                 text = outcome_text(attempt)
                 if attempt.outcome == VerificationAttempt.Outcome.REJECTED:
@@ -55,7 +90,7 @@ class Command(BaseCommand):
                 raise CommandError(f"{describe(digits)} is not verified: {text}")
             self.stdout.write(self.style.SUCCESS(f"Verified {describe(digits)}."))
         else:
-            self.stdout.write(f"{describe(digits)} was already verified; the code was not used.")
+            self.stdout.write(f"{describe(digits)} was already verified: no code needed.")
         if options["no_create_client"]:
             self.stdout.write("Next: create its client from the admin, or run this again.")
             return

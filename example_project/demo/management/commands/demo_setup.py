@@ -107,9 +107,10 @@ class Command(BaseCommand):
                     " django-nxwa-onboarding demo (offline NXCloud sandbox; " + data + ")",
                     f"  Customer page : {base}/onboarding/   login {CUSTOMER[0]} / {CUSTOMER[1]}",
                     f"  Admin         : {base}/admin/        login {STAFF[0]} / {STAFF[1]}",
-                    f"  Sandbox inbox : {base}/sandbox/nxcloud/inbox/   (the codes arrive here)",
-                    f"  Try it: sign in as {CUSTOMER[0]}, add a number (e.g. {TRY_NUMBER}), open",
-                    "          the inbox, type the code it shows, watch the number become registered.",
+                    f"  Sandbox inbox : {base}/sandbox/nxcloud/inbox/   (the codes arrive here; staff login)",
+                    f"  Try it: sign in as {CUSTOMER[0]}, add a number (e.g. {TRY_NUMBER}), open the inbox",
+                    f"          in a private window as {STAFF[0]}, type the code it shows, watch the",
+                    "          number become registered.",
                     "=" * 72,
                     "",
                 ]
