@@ -3,7 +3,8 @@
 The checks read the raw dict, not ``conf``, so that any wrong value is reported rather than
 raised: E000 not a dict, E001/E002 credentials, E003 SIGN_ALGORITHM, E004/W001 BASE_URL,
 E005 TIMEOUT, E006 rule limits, E007 SANDBOX_REGISTER_STEPS, E008 SANDBOX_ALLOW_WITHOUT_DEBUG,
-E009 APP_KEY, W002 unknown key (E010 is the sandbox's own check).
+E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION, W002 unknown key (E010 is the sandbox's
+own check).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import phonenumbers
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
-from .conf import conf
+from .conf import KNOWN_KEYS, conf
 from .signing import ALGORITHMS
 
 HINT = "Set it in settings.NXWA_ONBOARDING."
@@ -125,6 +127,19 @@ def is_register_steps(value: Any) -> bool:
     )
 
 
+def is_region(value: Any) -> bool:
+    return isinstance(value, str) and value.upper() in phonenumbers.SUPPORTED_REGIONS
+
+
+def is_region_list(value: Any) -> bool:
+    """Non-empty, and every item a region phonenumbers knows or "001" (numbers of no country)."""
+    return (
+        isinstance(value, list | tuple)
+        and len(value) > 0
+        and all(is_region(code) or code == "001" for code in value)
+    )
+
+
 #: key -> (is the value right, what it must be, check id). One id per kind of problem.
 TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     **{key: (is_positive_integer, "a positive integer", "nxwa_onboarding.E006") for key in POSITIVE_INTEGERS},
@@ -144,6 +159,16 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "nxwa_onboarding.E008",
     ),
     "APP_KEY": (lambda value: isinstance(value, str | None), "a string", "nxwa_onboarding.E009"),
+    "ALLOWED_REGIONS": (
+        lambda value: value is None or is_region_list(value),
+        "None (any region) or a non-empty list of region codes such as ['CN', 'HK']",
+        "nxwa_onboarding.E012",
+    ),
+    "DEFAULT_REGION": (
+        lambda value: value is None or is_region(value),
+        "None or a region code such as 'CN'",
+        "nxwa_onboarding.E012",
+    ),
 }
 
 
@@ -161,8 +186,6 @@ def check_types(raw: dict[Any, Any]) -> list[CheckMessage]:
 
 def check_unknown_keys(raw: dict[Any, Any]) -> list[CheckMessage]:
     """A misspelt key is otherwise ignored in silence and its default used."""
-    from .conf import KNOWN_KEYS
-
     messages: list[CheckMessage] = []
     for key in raw:
         if key in KNOWN_KEYS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -114,6 +115,39 @@ class Settings:
     def CLIENT_IP(self) -> str:
         """Dotted path to a callable taking the request and returning its address (or None)."""
         return str(self._get("CLIENT_IP", "nxwa_onboarding.addresses.remote_addr"))
+
+    @property
+    def ALLOWED_REGIONS(self) -> tuple[str, ...] | None:
+        """ISO region codes (``("CN", "HK")``) whose numbers may be registered; ``None``: any.
+        ``"001"`` lets numbers that belong to no country (satellite phones) in."""
+        value = self._get("ALLOWED_REGIONS", None)
+        if value is None:
+            return None
+        if (
+            not isinstance(value, list | tuple)
+            or not value
+            or not all(
+                isinstance(code, str) and code.upper() in {*phonenumbers.SUPPORTED_REGIONS, "001"}
+                for code in value
+            )
+        ):
+            raise ImproperlyConfigured(
+                "NXWA_ONBOARDING['ALLOWED_REGIONS'] must be a non-empty list of region codes "
+                f"such as ['CN', 'HK'], got {value!r}."
+            )
+        return tuple(code.upper() for code in value)
+
+    @property
+    def DEFAULT_REGION(self) -> str | None:
+        """The region (``"CN"``) of a number typed without a country code; ``None``: none."""
+        value = self._get("DEFAULT_REGION", None)
+        if value is None:
+            return None
+        if not isinstance(value, str) or value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ImproperlyConfigured(
+                f"NXWA_ONBOARDING['DEFAULT_REGION'] must be a region code such as 'CN', got {value!r}."
+            )
+        return value.upper()
 
     @property
     def SANDBOX_ALLOW_WITHOUT_DEBUG(self) -> bool:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .choices import Method
 from .codes import CodeField
-from .phone import MAX_INPUT_LENGTH, normalize_phone
+from .phone import MAX_INPUT_LENGTH, allowed_methods, normalize_phone, sms_refusal_text
 
 
 def method_field() -> forms.ChoiceField:
@@ -62,6 +62,14 @@ class StartForm(_Form):
     def clean_phone_number(self) -> str:
         """The digits NXCloud expects (``8613800138000``); the error says what is wrong."""
         return normalize_phone(self.cleaned_data["phone_number"])
+
+    def clean(self) -> dict[str, Any]:
+        """A landline gets its code by voice call: SMS is refused on the method, with the reason."""
+        cleaned = super().clean() or {}
+        digits, method = cleaned.get("phone_number"), cleaned.get("method")
+        if digits and method == Method.SMS and Method.SMS not in allowed_methods(digits):
+            self.add_error("method", sms_refusal_text())
+        return cleaned
 
 
 class CodeForm(_Form):

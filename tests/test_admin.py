@@ -238,6 +238,9 @@ def test_staff_add_a_number_typed_with_spaces_and_hyphens(staff: Any, customer: 
         ("", "This field is required."),
         ("+86 12", "not a valid phone number"),
         ("hello", "Enter the number with its country code"),
+        ("+44 909 879 0000", "This is a premium-rate number"),
+        ("+86 138 ABCD 8000", "Letters are not allowed in a phone number"),
+        ("+86 138 0013 8000 x12", "Extensions cannot be used here"),
     ],
 )
 def test_add_rejects_a_bad_number_and_saves_nothing(staff_client: Client, typed: str, error: str) -> None:

@@ -130,6 +130,8 @@ EVERY_KEY = {
     "MAX_SENDS_PER_DAY_GLOBAL": 300,
     "UNVERIFIED_EXPIRY": 3600,
     "CLIENT_IP": "nxwa_onboarding.addresses.remote_addr",
+    "ALLOWED_REGIONS": ["CN", "HK", "001"],
+    "DEFAULT_REGION": "CN",
     "SANDBOX_ALLOW_WITHOUT_DEBUG": False,
     "SANDBOX_REGISTER_STEPS": (0.5, 1),
 }
@@ -154,6 +156,11 @@ def test_every_key_set_correctly_gives_no_messages(debug: bool) -> None:
         ("SANDBOX_ALLOW_WITHOUT_DEBUG", True),
         ("APP_KEY", ""),
         ("APP_KEY", None),  # os.environ.get() of an unset variable: no appkey, like ""
+        ("ALLOWED_REGIONS", None),
+        ("ALLOWED_REGIONS", ("GB",)),
+        ("ALLOWED_REGIONS", ["cn", "hk"]),
+        ("DEFAULT_REGION", None),
+        ("DEFAULT_REGION", "gb"),
     ],
 )
 def test_good_values_are_accepted(key: str, value: Any) -> None:
@@ -176,6 +183,11 @@ BAD = [
         ("CLIENT_IP", value, "nxwa_onboarding.E011")
         for value in ["no.such.module.reader", "nxwa_onboarding.conf.DEFAULT_BASE_URL", 42, None]
     ],
+    *[
+        ("ALLOWED_REGIONS", value, "nxwa_onboarding.E012")
+        for value in ["CN", [], ["UK"], ["CN", 86], ["ZZ"], {"CN": True}]
+    ],
+    *[("DEFAULT_REGION", value, "nxwa_onboarding.E012") for value in ["UK", "001", "", 86, ["CN"]]],
 ]
 
 
@@ -298,3 +310,23 @@ def test_conf_names_the_register_steps_it_cannot_read() -> None:
 def test_conf_allows_the_sandbox_without_debug_only_for_true(value: Any, allowed: bool) -> None:
     with override_settings(NXWA_ONBOARDING={**VALID, "SANDBOX_ALLOW_WITHOUT_DEBUG": value}):
         assert conf.SANDBOX_ALLOW_WITHOUT_DEBUG is allowed
+
+
+def test_conf_reads_the_number_regions() -> None:
+    with override_settings(NXWA_ONBOARDING={**VALID}):
+        assert conf.ALLOWED_REGIONS is None
+        assert conf.DEFAULT_REGION is None
+    with override_settings(
+        NXWA_ONBOARDING={**VALID, "ALLOWED_REGIONS": ["cn", "HK"], "DEFAULT_REGION": "cn"}
+    ):
+        assert conf.ALLOWED_REGIONS == ("CN", "HK")
+        assert conf.DEFAULT_REGION == "CN"
+
+
+@pytest.mark.parametrize(("key", "value"), [("ALLOWED_REGIONS", ["UK"]), ("DEFAULT_REGION", "UK")])
+def test_conf_names_the_region_setting_it_cannot_read(key: str, value: Any) -> None:
+    with (
+        override_settings(NXWA_ONBOARDING={**VALID, key: value}),
+        pytest.raises(ImproperlyConfigured, match=rf"\['{key}'\].*'UK'"),
+    ):
+        getattr(conf, key)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
-from nxwa_onboarding.phone import normalize_phone
+from nxwa_onboarding.phone import allowed_methods, normalize_phone
 from nxwa_onboarding.services import normalize_code
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.test_views import start, url
@@ -33,7 +33,19 @@ FUZZ = settings(
 phone_text = st.one_of(
     st.text(alphabet="0123456789 +-().", max_size=24),
     st.text(max_size=50),
-    st.sampled_from(["+86 138 0013 8000", "+44 7400 123456", "0086 138 0013 8000", "+1 202-555-0143"]),
+    st.sampled_from(
+        [
+            "+86 138 0013 8000",
+            "+44 7400 123456",
+            "0086 138 0013 8000",
+            "+1 202-555-0143",
+            "+44 121 234 5678",  # a landline: voice only
+            "+44 909 879 0000",  # premium-rate
+            "+86 138 ABCD 8000",
+            "+86 138 0013 8000 ext 12",
+            "\uff0b\uff18\uff16 \uff11\uff13\uff18 \uff10\uff10\uff11\uff13 \uff18\uff10\uff10\uff10",
+        ]
+    ),
     st.from_regex(r"\+?[0-9]{6,16}", fullmatch=True),
 )
 code_text = st.one_of(
@@ -55,12 +67,13 @@ code_text = st.one_of(
 method_text = st.one_of(st.sampled_from(["sms", "voice"]), st.text(max_size=12))
 
 
-def phone_is_valid(text: str) -> bool:
+def phone_is_valid(text: str, method: str) -> bool:
+    """The number is accepted, and can get a code by this method (a landline: voice only)."""
     try:
-        normalize_phone(text.strip())
+        digits = normalize_phone(text.strip())
     except ValidationError:
         return False
-    return "\x00" not in text
+    return "\x00" not in text and method in allowed_methods(digits)
 
 
 def assert_error_shown(client: Client, response: Any, error_id: str) -> None:
@@ -87,7 +100,7 @@ def test_start_form_never_fails_and_never_calls_nxcloud_for_bad_input(
     calls, registrations = len(nxcloud.calls), PhoneRegistration.objects.count()
     response = signed_in.post(reverse("nxwa_onboarding:start"), {"phone_number": phone, "method": method})
     assert response.status_code in (200, 302)
-    if not phone_is_valid(phone) or method not in ("sms", "voice"):
+    if not phone_is_valid(phone, method) or method not in ("sms", "voice"):
         assert response.status_code == 200
         assert 'class="errorlist"' in response.content.decode()
         assert len(nxcloud.calls) == calls

@@ -14,6 +14,7 @@ from uuid import uuid4
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -141,6 +142,69 @@ def test_bad_number_says_what_is_wrong_and_changes_nothing(
     assert "id_phone_number_error" in field.group(0)
     assert PhoneRegistration.objects.count() == 0
     assert nxcloud.calls == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("+44 909 879 0000", "This is a premium-rate number"),
+        ("+1 900 234 5678", "This is a premium-rate number"),
+        ("+881 612345678", "Numbers that belong to no country (+881, such as satellite phones)"),
+        ("+86 138 ABCD 8000", "Letters are not allowed in a phone number: type the digits."),
+        ("+86 138 0013 8000 ext 12", "Extensions cannot be used here"),
+        ("+44 7012 345678", "This is a personal (forwarding) number"),
+    ],
+)
+def test_a_costly_or_mistyped_number_is_refused_on_the_phone_field_before_any_call(
+    signed_in: Client, nxcloud: FakeNXCloud, typed: str, says: str
+) -> None:
+    response = start_response(signed_in, typed)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert says in text_of(html)
+    assert 'id="id_phone_number_error"' in html
+    assert PhoneRegistration.objects.count() == 0
+    assert nxcloud.calls == []
+
+
+LANDLINE = "+44 121 234 5678"
+LANDLINE_SAYS = "This looks like a landline: landlines can't receive SMS, so choose a voice call."
+
+
+def test_a_landline_number_with_sms_is_refused_on_the_method_field(
+    signed_in: Client, nxcloud: FakeNXCloud
+) -> None:
+    response = start_response(signed_in, LANDLINE, "sms")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert LANDLINE_SAYS in text_of(html)
+    assert 'id="id_method_error"' in html
+    assert 'id="id_phone_number_error"' not in html
+    assert PhoneRegistration.objects.count() == 0
+    assert nxcloud.calls == []
+
+
+def test_a_landline_number_gets_its_code_by_voice_call(signed_in: Client, nxcloud: FakeNXCloud) -> None:
+    registration = start(signed_in, LANDLINE, "voice")
+    assert registration.phone_number == "441212345678"
+    assert [c.payload for c in nxcloud.calls_to("getCode")] == [
+        {"phone_number": "441212345678", "method": "voice"}
+    ]
+
+
+def test_a_mobile_number_typed_in_full_width_digits_is_the_same_number(
+    signed_in: Client, nxcloud: FakeNXCloud
+) -> None:
+    registration = start(
+        signed_in, "\uff0b\uff18\uff16 \uff11\uff13\uff18 \uff10\uff10\uff11\uff13 \uff18\uff10\uff10\uff10"
+    )
+    assert registration.phone_number == DIGITS
+
+
+def test_with_a_default_region_a_national_number_is_accepted(signed_in: Client, nxcloud: FakeNXCloud) -> None:
+    with override_settings(NXWA_ONBOARDING={**settings.NXWA_ONBOARDING, "DEFAULT_REGION": "CN"}):
+        registration = start(signed_in, "138 0013 8000")
+    assert registration.phone_number == DIGITS
 
 
 def test_bad_method_is_refused_before_any_call(signed_in: Client, nxcloud: FakeNXCloud) -> None:

@@ -203,7 +203,7 @@ class RegistrationActionsMixin(RegistrationAdminBase):
     # -- send a code -----------------------------------------------------------------------------
 
     def _send_note(self, registration: PhoneRegistration) -> str:
-        refusal = services.get_state(registration).send.refusal
+        refusal = services.get_state(registration, channel=Channel.ADMIN).send.refusal
         if refusal is None:
             return gettext("will be sent")
         return gettext("will be refused: %(why)s") % {"why": refusal.message}

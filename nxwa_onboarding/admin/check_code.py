@@ -63,7 +63,7 @@ class CheckCodeMixin(RegistrationAdminBase):
                 return HttpResponseRedirect(change_url)
         else:
             form = CheckCodeForm()
-        state = services.get_state(obj, ip=client_ip(request))
+        state = services.get_state(obj, ip=client_ip(request), channel=Channel.ADMIN)
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Enter verification code"),

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..exceptions import NXCloudError
-from ..models import CallRecord, Method, PhoneRegistration, RefusalReason, VerificationAttempt
+from ..models import CallRecord, Channel, Method, PhoneRegistration, RefusalReason, VerificationAttempt
 from ..texts import configuration_problem_text, is_configuration_failure, refusal_text, until_text
 
 Attempt = VerificationAttempt.Outcome
@@ -163,7 +163,7 @@ def check_outcome_message(
         why = refusal_text(attempt.refusal_reason, attempt.retry_after)
         return messages.ERROR, gettext("The code was not checked. %(why)s") % {"why": why}
     if attempt.outcome == Attempt.REJECTED:
-        check = services.get_state(registration, ip=ip).check
+        check = services.get_state(registration, ip=ip, channel=Channel.ADMIN).check
         if check.attempts_left > 0:
             text = ngettext(
                 "NXCloud did not accept the code. %(left)d try left on this code "

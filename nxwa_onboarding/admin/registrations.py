@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..addresses import client_ip
 from ..conf import conf
-from ..models import CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
+from ..models import Channel, CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
 from . import presenters
 from .actions import RegistrationActionsMixin
 from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAttemptInline
@@ -226,7 +226,7 @@ class PhoneRegistrationAdmin(
     def _state(self, obj: PhoneRegistration) -> services.RegistrationState:
         cached: services.RegistrationState | None = getattr(obj, "_nxwa_admin_state", None)
         if cached is None:
-            cached = services.get_state(obj)
+            cached = services.get_state(obj, channel=Channel.ADMIN)
             obj._nxwa_admin_state = cached  # type: ignore[attr-defined]
         return cached
 
@@ -248,7 +248,7 @@ class PhoneRegistrationAdmin(
         extra_context = dict(extra_context or {})
         obj = self.get_object(request, unquote(object_id))
         if obj is not None and self.has_view_or_change_permission(request, obj):
-            state = services.get_state(obj, ip=client_ip(request))
+            state = services.get_state(obj, ip=client_ip(request), channel=Channel.ADMIN)
             extra_context["nxwa_refusals"] = refusal_notices(state)
             # No button where no code can ever be checked again (verified, or closed).
             finished = state.check.refusal is not None and state.check.refusal.reason in (

@@ -1,4 +1,4 @@
-"""What keeps the audit lists as fast at 500,000 rows as at 5,000: an estimated count and a user
+"""What keeps the audit lists' speed flat as the tables grow: an estimated count and a user
 filter that reads the user table."""
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import connections
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
+
+from ..services import sql
 
 if TYPE_CHECKING:
     PaginatorBase = Paginator[Any]
@@ -28,36 +29,13 @@ def _significant(value: int, digits: int = 3) -> int:
     return round(value, digits - len(str(value))) if len(str(value)) > digits else value
 
 
-#: One statement, so a page makes the same queries at any size: the exact count when the table
-#: holds at most ``exact_up_to`` rows (no more are read); past that the planner's estimate (rows
-#: per page at the last ANALYZE times the pages now, as the planner reckons); and only for a big
-#: table never analysed, the full count (PostgreSQL runs that sub-select only when reached).
-COUNT_OR_ESTIMATE_SQL = """
-SELECT
-    CASE
-        WHEN bounded.n <= %s THEN bounded.n
-        WHEN planner.estimate IS NOT NULL THEN GREATEST(planner.estimate, bounded.n)
-        ELSE (SELECT COUNT(*) FROM {table})
-    END,
-    bounded.n > %s AND planner.estimate IS NOT NULL
-FROM (SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} LIMIT %s) AS first_rows) AS bounded
-LEFT JOIN (
-    SELECT (
-        c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::integer)
-    )::bigint AS estimate
-    FROM pg_class c
-    WHERE c.oid = to_regclass(%s) AND c.relpages > 0 AND c.reltuples > 0
-) AS planner ON TRUE
-"""
-
-
 class EstimatedCountPaginator(PaginatorBase):
     """Counts exactly up to ``exact_up_to`` rows; past that, an unfiltered PostgreSQL list is estimated.
 
-    Counting 500,000 audit rows is a full scan (about 60 ms, twice per page with Django's
-    defaults) that grows with the table. Here one query counts at most ``exact_up_to + 1`` rows
-    and reads the planner's row estimate (``pg_class.reltuples`` scaled to the table's current
-    size, as the planner itself does), so a page costs the same at 5,000 rows as at 5,000,000.
+    Counting a big audit table is a full scan (twice per page with Django's defaults) that grows
+    with the table. Here one query (``services.sql.count_or_estimate``) counts at most
+    ``exact_up_to + 1`` rows and reads the planner's row estimate, so a page costs the same
+    whatever the table's size (benchmarks/HISTORY.md has the figures).
     A filtered or searched list, and any list on another database, is counted exactly.
     ``count_is_estimate`` tells the templates to say "about".
     """
@@ -76,23 +54,19 @@ class EstimatedCountPaginator(PaginatorBase):
         queryset = self.object_list
         if not self.lists_whole_table or not isinstance(queryset, QuerySet):
             return super().count
-        connection = connections[queryset.db]
-        if connection.vendor != "postgresql":
+        counted = sql.count_or_estimate(queryset.model, queryset.db, self.exact_up_to)
+        if counted is None:  # not PostgreSQL: an exact count
             return super().count
-        table = connection.ops.quote_name(queryset.model._meta.db_table)
-        with connection.cursor() as cursor:
-            limit = self.exact_up_to
-            cursor.execute(COUNT_OR_ESTIMATE_SQL.format(table=table), [limit, limit, limit + 1, table])
-            count, estimated = cursor.fetchone()
-        self.count_is_estimate = bool(estimated)
-        return _significant(int(count)) if estimated else int(count)
+        count, estimated = counted
+        self.count_is_estimate = estimated
+        return _significant(count) if estimated else count
 
 
 class StaffUserListFilter(admin.RelatedFieldListFilter):
     """ "By user" listing the staff who have rows here, read from the user table.
 
     Django's ``RelatedOnlyFieldListFilter`` finds its users with ``DISTINCT user_id`` over the
-    whole audit table (about 140 ms at 500,000 rows, on every page). This asks the user table for
+    whole audit table, on every page. This asks the user table for
     its staff, each checked with one index probe for a row, so the cost follows the number of
     staff, not of rows. Merchants' own tries are found by searching their username or number;
     a ``user__id__exact`` link to any user still filters, and that user is listed as selected.

@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import RawSQL
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from ..choices import AttemptOutcome, SendOutcome
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
+from . import rows
 from .rules import (
     CALLED_SENDS,
     CODE_BEARING_SENDS,
@@ -202,17 +200,6 @@ def _db_datetime(value: datetime, alias: str) -> Any:
     return _column(VerificationAttempt, "created_at").get_db_prep_value(value, _connection(alias))
 
 
-def _from_db_datetime(value: Any) -> datetime | None:
-    """A datetime as the ORM would return it (SQLite hands back text for computed columns)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if settings.USE_TZ and timezone.is_naive(value):
-        value = timezone.make_aware(value, UTC)
-    return value  # type: ignore[no-any-return]
-
-
 def _check_params(
     registration_pk: int, block: str, now: datetime, exclude_pk: int | None, alias: str
 ) -> dict[str, Any]:
@@ -260,48 +247,6 @@ def _fetch_row(alias: str, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(row)
 
 
-CHECK_COLUMNS = 8
-SEND_COLUMNS = 13
-
-
-def _check_facts(row: tuple[Any, ...], scope: Scope) -> CheckFacts:
-    status, verified_at, code_id, code_at, used, pending, block_count, block_oldest = row
-    counted = bool(scope.check_block)
-    return CheckFacts(
-        status=status,
-        verified_at=_from_db_datetime(verified_at),
-        code_request_id=code_id,
-        code_sent_at=_from_db_datetime(code_at),
-        attempts_on_code=used or 0,
-        pending=pending or 0,
-        ip_attempts=(block_count or 0) if counted else None,
-        ip_oldest=_from_db_datetime(block_oldest) if counted else None,
-        address_missing=scope.address_missing,
-    )
-
-
-def _send_facts(row: tuple[Any, ...], scope: Scope) -> SendFacts:
-    (status, verified_at, today, oldest, last, last_call, pending) = row[:7]
-    owner_sends, owner_oldest, block_sends, block_oldest, global_sends, global_oldest = row[7:]
-    return SendFacts(
-        status=status,
-        verified_at=_from_db_datetime(verified_at),
-        sends_today=today or 0,
-        oldest_today=_from_db_datetime(oldest),
-        last_send_at=_from_db_datetime(last),
-        last_call_at=_from_db_datetime(last_call),
-        pending=pending or 0,
-        owner_sends=(owner_sends or 0) if scope.owner_id is not None else None,
-        owner_oldest=_from_db_datetime(owner_oldest),
-        block_sends=(block_sends or 0) if scope.send_block else None,
-        block_oldest=_from_db_datetime(block_oldest),
-        global_sends=global_sends or 0,
-        global_oldest=_from_db_datetime(global_oldest),
-        address_missing=scope.address_missing,
-        sms_allowed=scope.sms_allowed,
-    )
-
-
 # -- what the services call ------------------------------------------------------------------------------
 
 
@@ -312,7 +257,7 @@ def read_check_facts(
     alias = alias_for(VerificationAttempt)
     params = _check_params(registration.pk, scope.check_block, now, exclude_pk, alias)
     row = _fetch_row(alias, _check_sql(alias, bool(scope.check_block), exclude_pk is not None), params)
-    return _check_facts(row, scope)
+    return rows.check_facts(row, scope)
 
 
 def read_send_facts(
@@ -327,7 +272,7 @@ def read_send_facts(
     alias = alias_for(CodeRequest)
     params = _send_params(registration, scope, limits, now, exclude_pk, alias)
     sql = _send_sql(alias, scope.owner_id is not None, bool(scope.send_block), exclude_pk is not None)
-    return _send_facts(_fetch_row(alias, sql, params), scope)
+    return rows.send_facts(_fetch_row(alias, sql, params), scope)
 
 
 def read_state_facts(
@@ -341,7 +286,9 @@ def read_state_facts(
     }
     sql = _state_sql(alias, bool(scope.check_block), scope.owner_id is not None, bool(scope.send_block))
     row = _fetch_row(alias, sql, params)
-    return _check_facts(row[:CHECK_COLUMNS], scope), _send_facts(row[CHECK_COLUMNS:], scope)
+    return rows.check_facts(row[: rows.CHECK_COLUMNS], scope), rows.send_facts(
+        row[rows.CHECK_COLUMNS :], scope
+    )
 
 
 def serialise(*, owner_id: int | None, block: str) -> None:
