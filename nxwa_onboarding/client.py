@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from . import __version__
 from .conf import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, conf
 from .exceptions import NXCloudConfigurationError, TransportError, error_for_code
+from .redact import hide
 from .signing import ALGORITHMS, compute_sign
+from .transport import Request, exchange
+from .transport import parse_envelope as parse_envelope  # where it was before transport.py
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ CODE_METHODS = ("sms", "voice")
 #: Seconds to wait before each retry of a connection that could not be established.
 CONNECT_RETRY_BACKOFF = (0.2, 0.5)
 TIMESTAMP_EXPIRED = 1004
+#: NXCloud's answer is read up to this many bytes (decoded); a larger one is a ``TransportError``.
+MAX_ANSWER_BYTES = 5 * 1024 * 1024
 
 
 def build_session() -> requests.Session:
@@ -80,58 +85,6 @@ class NXCloudResponse:
     tries: int
 
 
-def parse_envelope(action: str, http_status: int, content: bytes) -> tuple[int, str, Any]:
-    """Read NXCloud's ``{"code", "message", "data"}`` envelope.
-
-    Returns ``(code, message, data)`` for a well-formed envelope; raises ``TransportError``
-    (``sent=True``) when there is no usable answer. A ``code`` that is not an integer
-    (``"0"``, ``0.0``, ``true``) is never taken for success.
-    """
-    if http_status >= 500:
-        raise TransportError(
-            action, "NXCloud answered with a server error", sent=True, http_status=http_status
-        )
-    try:
-        payload = json.loads(content.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise TransportError(action, "the answer is not JSON", sent=True, http_status=http_status) from None
-    if not isinstance(payload, dict):
-        raise TransportError(action, "the answer is not a JSON object", sent=True, http_status=http_status)
-    code = payload.get("code")
-    if type(code) is not int:
-        raise TransportError(
-            action, "the answer has no integer result code", sent=True, http_status=http_status
-        )
-    if http_status != 200 and code == 0:
-        raise TransportError(action, "unexpected HTTP status", sent=True, http_status=http_status)
-    message = payload.get("message")
-    return code, ("" if message is None else str(message)), payload.get("data")
-
-
-def _never_connected(err: requests.RequestException) -> bool:
-    """True only when the TCP connection was never established (refused, connect timeout, DNS)."""
-    if isinstance(err, requests.ConnectTimeout):
-        return True
-    if isinstance(err, requests.ConnectionError) and not isinstance(err, requests.ReadTimeout):
-        reason: object = err.args[0] if err.args else None
-        if isinstance(reason, MaxRetryError):
-            reason = reason.reason
-        return isinstance(reason, NewConnectionError)
-    return False
-
-
-def _describe(err: requests.RequestException) -> str:
-    if isinstance(err, requests.ConnectTimeout):
-        return "connect timeout"
-    if isinstance(err, requests.ReadTimeout):
-        return "read timeout: no answer in time"
-    if _never_connected(err):
-        return "could not connect"
-    if isinstance(err, requests.ConnectionError):
-        return "connection dropped before an answer"
-    return f"request failed ({type(err).__name__})"
-
-
 def _encode(action: str, body: str) -> bytes:
     """The body's UTF-8 bytes; a lone surrogate (which UTF-8 cannot carry) is a ValueError whose
     text and chain hold nothing of the body (``UnicodeEncodeError``'s repr would: the code)."""
@@ -142,16 +95,10 @@ def _encode(action: str, body: str) -> bytes:
     raise ValueError(f"the {action} request contains text that UTF-8 cannot encode (a lone surrogate)")
 
 
-def _redact(text: str, hidden: Iterable[str]) -> str:
-    for value in hidden:
-        if value:
-            text = text.replace(value, "***")
-    return text
-
-
 class NXCloudClient:
     """One client per process is enough: it keeps one ``requests.Session`` (keep-alive)."""
 
+    @sensitive_variables("access_secret")
     def __init__(
         self,
         access_key: str,
@@ -164,6 +111,7 @@ class NXCloudClient:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        access_secret = hide(access_secret)
         if not access_key or not access_secret:
             raise NXCloudConfigurationError(
                 "NXWA_ONBOARDING['ACCESS_KEY'] and ['ACCESS_SECRET'] are both required."
@@ -189,7 +137,7 @@ class NXCloudClient:
         """A client configured from ``settings.NXWA_ONBOARDING``."""
         return cls(
             conf.ACCESS_KEY,
-            conf.ACCESS_SECRET,
+            hide(conf.ACCESS_SECRET),
             base_url=conf.BASE_URL,
             algorithm=conf.SIGN_ALGORITHM,
             timeout=conf.TIMEOUT,
@@ -211,22 +159,31 @@ class NXCloudClient:
         }
         if self.algorithm != "md5":
             headers["algorithm"] = self.algorithm
-        headers["sign"] = compute_sign(headers, body, self._access_secret, self.algorithm)
+        headers["sign"] = hide(compute_sign(headers, body, self._access_secret, self.algorithm))
         return headers
 
+    @sensitive_variables("payload", "hidden", "request")
     def call(
         self, action: str, payload: Mapping[str, Any] | None = None, *, hidden: Iterable[str] = ()
     ) -> NXCloudResponse:
         """POST ``payload`` to ``action``; return the answer when its code is 0, raise otherwise.
 
         ``hidden`` lists values (a verification code) to blank out of NXCloud's message before it
-        reaches an exception, a log line or the database.
+        reaches an exception, a log line or the database. Each send is signed and made by
+        ``transport.exchange``, which never raises: the exceptions are raised here, from a frame
+        that holds no secret, sign or body (``request``'s repr shows only the action), with no
+        chain back into the frames of requests and urllib3 (see ``transport``).
         """
-        url = self.base_url + ENDPOINTS[action]
-        body = serialize_body(payload)
-        data = _encode(action, body) if body else None
-        hidden = [*hidden, self._access_secret]
+        body = hide(serialize_body(payload))
+        request = Request(
+            action,
+            self.base_url + ENDPOINTS[action],
+            body,
+            _encode(action, body) if body else None,
+            [*hidden, self._access_secret],
+        )
         phone = mask_phone(payload.get("phone_number")) if payload else "-"
+        del payload, hidden, body  # only ``request`` holds them from here on
         started = time.monotonic()
         tries = 0
         connect_failures = 0
@@ -236,31 +193,32 @@ class NXCloudClient:
         try:
             while True:
                 tries += 1
-                headers = self._signed_headers(action, body)
-                try:
-                    response = self.session.post(
-                        url, data=data, headers=headers, timeout=self.timeout, allow_redirects=False
-                    )
-                except requests.RequestException as err:
-                    sent = not _never_connected(err)
-                    if not sent and connect_failures < len(CONNECT_RETRY_BACKOFF):
+                outcome = exchange(
+                    self.session, request, self._signed_headers, self.timeout, MAX_ANSWER_BYTES
+                )
+                http_status = outcome.http_status
+                if outcome.unexpected is not None:
+                    raise outcome.unexpected
+                if outcome.code is None:
+                    if not outcome.sent and connect_failures < len(CONNECT_RETRY_BACKOFF):
                         self._sleep(CONNECT_RETRY_BACKOFF[connect_failures])
                         connect_failures += 1
                         continue
-                    # The chained exception keeps its type and message for debugging, but not
-                    # the prepared request: its headers hold the sign and its body the code.
-                    err.request = None
-                    raise TransportError(action, _describe(err), sent=sent) from err
-                http_status = response.status_code
-                code, message, result = parse_envelope(action, http_status, response.content)
+                    # Chained to a detached copy of the library's error: its type and text, not
+                    # its frames or its prepared request (the sign, the body with the code).
+                    raise TransportError(
+                        action, outcome.failure, sent=outcome.sent, http_status=http_status
+                    ) from outcome.cause
+                code = outcome.code
                 if code == TIMESTAMP_EXPIRED and not retried_expired:
                     retried_expired = True
                     continue
-                message = _redact(message, hidden)
                 if code != 0:
-                    raise error_for_code(code, message, action, http_status)
+                    raise error_for_code(code, outcome.message, action, http_status)
+                assert http_status is not None  # an envelope was read, so there was an answer
+                duration = time.monotonic() - started
                 return NXCloudResponse(
-                    action, code, message, result, http_status, time.monotonic() - started, tries
+                    action, code, outcome.message, outcome.data, http_status, duration, tries
                 )
         finally:
             logger.info(
@@ -293,8 +251,10 @@ class NXCloudClient:
             raise ValueError(f"method must be one of {CODE_METHODS}")
         self.call("getCode", {"phone_number": phone_number, "method": method})
 
+    @sensitive_variables("code")
     def check_code(self, phone_number: str, code: str) -> None:
         """Pass on the code the merchant received; returns only if NXCloud accepted it."""
+        code = hide(code)
         self.call("checkCode", {"phone_number": phone_number, "code": code}, hidden=[code])
 
     def create_client(self, phone_number: str) -> None:

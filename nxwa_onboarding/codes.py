@@ -14,6 +14,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from .choices import RefusalReason
+from .redact import Hidden, hide
 from .texts import refusal_text
 
 if TYPE_CHECKING:
@@ -24,12 +25,16 @@ CODE_SEPARATORS = re.compile(r"[\s\-]+")
 MAX_CODE_INPUT = 32
 
 
-def normalize_code(text: object) -> str | None:
-    """Digits of a code as a person types it (``123-830``, ``123 830``); None if malformed."""
+def normalize_code(text: object) -> Hidden | None:
+    """Digits of a code as a person types it (``123-830``, ``123 830``); None if malformed.
+
+    ``Hidden``: a ``str`` whose ``repr`` (what an error report shows of a frame's locals) is a
+    placeholder, wherever the code travels from here (forms' ``cleaned_data``, the services, the
+    client)."""
     if not isinstance(text, str) or len(text) > MAX_CODE_INPUT:
         return None
     cleaned = CODE_SEPARATORS.sub("", text.strip())
-    return cleaned if CODE_PATTERN.fullmatch(cleaned) else None
+    return Hidden(cleaned) if CODE_PATTERN.fullmatch(cleaned) else None
 
 
 def code_digest(registration: PhoneRegistration, code: str) -> str:
@@ -66,7 +71,7 @@ class CodeField(forms.CharField):
         super().__init__(strip=True, widget=CodeInput(attrs=widget_attrs), **kwargs)
 
     def clean(self, value: Any) -> str:
-        text = super().clean(value)
+        text = hide(super().clean(value))
         digits = normalize_code(text)
         if digits is None:
             raise forms.ValidationError(refusal_text(RefusalReason.MALFORMED), code="malformed")

@@ -5,7 +5,9 @@ and acts on their own registrations only: anyone else's, like one that does not 
 Every POST redirects (POST/redirect/GET) and says what happened through the messages framework.
 Views that call NXCloud run outside ``ATOMIC_REQUESTS`` so each pending row is committed before
 the call, as the services require. Customers get calm, honest words; the details (result codes,
-NXCloud's messages) are on the audit rows in the admin, never on these pages.
+NXCloud's messages) are on the audit rows in the admin, never on these pages. Every page's error
+reports are filtered at DEBUG on as well as off (``reports.safe_reports``), and the posted code
+is one of the values they hide (``sensitive_post_parameters``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services
 from .addresses import client_ip
@@ -34,6 +37,7 @@ from .choices import Failure
 from .exceptions import NXCloudConfigurationError, OnboardingError
 from .forms import CodeForm, SendCodeForm, StartForm
 from .models import Channel, CodeRequest, Method, PhoneRegistration, VerificationAttempt
+from .reports import safe_reports
 from .texts import customer_configuration_text, is_configuration_failure, until_text
 
 logger = logging.getLogger(__name__)
@@ -176,6 +180,7 @@ def _create_client(request: HttpRequest, registration: PhoneRegistration, *, qui
 
 
 @never_cache
+@safe_reports
 @login_required
 def registration_list(request: HttpRequest) -> HttpResponse:
     """The signed-in customer's own registrations, newest first."""
@@ -185,6 +190,7 @@ def registration_list(request: HttpRequest) -> HttpResponse:
 
 @transaction.non_atomic_requests
 @never_cache
+@safe_reports
 @login_required
 def start(request: HttpRequest) -> HttpResponse:
     """Add a number and send its first code; then go to the registration's page."""
@@ -221,6 +227,7 @@ def start(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@safe_reports
 @login_required
 def detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """The number's state and what to do next."""
@@ -315,6 +322,8 @@ def _post_only(view: View) -> View:
 
 @transaction.non_atomic_requests
 @never_cache
+@safe_reports
+@sensitive_post_parameters("code")
 @login_required
 @_post_only
 def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse:
@@ -336,6 +345,7 @@ def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse
 
 @transaction.non_atomic_requests
 @never_cache
+@safe_reports
 @login_required
 @_post_only
 def send_code(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse:
@@ -352,6 +362,7 @@ def send_code(request: HttpRequest, registration: PhoneRegistration) -> HttpResp
 
 @transaction.non_atomic_requests
 @never_cache
+@safe_reports
 @login_required
 @_post_only
 def refresh(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse:

@@ -124,6 +124,18 @@ def test_staff_without_verify_phone_gets_403_and_no_button(sent: PhoneRegistrati
 
 
 @pytest.mark.django_db
+def test_verify_phone_alone_opens_no_registration(sent: PhoneRegistration) -> None:
+    """The enter-code page shows the number: it also needs the right to see the registration."""
+    user = make_user("typist", staff=True, perms=("verify_phone",))
+    client = logged_in(user)
+    response = client.get(check_url(sent))
+    assert response.status_code == 403
+    assert sent.formatted_phone not in html(response)
+    assert client.post(check_url(sent), {"code": "123456"}).status_code == 403
+    assert VerificationAttempt.objects.count() == 0
+
+
+@pytest.mark.django_db
 def test_staff_with_verify_phone_sees_the_button(staff_client: Client, sent: PhoneRegistration) -> None:
     page = html(staff_client.get(change_url(sent)))
     assert f'href="{check_url(sent)}"' in page

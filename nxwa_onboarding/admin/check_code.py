@@ -10,11 +10,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
+from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import services
 from ..addresses import client_ip
 from ..models import Channel, PhoneRegistration
+from ..reports import safe_reports
 from .forms import CheckCodeForm
 from .presenters import admin_url, check_outcome_message, check_summary_text
 
@@ -41,12 +44,18 @@ class CheckCodeMixin(RegistrationAdminBase):
         ]
         return custom + super().get_urls()
 
+    @method_decorator(safe_reports)
+    @method_decorator(sensitive_post_parameters("code"))
     def check_code_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Entering codes needs ``verify_phone`` and the right to see the registration (its
+        number is on the page): ``verify_phone`` alone opens nothing."""
         if not self.has_verify_phone_permission(request):
             raise PermissionDenied
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404(gettext("That registration does not exist."))
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
         change_url = admin_url(self.admin_site, obj, "change", obj.pk)
         if request.method == "POST":
             form = CheckCodeForm(request.POST)

@@ -12,6 +12,7 @@ from ..addresses import clean_ip
 from ..choices import AttemptOutcome, Channel, RegistrationStatus
 from ..codes import MAX_CODE_INPUT, code_digest, normalize_code
 from ..models import PhoneRegistration, VerificationAttempt
+from ..redact import hide
 from . import calls, sql
 from .calls import CallResult, UserLike, Verdict, real_user
 from .rules import malformed
@@ -47,6 +48,7 @@ def check_code(
     in one transaction.
     """
     ip = clean_ip(ip)
+    code = hide(code)  # this frame's locals (and the closure below) show only placeholders
     digits = normalize_code(code)
     base: dict[str, Any] = {
         "registration": registration,
