@@ -38,6 +38,7 @@ class RefusalReason(models.TextChoices):
     GLOBAL_LIMIT = "global_limit", _("The site's daily limit of codes is reached")
     NO_ADDRESS = "no_address", _("The request's address is unknown")
     LANDLINE_SMS = "landline_sms", _("A landline cannot receive SMS")
+    NUMBER_POLICY = "number_policy", _("This kind of number cannot be used")
 
 
 class RegistrationStatus(models.TextChoices):

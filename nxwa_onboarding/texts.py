@@ -46,6 +46,18 @@ def refusal_text(reason: str, until: datetime | None = None, now: datetime | Non
         RefusalReason.COOLDOWN: _("A code was sent moments ago."),
         RefusalReason.DAILY_CAP: _("This number has had as many codes as allowed in one day."),
         RefusalReason.CLOSED: _("This registration is closed."),
+        RefusalReason.OWNER_LIMIT: _("You have asked for as many codes as allowed in one day."),
+        RefusalReason.IP_SEND_LIMIT: _("Too many codes have been asked for from your network."),
+        RefusalReason.GLOBAL_LIMIT: _(
+            "We are sending no codes just now: our daily limit is reached and our team has been told."
+        ),
+        RefusalReason.NO_ADDRESS: _(
+            "We could not tell where your request came from, so it was not sent. Please try again."
+        ),
+        RefusalReason.LANDLINE_SMS: _(
+            "This looks like a landline: landlines can't receive SMS, so choose a voice call."
+        ),
+        RefusalReason.NUMBER_POLICY: _("Codes cannot be sent to this kind of number."),
     }
     text = str(texts.get(reason, _("Refused.")))  # type: ignore[call-overload]
     if when:

@@ -27,18 +27,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import services
+from . import announce, services
 from .addresses import client_ip
-from .choices import Failure
 from .exceptions import NXCloudConfigurationError, OnboardingError
 from .forms import CodeForm, SendCodeForm, StartForm
-from .models import Channel, CodeRequest, Method, PhoneRegistration, VerificationAttempt
+from .models import Channel, Method, PhoneRegistration, VerificationAttempt
 from .reports import safe_reports
-from .texts import customer_configuration_text, is_configuration_failure, until_text
+from .texts import join_sentences, until_text
 
 logger = logging.getLogger(__name__)
 
@@ -61,107 +59,6 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
 
 
-# -- what customers are told -------------------------------------------------------------------
-
-
-def _down_text() -> str:
-    return _(
-        "We could not reach WhatsApp's verification service just now. Nothing was used up: "
-        "please try again in a minute."
-    )
-
-
-def _error_text(err: Exception) -> str:
-    """Plain words for an exception from create_client/refresh_status, classified as every face
-    classifies it (``services.failure_of``)."""
-    failure = services.failure_of(err)
-    if failure == Failure.CONFIGURATION:
-        return customer_configuration_text()
-    if failure == Failure.UNREACHABLE:
-        return _down_text()
-    if failure == Failure.MAYBE_SENT:
-        return _("WhatsApp's service did not answer in time. Your number is safe: look again in a minute.")
-    return _(
-        "WhatsApp's service could not finish this step just now. Your number is safe: "
-        "look again in a few minutes."
-    )
-
-
-def _tries_text(attempts_left: int) -> str:
-    return ngettext("You have %(n)d try left.", "You have %(n)d tries left.", attempts_left) % {
-        "n": attempts_left
-    }
-
-
-def _announce_send(request: HttpRequest, code_request: CodeRequest) -> None:
-    """Say how a code request ended."""
-    outcome = code_request.outcome
-    if outcome == CodeRequest.Outcome.SENT:
-        if code_request.method == Method.VOICE:
-            text = _("We are calling %(phone)s now: the call will read out your code.")
-        else:
-            text = _("A code is on its way to %(phone)s by SMS.")
-        messages.success(request, text % {"phone": code_request.registration.formatted_phone})
-    elif outcome == CodeRequest.Outcome.REFUSED:
-        refusal = services.Refusal(code_request.refusal_reason, code_request.retry_after)
-        messages.warning(request, _("No code was sent. %(why)s") % {"why": refusal.message})
-    elif outcome == CodeRequest.Outcome.UNKNOWN:
-        messages.warning(
-            request,
-            _(
-                "We asked for a code but could not confirm that it was sent. If it arrives, "
-                "enter it below; if nothing comes, ask for a new code in a minute."
-            ),
-        )
-    elif outcome == CodeRequest.Outcome.REJECTED:
-        messages.error(
-            request,
-            _(
-                "WhatsApp could not send a code to this number. Check that it is the number of "
-                "your WhatsApp Business account and try again later."
-            ),
-        )
-    elif is_configuration_failure(code_request):
-        messages.error(request, customer_configuration_text())
-    else:
-        messages.error(request, _down_text())
-
-
-def _announce_attempt(request: HttpRequest, registration: PhoneRegistration, attempt: Any) -> None:
-    """Say how a verification attempt ended (accepted is announced by the caller)."""
-    outcome = attempt.outcome
-    if outcome == VerificationAttempt.Outcome.REJECTED:
-        state = services.get_state(registration, ip=client_ip(request))
-        left = state.check.attempts_left
-        if left:
-            text = ngettext(
-                "That code was not accepted. You have %(n)d try left.",
-                "That code was not accepted. You have %(n)d tries left.",
-                left,
-            ) % {"n": left}
-        elif state.send.refusal is None:
-            text = _("That code was not accepted, and it was the last try for this code. Ask for a new one.")
-        else:
-            text = _("That code was not accepted, and it was the last try for this code.")
-        messages.error(request, text)
-    elif outcome == VerificationAttempt.Outcome.REFUSED:
-        refusal = services.Refusal(attempt.refusal_reason, attempt.retry_after)
-        messages.warning(request, refusal.message)
-    elif outcome == VerificationAttempt.Outcome.UNKNOWN:
-        messages.warning(
-            request,
-            _(
-                "We could not find out whether your code was accepted: WhatsApp's service did not "
-                "answer in time. Look again in a minute; if the number is not verified by then, "
-                "enter the code again or ask for a new one."
-            ),
-        )
-    elif is_configuration_failure(attempt):
-        messages.error(request, customer_configuration_text())
-    else:
-        messages.error(request, _down_text())
-
-
 def _create_client(request: HttpRequest, registration: PhoneRegistration, *, quiet: bool = False) -> bool:
     """Start the WhatsApp client for a verified number; False (and a message) if that failed."""
     try:
@@ -171,7 +68,7 @@ def _create_client(request: HttpRequest, registration: PhoneRegistration, *, qui
             "create_client failed for registration %s: %s", registration.public_id, type(err).__name__
         )
         if not quiet:
-            messages.warning(request, _error_text(err))
+            messages.warning(request, announce.error_text(err))
         return False
     return True
 
@@ -209,17 +106,24 @@ def start(request: HttpRequest) -> HttpResponse:
                 )
             except ValidationError as err:
                 if err.code == "duplicate":
-                    own = (
-                        PhoneRegistration.objects.filter(owner_id=request.user.pk, phone_number=digits)
-                        .exclude(status=Status.FAILED)
-                        .first()
-                    )
+                    own = PhoneRegistration.objects.open_for(digits).filter(owner_id=request.user.pk).first()
                     if own is not None:
                         messages.info(request, _("You are already onboarding this number: here it is."))
                         return redirect(own)
+                    # No more than "it is taken" (not whose, not since when), and what to do.
+                    err = ValidationError(
+                        join_sentences(
+                            str(err.messages[0]),
+                            _(
+                                "If it is yours, finish its registration where it was started, "
+                                "or try again tomorrow."
+                            ),
+                        ),
+                        code="duplicate",
+                    )
                 form.add_error("phone_number", err)
             else:
-                _announce_send(request, registration.code_requests.latest())
+                announce.sent(request, registration.code_requests.latest())
                 return redirect(registration)
     else:
         form = StartForm()
@@ -271,7 +175,7 @@ def _render_detail(
         "can_check": can_check,
         "check_refusal": check.refusal.message if code_out and check.refusal else "",
         "attempts_left": check.attempts_left,
-        "tries_text": _tries_text(check.attempts_left),
+        "tries_text": announce.tries_text(check.attempts_left),
         "expires_text": until_text(check.expires_at, now) if can_check else "",
         "can_send": can_send,
         "send_wait": send_wait,
@@ -339,7 +243,7 @@ def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse
         if _create_client(request, registration):
             messages.info(request, _("We are now setting up WhatsApp for your number."))
     else:
-        _announce_attempt(request, registration, attempt)
+        announce.attempted(request, registration, attempt)
     return redirect(registration)
 
 
@@ -356,7 +260,7 @@ def send_code(request: HttpRequest, registration: PhoneRegistration) -> HttpResp
     code_request = services.request_code(
         registration, form.cleaned_data["method"], user=request.user, ip=client_ip(request), channel=CHANNEL
     )
-    _announce_send(request, code_request)
+    announce.sent(request, code_request)
     return redirect(registration)
 
 
@@ -385,7 +289,7 @@ def refresh(request: HttpRequest, registration: PhoneRegistration) -> HttpRespon
                     type(err).__name__,
                 )
                 if not quiet:
-                    messages.warning(request, _error_text(err))
+                    messages.warning(request, announce.error_text(err))
     if quiet:
         return JsonResponse(
             {

@@ -232,7 +232,10 @@ def test_actions_offered_follow_the_permissions(staff: Any, staff_viewer: Any, s
     url = reverse(CHANGELIST)
     everything = {"send_code_sms", "send_code_voice", "create_whatsapp_client", "refresh_from_nxcloud"}
     assert action_names(logged_in(staff).get(url)) == everything
-    assert action_names(logged_in(superuser).get(url)) == everything | {"delete_selected"}
+    assert action_names(logged_in(superuser).get(url)) == everything | {
+        "delete_selected",
+        "close_registrations",
+    }
     assert action_names(logged_in(changer).get(url)) == {"refresh_from_nxcloud"}
     assert logged_in(staff_viewer).get(url).context["action_form"] is None
 

@@ -665,8 +665,47 @@ def test_create_client_is_claimed_before_the_call_and_never_doubled() -> None:
         time_machine.travel(timezone.now() + services.stale_after() + timedelta(seconds=1)),
         nxcloud() as rsps,
     ):
+        # Any call under way has ended: phoneList settles it first. Not listed: sent again.
+        answer(rsps, "phoneList", data=[number("+86 139 0013 9000", 5)])
         answer(rsps, "createClient")
         assert services.create_client(registration).status == Status.CLIENT_CREATED
+        assert len(calls_to(rsps, "phoneList")) == 1
+        assert len(calls_to(rsps, "createClient")) == 1
+
+
+def lost_create_client() -> PhoneRegistration:
+    """A verified registration whose createClient got no answer, long enough ago."""
+    registration = verified()
+    with nxcloud() as rsps:
+        fail_with(rsps, "createClient", requests.ReadTimeout("slow"))
+        with pytest.raises(TransportError):
+            services.create_client(registration)
+    PhoneRegistration.objects.filter(pk=registration.pk).update(
+        client_requested_at=timezone.now() - services.stale_after() - timedelta(seconds=1)
+    )
+    return registration
+
+
+@pytest.mark.parametrize(("register_status", "expected"), [(3, "client_created"), (5, "registered")])
+def test_a_lost_create_client_that_took_is_settled_from_phone_list_and_not_resent(
+    register_status: int, expected: str
+) -> None:
+    registration = lost_create_client()
+    with nxcloud() as rsps:
+        answer(rsps, "phoneList", data=[number("+86 138 0013 8000", register_status)])
+        assert services.create_client(registration).status == expected
+        assert calls_to(rsps, "createClient") == []
+    registration.refresh_from_db()
+    assert registration.status == expected
+
+
+def test_staff_may_send_a_lost_create_client_again_without_asking_phone_list() -> None:
+    registration = lost_create_client()
+    with nxcloud() as rsps:
+        answer(rsps, "createClient")
+        created = services.create_client(registration, resend_unknown=True)
+        assert created.status == Status.CLIENT_CREATED
+        assert calls_to(rsps, "phoneList") == []
         assert len(calls_to(rsps, "createClient")) == 1
 
 

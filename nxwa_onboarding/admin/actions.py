@@ -268,6 +268,12 @@ class RegistrationActionsMixin(RegistrationAdminBase):
             return gettext("already has its client: nothing to do")
         if registration.status != Status.VERIFIED:
             return gettext("not verified yet: will be skipped")
+        if registration.client_requested_at is not None:
+            if registration.client_requested_at >= timezone.now() - services.stale_after():
+                return gettext("being created right now: will be skipped")
+            return gettext(
+                "an earlier request got no answer, so it may have been created: it will be requested again"
+            )
         return gettext("will be created")
 
     @admin.action(description=_("Create the WhatsApp client"), permissions=["send_code"])
@@ -291,7 +297,7 @@ class RegistrationActionsMixin(RegistrationAdminBase):
         for index, registration in enumerate(registrations):
             before = registration.status
             try:
-                services.create_client(registration, user=request.user)
+                services.create_client(registration, user=request.user, resend_unknown=True)
             except InvalidStateError:
                 outcomes.skipped.append(registration)
                 continue

@@ -24,6 +24,7 @@ from . import presenters
 from .actions import RegistrationActionsMixin
 from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAttemptInline
 from .check_code import CheckCodeMixin
+from .closing import CloseActionMixin
 from .forms import AddRegistrationForm
 from .presenters import EMPTY, check_summary_text, refusal_notices
 from .search import PhoneSearch, PhoneSearchMixin
@@ -72,8 +73,26 @@ def annotate_for_changelist(queryset: QuerySet[PhoneRegistration]) -> QuerySet[P
     )
 
 
+class RegisteredElsewhereFilter(admin.SimpleListFilter):
+    """Numbers NXCloud lists as set up that were never verified here: someone should look."""
+
+    title = _("registered outside this app")
+    parameter_name = "elsewhere"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[PhoneRegistration]) -> Any:
+        if self.value() == "yes":
+            return queryset.filter(registered_elsewhere_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(registered_elsewhere_at__isnull=True)
+        return queryset
+
+
 class PhoneRegistrationAdmin(
     RegistrationActionsMixin,
+    CloseActionMixin,
     CheckCodeMixin,
     AuditTrailProtectionMixin,
     PhoneSearchMixin,
@@ -88,7 +107,7 @@ class PhoneRegistrationAdmin(
         "nxcloud_display",
     )
     list_display_links = ("phone",)
-    list_filter = ("status", "last_code_method", "register_status", "created_at")
+    list_filter = ("status", RegisteredElsewhereFilter, "last_code_method", "register_status", "created_at")
     list_select_related = ("owner",)
     search_fields = ("phone_number", "owner__username", "owner__email")
     search_help_text = _(
@@ -98,7 +117,13 @@ class PhoneRegistrationAdmin(
     phone_search = PhoneSearch("phone_number", also=("owner__username", "owner__email"))
     raw_id_fields = ("owner",)
     inlines = (CodeRequestInline, VerificationAttemptInline)
-    actions = ("send_code_sms", "send_code_voice", "create_whatsapp_client", "refresh_from_nxcloud")
+    actions = (
+        "send_code_sms",
+        "send_code_voice",
+        "create_whatsapp_client",
+        "refresh_from_nxcloud",
+        "close_registrations",
+    )
     add_form = AddRegistrationForm
     add_fieldsets = ((None, {"fields": ("phone_number", "owner")}),)
     fieldsets = (
@@ -141,9 +166,11 @@ class PhoneRegistrationAdmin(
                     "waba_name",
                     "last_synced_at",
                     "registered_at",
+                    "registered_elsewhere_at",
                 )
             },
         ),
+        (_("Closed"), {"fields": ("closed_at", "closed_by", "close_reason")}),
     )
     #: Everything but the owner belongs to the service (or NXCloud): staff read it, never type it.
     readonly_fields = tuple(name for name in flatten_fieldsets(fieldsets) if name != "owner")
@@ -204,7 +231,10 @@ class PhoneRegistrationAdmin(
             super().save_model(request, obj, form, change)  # only the owner is editable
             return
         created = services.create_registration(
-            form.cleaned_data["phone_number"], owner=form.cleaned_data.get("owner"), user=request.user
+            form.cleaned_data["phone_number"],
+            owner=form.cleaned_data.get("owner"),
+            user=request.user,
+            channel=Channel.ADMIN,
         )
         # The admin goes on with ``obj`` (log entry, redirect): make it the saved row.
         for model_field in created._meta.concrete_fields:
@@ -237,6 +267,19 @@ class PhoneRegistrationAdmin(
     @admin.display(description=_("code sends"))
     def send_summary(self, obj: PhoneRegistration) -> str:
         return presenters.send_summary_text(self._state(obj).send)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """Staff are told when the installation's daily limit of codes refuses every send."""
+        if request.method == "GET" and services.sends_suspended():
+            self.message_user(
+                request,
+                _(
+                    "No codes are being sent: MAX_SENDS_PER_DAY_GLOBAL is reached (the last 24 "
+                    "hours' sends). Look at who is asking for so many codes before raising it."
+                ),
+                messages.ERROR,
+            )
+        return super().changelist_view(request, extra_context)
 
     def change_view(
         self,

@@ -28,7 +28,13 @@ from ..codes import code_digest, normalize_code
 from .calls import CallResult, failure_of, get_client, stale_after
 from .client_setup import create_client
 from .recovery import ReconcileSummary, reconcile_pending
-from .registration import create_registration, request_code, start_registration
+from .registration import (
+    close_registration,
+    create_registration,
+    request_code,
+    sends_suspended,
+    start_registration,
+)
 from .rules import (
     COUNTED_ATTEMPTS,
     COUNTED_SENDS,
@@ -56,6 +62,7 @@ __all__ = [
     "SendState",
     "SyncSummary",
     "check_code",
+    "close_registration",
     "code_digest",
     "create_client",
     "create_registration",
@@ -66,6 +73,7 @@ __all__ = [
     "reconcile_pending",
     "refresh_status",
     "request_code",
+    "sends_suspended",
     "stale_after",
     "start_registration",
     "sync_statuses",

@@ -12,24 +12,40 @@ from .. import signals
 from ..choices import RegistrationStatus
 from ..exceptions import InvalidStateError, NXCloudConfigurationError, NXCloudError, TransportError
 from ..models import PhoneRegistration
-from . import calls
+from . import calls, status
 from .calls import UserLike, real_user
 
 logger = logging.getLogger("nxwa_onboarding.services")
 Status = RegistrationStatus
 
 
-def create_client(registration: PhoneRegistration, *, user: UserLike = None) -> PhoneRegistration:
+def _settled_from_phone_list(registration: PhoneRegistration) -> bool:
+    """An earlier createClient's answer was lost: ask phoneList whether it took. Listed with a
+    register_status: it did (or failed there), and the registration follows what NXCloud says;
+    True, and nothing is sent again. Not listed: False (it may be sent again)."""
+    numbers = calls.get_client().phone_list(status.app_key(None))
+    item = status.listed(numbers).get(registration.phone_number)
+    if item is None:
+        return False
+    status.apply_number(registration, item, timezone.now())
+    return True
+
+
+def create_client(
+    registration: PhoneRegistration, *, user: UserLike = None, resend_unknown: bool = False
+) -> PhoneRegistration:
     """Create and register NXCloud's local client for a verified number.
 
     A no-op for a registration whose client already exists. createClient is not idempotent, so
     the call is claimed first: ``client_requested_at`` is committed before the call (evidence if
     the process dies, and a second caller is refused meanwhile), cleared when the call certainly
     failed, and kept when its outcome is unknown, so a retry waits until any call still under
-    way must have ended. Raises ``InvalidStateError`` before verification or while a call is
-    claimed, and the client's ``NXCloudError``/``TransportError`` when the call fails (the
-    registration stays ``verified``, so it can be tried again); ``calls.failure_of(err)`` says
-    why, in the words every face uses.
+    way must have ended. After that, an unknown outcome is settled from phoneList, and the call
+    is sent again only when phoneList does not list the number, or when a person asks for it
+    (``resend_unknown=True``: the admin's action). Raises ``InvalidStateError`` before
+    verification or while a call is claimed, and the client's ``NXCloudError``/``TransportError``
+    when the call fails (the registration stays ``verified``, so it can be tried again);
+    ``calls.failure_of(err)`` says why, in the words every face uses.
     """
     registration.refresh_from_db(fields=["status", "verified_at", "client_requested_at"])
     if registration.status in (Status.CLIENT_CREATED, Status.REGISTERED):
@@ -37,6 +53,10 @@ def create_client(registration: PhoneRegistration, *, user: UserLike = None) -> 
     if registration.status != Status.VERIFIED:
         raise InvalidStateError(_("The number must be verified before its WhatsApp client is created."))
     now = timezone.now()
+    claim = registration.client_requested_at
+    lost = claim is not None and claim < now - calls.stale_after()
+    if lost and not resend_unknown and _settled_from_phone_list(registration):
+        return registration
     mine = PhoneRegistration.objects.filter(pk=registration.pk, status=Status.VERIFIED)
     claimed = mine.filter(
         Q(client_requested_at__isnull=True) | Q(client_requested_at__lt=now - calls.stale_after())

@@ -1,4 +1,5 @@
-"""Registrations and sending codes: create_registration, start_registration, request_code."""
+"""Registrations and sending codes: create_registration, start_registration, request_code,
+close_registration."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .. import signals
 from ..addresses import clean_ip
-from ..choices import Channel, Method, RefusalReason, RegistrationStatus, SendOutcome
+from ..choices import UNVERIFIED_STATES, Channel, Method, RefusalReason, RegistrationStatus, SendOutcome
+from ..conf import conf
 from ..models import CodeRequest, PhoneRegistration
 from ..phone import normalize_phone
 from . import calls, sql
 from .calls import CallResult, UserLike, Verdict, real_user
-from .state import read_send_state, scope_for
+from .rules import CALLED_SENDS
+from .state import WEB_CHANNELS, read_send_state, scope_for
 
 Status = RegistrationStatus
 logger = logging.getLogger("nxwa_onboarding.services")
@@ -29,22 +33,109 @@ def _check_method(method: str) -> None:
         raise ValidationError(_("Choose SMS or a voice call."), code="method")
 
 
+def _open_limit(owner: Any, now: datetime) -> None:
+    """At most MAX_OPEN_REGISTRATIONS_PER_OWNER unverified registrations a customer holds (those
+    past UNVERIFIED_EXPIRY no longer count: they hold their number no more)."""
+    limit = conf.MAX_OPEN_REGISTRATIONS_PER_OWNER
+    held = PhoneRegistration.objects.filter(
+        owner=owner,
+        status__in=UNVERIFIED_STATES,
+        created_at__gt=now - timedelta(seconds=conf.UNVERIFIED_EXPIRY),
+    )
+    if held.count() >= limit:
+        raise ValidationError(
+            ngettext(
+                "You already have %(count)d number waiting for its code. Verify it before adding another.",
+                "You already have %(count)d numbers waiting for their codes. Verify one of them "
+                "before adding another.",
+                limit,
+            )
+            % {"count": limit},
+            code="open_limit",
+        )
+
+
+def _release_if_expired(digits: str, now: datetime) -> bool:
+    """The number's open registration, if it was never verified and is older than
+    UNVERIFIED_EXPIRY, stops holding the number: it is closed (its audit rows kept), with the
+    reason recorded. True when the number is free now."""
+    cutoff = now - timedelta(seconds=conf.UNVERIFIED_EXPIRY)
+    holder = PhoneRegistration.objects.open_for(digits).filter(status__in=UNVERIFIED_STATES).first()
+    if holder is None or holder.created_at >= cutoff:
+        return False
+    reason = _("Not verified within the time allowed: the number was registered again.")
+    closed = _close(holder, user=None, reason=reason, only_unverified_before=cutoff)
+    return closed
+
+
 def create_registration(
-    phone_number: str, *, owner: UserLike = None, user: UserLike = None
+    phone_number: str, *, owner: UserLike = None, user: UserLike = None, channel: str = Channel.API
 ) -> PhoneRegistration:
     """Validate and normalise the number and save a new registration (no code sent).
 
-    Raises ``ValidationError`` for a bad number or when the number already has an open
-    registration ("this number is already being onboarded").
+    Raises ``ValidationError`` for a bad number (``phone.normalize_phone``'s words), when the
+    customer already holds MAX_OPEN_REGISTRATIONS_PER_OWNER unverified registrations (code
+    ``open_limit``; customer pages and API only), or when the number already has an open
+    registration (code ``duplicate``). An open registration that was never verified and is older
+    than UNVERIFIED_EXPIRY does not hold its number: it is closed and the new one goes ahead.
     """
     digits = normalize_phone(phone_number)
-    registration = PhoneRegistration(phone_number=digits, owner=real_user(owner), created_by=real_user(user))
-    try:
-        with transaction.atomic(using=sql.alias_for(PhoneRegistration)):
-            registration.save()
-    except IntegrityError:
-        raise ValidationError(_("This number is already being onboarded."), code="duplicate") from None
-    return registration
+    now = timezone.now()
+    owner_user: Any = real_user(owner)
+    alias = sql.alias_for(PhoneRegistration)
+    for _try in range(2):
+        registration = PhoneRegistration(phone_number=digits, owner=owner_user, created_by=real_user(user))
+        try:
+            with transaction.atomic(using=alias):
+                if owner_user is not None and channel in WEB_CHANNELS:
+                    sql.serialise(owner_id=owner_user.pk, block="")
+                    _open_limit(owner_user, now)
+                registration.save()
+            return registration
+        except IntegrityError:
+            if not _release_if_expired(digits, now):
+                break
+    raise ValidationError(_("This number is already being onboarded."), code="duplicate")
+
+
+def _close(
+    registration: PhoneRegistration,
+    *,
+    user: UserLike,
+    reason: str,
+    only_unverified_before: datetime | None = None,
+) -> bool:
+    """Close an open registration once (a conditional UPDATE): it no longer holds its number,
+    and nothing more can be sent or checked for it. Its audit rows stay."""
+    now = timezone.now()
+    rows = PhoneRegistration.objects.open().filter(pk=registration.pk)
+    if only_unverified_before is not None:
+        rows = rows.filter(status__in=UNVERIFIED_STATES, created_at__lt=only_unverified_before)
+    fields = {
+        "status": Status.CLOSED,
+        "closed_at": now,
+        "closed_by": real_user(user),
+        "close_reason": calls.clean_text(reason, 255),
+        "updated_at": now,
+    }
+    if not rows.update(**fields):
+        return False
+    for name, value in fields.items():
+        setattr(registration, name, value)
+    logger.info("registration %s closed by %s: %s", registration.public_id, real_user(user), reason)
+    signals.registration_closed.send(
+        sender=PhoneRegistration, registration=registration, by=real_user(user), reason=reason
+    )
+    return True
+
+
+def close_registration(registration: PhoneRegistration, *, user: UserLike, reason: str) -> bool:
+    """A person closes an open registration, saying why: it stops holding its number (anyone may
+    register it again) and no code can be sent or checked for it. False when it was closed (or
+    failed) already. Recorded with who, when and why; ``registration_closed`` is sent."""
+    if not reason.strip():
+        raise ValidationError(_("Say why the registration is closed."), code="reason")
+    return _close(registration, user=user, reason=reason.strip())
 
 
 def start_registration(
@@ -62,7 +153,7 @@ def start_registration(
     does not undo the registration (the person can ask again).
     """
     _check_method(method)
-    registration = create_registration(phone_number, owner=owner, user=user)
+    registration = create_registration(phone_number, owner=owner, user=user, channel=channel)
     request_code(registration, method, user=user, ip=ip, channel=channel)
     return registration
 
@@ -144,3 +235,12 @@ def _breaker_tripped(refusal: CodeRequest) -> None:
     if refusal.pk is not None and not earlier.exists():
         logger.error("nxwa_onboarding: MAX_SENDS_PER_DAY_GLOBAL reached: every send is refused")
         signals.send_limit_reached.send(sender=PhoneRegistration, code_request=refusal)
+
+
+def sends_suspended() -> bool:
+    """Whether MAX_SENDS_PER_DAY_GLOBAL is reached right now (the circuit breaker is open)."""
+    cap = conf.MAX_SENDS_PER_DAY_GLOBAL
+    calls_today = CodeRequest.objects.filter(
+        created_at__gt=timezone.now() - timedelta(days=1), outcome__in=CALLED_SENDS
+    )
+    return calls_today[:cap].count() >= cap

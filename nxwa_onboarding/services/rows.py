@@ -61,5 +61,5 @@ def send_facts(row: tuple[Any, ...], scope: Scope) -> SendFacts:
         global_sends=global_sends or 0,
         global_oldest=from_db_datetime(global_oldest),
         address_missing=scope.address_missing,
-        sms_allowed=scope.sms_allowed,
+        methods=scope.methods,
     )

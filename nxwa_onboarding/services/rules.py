@@ -85,7 +85,10 @@ class Scope:
     send_block: str = ""  # the address block sends are counted by ("": not counted: staff, no address)
     owner_id: int | None = None  # the customer whose sends are counted (None: not counted)
     address_missing: bool = False  # a web request without a usable address: refused
-    sms_allowed: bool = True  # False for a landline: voice only
+    methods: tuple[str, ...] = (
+        Method.SMS,
+        Method.VOICE,
+    )  # what the number can receive (phone.allowed_methods)
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ class SendFacts:
     global_sends: int  # CALLED_SENDS of the whole installation in 24 hours (up to the limit)
     global_oldest: datetime | None
     address_missing: bool = False
-    sms_allowed: bool = True
+    methods: tuple[str, ...] = (Method.SMS, Method.VOICE)
 
 
 @dataclass(frozen=True)
@@ -249,8 +252,17 @@ def check_state(
 # -- sends ----------------------------------------------------------------------------------------
 
 
-def landline_sms(method: str | None, facts: SendFacts) -> Refusal | None:
-    return Refusal(RefusalReason.LANDLINE_SMS) if method == Method.SMS and not facts.sms_allowed else None
+def method_refused(method: str | None, facts: SendFacts) -> Refusal | None:
+    """The number policy at send time: a landline takes a voice call only; a number of a kind
+    that is refused now (premium-rate and the like, registered before the policy) takes nothing.
+    ``method`` None (a status page): only whether the number can take a code at all."""
+    if not facts.methods:
+        return Refusal(RefusalReason.NUMBER_POLICY)
+    if method is None or method in facts.methods:
+        return None
+    if method == Method.SMS and Method.VOICE in facts.methods:
+        return Refusal(RefusalReason.LANDLINE_SMS)
+    return Refusal(RefusalReason.NUMBER_POLICY)
 
 
 def cooldown(facts: SendFacts, limits: Limits, now: datetime) -> Refusal | None:
@@ -316,7 +328,7 @@ def send_refusal(
         already_verified(facts.status, facts.verified_at)
         or closed(facts.status)
         or in_flight(facts.pending)
-        or landline_sms(method, facts)
+        or method_refused(method, facts)
         or no_address(facts.address_missing)
     )
     if first is not None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from ..addresses import block_of, clean_ip
 from ..choices import Channel
 from ..models import PhoneRegistration
+from ..phone import allowed_methods
 from . import sql
 from .rules import (
     CheckFacts,
@@ -39,7 +40,7 @@ def scope_for(registration: PhoneRegistration, *, channel: str, ip: str | None) 
         send_block=block if web else "",
         owner_id=registration.owner_id if web else None,
         address_missing=channel in ADDRESSED_CHANNELS and not block,
-        sms_allowed=True,
+        methods=allowed_methods(registration.phone_number),
     )
 
 

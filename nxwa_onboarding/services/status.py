@@ -34,7 +34,7 @@ class SyncSummary:
     unmatched: list[str] = field(default_factory=list)
 
 
-def _app_key(appkey: str | None) -> str:
+def app_key(appkey: str | None) -> str:
     key = appkey or conf.APP_KEY
     if not key:
         raise NXCloudConfigurationError("NXWA_ONBOARDING['APP_KEY'] is required to read phoneList.")
@@ -44,7 +44,7 @@ def _app_key(appkey: str | None) -> str:
 def _next_status(status: str, register_status: int | None) -> str:
     """Where phoneList's register_status moves a registration verified here (5 registered, 1-2
     failed, 3-4 client). Only verification moves a registration to these states: an unverified
-    one is never moved by phoneList (``_apply_number`` flags it instead)."""
+    one is never moved by phoneList (``apply_number`` flags it instead)."""
     if register_status == 5:
         return Status.REGISTERED
     if register_status in (1, 2) and status in (Status.VERIFIED, Status.CLIENT_CREATED):
@@ -77,7 +77,7 @@ def _flag_elsewhere(registration: PhoneRegistration, now: datetime) -> str:
     return registration.status
 
 
-def _apply_number(registration: PhoneRegistration, item: dict[str, Any], now: datetime) -> str:
+def apply_number(registration: PhoneRegistration, item: dict[str, Any], now: datetime) -> str:
     """Copy phoneList details onto the registration and move its status; returns the old status.
 
     One conditional UPDATE (``WHERE status = <the status it was read with>``), so a sync never
@@ -135,7 +135,7 @@ def _apply_number(registration: PhoneRegistration, item: dict[str, Any], now: da
     return first_seen
 
 
-def _listed(numbers: list[Any]) -> dict[str, dict[str, Any]]:
+def listed(numbers: list[Any]) -> dict[str, dict[str, Any]]:
     """phoneList's items by the digits of their number; an item that is not a number object is
     skipped (logged), never the whole list."""
     by_digits: dict[str, dict[str, Any]] = {}
@@ -149,9 +149,9 @@ def _listed(numbers: list[Any]) -> dict[str, dict[str, Any]]:
 
 
 def _apply_safely(registration: PhoneRegistration, item: dict[str, Any], now: datetime) -> str | None:
-    """``_apply_number``, or None (logged) when this one item cannot be applied."""
+    """``apply_number``, or None (logged) when this one item cannot be applied."""
     try:
-        return _apply_number(registration, item, now)
+        return apply_number(registration, item, now)
     except (DatabaseError, TypeError, ValueError) as err:
         logger.warning(
             "phoneList item for registration %s skipped: %s", registration.public_id, type(err).__name__
@@ -176,8 +176,8 @@ def refresh_status(registration: PhoneRegistration, *, appkey: str | None = None
         registration.refresh_from_db()
         return registration
     try:
-        numbers = calls.get_client().phone_list(_app_key(appkey))
-        item = _listed(numbers).get(registration.phone_number)
+        numbers = calls.get_client().phone_list(app_key(appkey))
+        item = listed(numbers).get(registration.phone_number)
         if item is not None:
             _apply_safely(registration, item, timezone.now())
     finally:
@@ -189,10 +189,10 @@ def sync_statuses(
     appkey: str | None = None, *, progress: Callable[[int, int], None] | None = None
 ) -> SyncSummary:
     """Read phoneList once and update every open registration NXCloud lists."""
-    numbers = calls.get_client().phone_list(_app_key(appkey))
+    numbers = calls.get_client().phone_list(app_key(appkey))
     now = timezone.now()
     summary = SyncSummary(listed=len(numbers))
-    by_digits = _listed(numbers)
+    by_digits = listed(numbers)
     registrations = PhoneRegistration.objects.open().filter(phone_number__in=list(by_digits))
     found = {r.phone_number: r for r in registrations}
     for index, (digits, item) in enumerate(by_digits.items(), start=1):

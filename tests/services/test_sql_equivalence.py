@@ -170,7 +170,7 @@ def orm_send_facts(
         global_sends=global_sends,
         global_oldest=global_oldest,
         address_missing=scope.address_missing,
-        sms_allowed=scope.sms_allowed,
+        methods=scope.methods,
     )
 
 
