@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install demo test test-postgres test-browser lint bench clean
+.PHONY: install demo test test-postgres test-browser matrix lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test-postgres: install
 test-browser: install
 	$(PYTEST) -m browser -p no:randomly
 
+## matrix: the suite on every supported Django (noxfile.py): 5.2 + Python 3.11, 6.0 + 3.12, and
+## 6.1 + 3.13 on PostgreSQL; warnings are errors. The Pythons come from PATH or pyenv.
+matrix: install
+	POSTGRES_URL=$(POSTGRES_URL) $(BIN)/nox
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -45,4 +50,4 @@ bench: install
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output
+	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output

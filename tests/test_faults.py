@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +44,9 @@ ADMIN = {
     "down": "NXCloud could not be reached: the code was not checked",
     "configuration": "Configuration problem (NXCloud",
 }
+
+
+LATE_1004 = replace(result(1004), delay=0.002)
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,10 @@ RESULT_FAULTS = [
         Fault(f"result {code}", (result(code),), "failed", 1, "configuration", counts=False)
         for code in CONFIGURATION_CODES
     ),
-    # 1004 (timestamp) is the one answer that proves NXCloud did nothing: re-signed once.
-    Fault("result 1004 twice", (result(1004), result(1004)), "failed", 2, "configuration", False),
-    Fault("result 1004, then success", (result(1004), result(0)), "accepted", 2, "accepted", False),
+    # 1004 (timestamp) is the one answer that proves NXCloud did nothing: re-signed once. Answered
+    # 2 ms late, so that the re-signed retry's ts (in milliseconds) can be told from the first.
+    Fault("result 1004 twice", (LATE_1004, result(1004)), "failed", 2, "configuration", False),
+    Fault("result 1004, then success", (LATE_1004, result(0)), "accepted", 2, "accepted", False),
 ]
 
 FAULTS = TRANSPORT_FAULTS + RESULT_FAULTS
