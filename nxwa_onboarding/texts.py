@@ -46,6 +46,11 @@ def refusal_text(reason: str, until: datetime | None = None, now: datetime | Non
         RefusalReason.COOLDOWN: _("A code was sent moments ago."),
         RefusalReason.DAILY_CAP: _("This number has had as many codes as allowed in one day."),
         RefusalReason.CLOSED: _("This registration is closed."),
+        RefusalReason.OWNER_LIMIT: _("You have asked for as many codes as allowed in one day."),
+        RefusalReason.IP_SEND_LIMIT: _("Too many codes were asked for from your network."),
+        RefusalReason.GLOBAL_LIMIT: _("No more codes can be sent today. Please try again later."),
+        RefusalReason.NO_ADDRESS: _("We could not tell where this request came from, so it was refused."),
+        RefusalReason.LANDLINE_SMS: _("A landline cannot receive SMS: choose a voice call."),
     }
     text = str(texts.get(reason, _("Refused.")))  # type: ignore[call-overload]
     if when:
