@@ -24,10 +24,11 @@ from ninja import Status as Answer
 
 from .. import services
 from ..addresses import client_ip
-from ..choices import AttemptOutcome, Channel, Failure, RegistrationStatus, SendOutcome
+from ..choices import AttemptOutcome, Channel, Failure, RefusalReason, RegistrationStatus, SendOutcome
 from ..exceptions import NXCloudConfigurationError, OnboardingError
 from ..forms import CodeForm, SendCodeForm, StartForm
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
+from ..phone import allowed_methods
 from . import present, problems
 from .auth import caller
 from .schemas import CodeIn, ProblemOut, RegistrationOut, RegistrationSummaryOut, SendIn, StartIn
@@ -67,6 +68,17 @@ def valid(form: forms.Form) -> dict[str, Any]:
     )
 
 
+def address(request: HttpRequest) -> str:
+    """The request's address for the per-address rules. The services refuse a missing address
+    only on the channels listed in ``services.state.ADDRESSED_CHANNELS``; ``api`` is not among
+    them (it is the services' default channel, for calls from the host's own code), so the API
+    refuses here, as the rules would (``no_address``), rather than skip those limits."""
+    ip = client_ip(request)
+    if ip is None:
+        raise problems.refused(RefusalReason.NO_ADDRESS)
+    return ip
+
+
 def continue_setup(registration: PhoneRegistration, user: Any) -> None:
     """What follows an accepted code: set up the number's WhatsApp client. Inline for now (as
     the customer pages do); the one place to change when setup moves to a background task.
@@ -100,6 +112,7 @@ def create_registration(request: HttpRequest, payload: StartIn) -> Any:
     """Add a number and send its first code (``last_code_request`` says how that went: a
     refused or failed send does not undo the registration; ask again with ``send``)."""
     data = valid(StartForm(data={"phone_number": payload.phone_number, "method": payload.method}))
+    ip = address(request)
     user = caller(request)
     try:
         registration = services.create_registration(data["phone_number"], owner=user, user=user)
@@ -115,9 +128,7 @@ def create_registration(request: HttpRequest, payload: StartIn) -> Any:
         raise problems.invalid(
             [{"field": "phone_number", "detail": str(m), "code": err.code or "invalid"} for m in err.messages]
         ) from None
-    row = services.request_code(
-        registration, data["method"], user=user, ip=client_ip(request), channel=CHANNEL
-    )
+    row = services.request_code(registration, data["method"], user=user, ip=ip, channel=CHANNEL)
     return Answer(201, present.detail(registration, request, row))
 
 
@@ -127,7 +138,7 @@ def check_code(request: HttpRequest, public_id: UUID, payload: CodeIn) -> Any:
     registration = own_registration(request, public_id)
     code = valid(CodeForm(data={"code": payload.code}))["code"]
     user = caller(request)
-    attempt = services.check_code(registration, code, user=user, ip=client_ip(request), channel=CHANNEL)
+    attempt = services.check_code(registration, code, user=user, ip=address(request), channel=CHANNEL)
     if attempt.outcome != AttemptOutcome.ACCEPTED:
         raise attempt_problem(request, registration, attempt)
     try:
@@ -149,8 +160,11 @@ def send_code(request: HttpRequest, public_id: UUID, payload: SendIn) -> Any:
     confirmed (it may well arrive: the code can be submitted)."""
     registration = own_registration(request, public_id)
     method = valid(SendCodeForm(data={"method": payload.method}))["method"]
+    if method not in allowed_methods(registration.phone_number):
+        # As the start form refuses it (the send rules are not told the number's type).
+        raise problems.refused(RefusalReason.LANDLINE_SMS)
     row = services.request_code(
-        registration, method, user=caller(request), ip=client_ip(request), channel=CHANNEL
+        registration, method, user=caller(request), ip=address(request), channel=CHANNEL
     )
     if row.outcome not in (SendOutcome.SENT, SendOutcome.UNKNOWN):
         raise send_problem(row)
