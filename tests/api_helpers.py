@@ -25,10 +25,10 @@ def document() -> dict[str, Any]:
     return dict(json.loads(DOCUMENT_PATH.read_text()))
 
 
-def operation(method: str, path: str) -> dict[str, Any]:
-    """The documented operation for ``method`` on ``path`` (under ``ROOT``)."""
-    assert path.startswith(ROOT + "/"), path
-    relative = path.removeprefix(ROOT).split("?")[0]
+def operation(method: str, path: str, root: str = ROOT) -> dict[str, Any]:
+    """The documented operation for ``method`` on ``path`` (under ``root``)."""
+    assert path.startswith(root + "/"), path
+    relative = path.removeprefix(root).split("?")[0]
     for template, operations in document()["paths"].items():
         pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, relative):
@@ -37,9 +37,9 @@ def operation(method: str, path: str) -> dict[str, Any]:
     raise AssertionError(f"{path} is not in the OpenAPI document")
 
 
-def validate(method: str, path: str, response: Any) -> None:
+def validate(method: str, path: str, response: Any, root: str = ROOT) -> None:
     """The response is one the document allows for this operation."""
-    responses = operation(method, path)["responses"]
+    responses = operation(method, path, root)["responses"]
     status = str(response.status_code)
     assert status in responses, (method, path, status, response.content[:500])
     content = responses[status].get("content")
@@ -62,12 +62,13 @@ class ApiClient:
     ``csrftoken`` cookie's value in ``X-CSRFToken`` unless told not to; every response is
     validated (``validate``)."""
 
-    def __init__(self, client: Client | None = None, **defaults: Any) -> None:
+    def __init__(self, client: Client | None = None, *, root: str = ROOT, **defaults: Any) -> None:
         self.client = client or Client(enforce_csrf_checks=True, **defaults)
+        self.root = root
         self.responses: list[Any] = []
 
     def get(self, path: str, **extra: Any) -> Any:
-        return self._seen("GET", path, self.client.get(ROOT + path, **extra))
+        return self._seen("GET", path, self.client.get(self.root + path, **extra))
 
     def post(
         self, path: str, body: Any = None, *, csrf: bool = True, raw: str | None = None, **extra: Any
@@ -75,17 +76,17 @@ class ApiClient:
         headers = dict(extra.pop("headers", {}))
         if csrf:
             if "csrftoken" not in self.client.cookies:
-                self.client.get(ROOT + "/registrations/")
+                self.client.get(self.root + "/registrations/")
             if "csrftoken" in self.client.cookies:
                 headers["X-CSRFToken"] = self.client.cookies["csrftoken"].value
         data = raw if raw is not None else json.dumps(body if body is not None else {})
         response = self.client.post(
-            ROOT + path, data, content_type="application/json", headers=headers, **extra
+            self.root + path, data, content_type="application/json", headers=headers, **extra
         )
         return self._seen("POST", path, response)
 
     def _seen(self, method: str, path: str, response: Any) -> Any:
-        validate(method, ROOT + path, response)
+        validate(method, self.root + path, response, self.root)
         self.responses.append(response)
         return response
 

@@ -334,11 +334,12 @@ def test_a_landline_gets_its_code_by_voice_only(api: ApiClient, nxcloud: FakeNXC
 def test_send_outcomes_rejected_unknown_and_failed(api: ApiClient, nxcloud: FakeNXCloud) -> None:
     created = start(api)
     later = timezone.now()
-    for seconds, failure, expected in [
+    failures: list[tuple[int, dict[str, Any], tuple[int, str]]] = [
         (61, {"code": 9001}, (422, "code-not-sent")),
         (122, {"connection_error": True, "times": 10}, (503, "failure:unreachable")),
         (183, {"code": 1003}, (503, "failure:configuration")),
-    ]:
+    ]
+    for seconds, failure, expected in failures:
         nxcloud.fail("getCode", **failure)
         with time_machine.travel(later + timedelta(seconds=seconds)):
             body = problem(api.post(f"/registrations/{created['id']}/send/", {"method": "sms"}), *expected)

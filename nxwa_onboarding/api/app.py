@@ -7,6 +7,7 @@ OpenAPI document is django-ninja's, with the problem responses given their real 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -43,7 +44,7 @@ class OnboardingAPI(NinjaAPI):
 def document(api: NinjaAPI) -> Any:
     """The OpenAPI document with paths from the API's root (``/registrations/``), wherever a
     host mounts it: what ``openapi.json`` in this package holds."""
-    return api.get_openapi_schema(path_prefix="/")
+    return json.loads(json.dumps(api.get_openapi_schema(path_prefix="/")))  # as JSON has it
 
 
 def with_problem_media_type(schema: Any) -> Any:
@@ -129,13 +130,16 @@ def on_unexpected(request: HttpRequest, exc: Any) -> HttpResponse:
     return response
 
 
-def build_api(auth: Callable[[HttpRequest], Any] | None = None) -> OnboardingAPI:
-    """The API, authenticated by ``auth`` (default: an ``API_AUTHENTICATION`` instance)."""
+def build_api(
+    auth: Callable[[HttpRequest], Any] | None = None, *, namespace: str = NAMESPACE
+) -> OnboardingAPI:
+    """The API, authenticated by ``auth`` (default: an ``API_AUTHENTICATION`` instance);
+    ``namespace``: its URL namespace (another one for a second mount)."""
     api = OnboardingAPI(
         title=TITLE,
         version=VERSION,
         description="The customer onboarding flow as JSON. Errors are RFC 9457 problem details.",
-        urls_namespace=NAMESPACE,
+        urls_namespace=namespace,
         # No interactive docs page: django-ninja's loads its assets from a CDN.
         docs_url=None,
         auth=auth or configured_auth(),

@@ -32,9 +32,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from ..reports import safe_reports
 from . import problems
-from .app import build_api
-
-api = build_api()
+from .app import OnboardingAPI, build_api
 
 
 def as_onboarding_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -54,9 +52,14 @@ def as_onboarding_view(view: Callable[..., HttpResponseBase]) -> Callable[..., H
     return wrapped
 
 
-patterns, _app_name, namespace = api.urls
-for pattern in patterns:
-    if isinstance(pattern, URLPattern):
-        pattern.callback = as_onboarding_view(pattern.callback)
+def api_urlpatterns(api: OnboardingAPI) -> list[Any]:
+    """The URL patterns of ``api``, each view wrapped as above (``urlpatterns`` of a URLconf)."""
+    patterns, _app_name, namespace = api.urls
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern):
+            pattern.callback = as_onboarding_view(pattern.callback)
+    return [path("", (patterns, namespace, namespace))]
 
-urlpatterns = [path("", (patterns, namespace, namespace))]
+
+api = build_api()
+urlpatterns = api_urlpatterns(api)
