@@ -7,12 +7,12 @@ STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install demo test test-postgres test-browser matrix lint bench clean
+.PHONY: install demo test test-postgres test-browser test-api openapi matrix lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,api]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,13 +24,13 @@ demo: install
 	cd example_project && DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py demo_setup
 	cd example_project && DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-## test: the whole suite (browser tests excepted: see test-browser) with a coverage report
+## test: the whole suite (browser tests and schemathesis excepted: see test-browser, test-api)
 test: install
-	$(PYTEST) -m "not browser" --cov --cov-report=term
+	$(PYTEST) -m "not browser and not schemathesis" --cov --cov-report=term
 
 ## test-postgres: the same suite on PostgreSQL (concurrency tests included)
 test-postgres: install
-	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m "not browser" --cov --cov-report=term
+	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m "not browser and not schemathesis" --cov --cov-report=term
 
 ## test-browser: Playwright driving the system's Chromium (/usr/bin/chromium)
 test-browser: install
@@ -40,6 +40,14 @@ test-browser: install
 ## 6.1 + 3.13 on PostgreSQL; warnings are errors. The Pythons come from PATH or pyenv.
 matrix: install
 	POSTGRES_URL=$(POSTGRES_URL) $(BIN)/nox
+
+## test-api: schemathesis against the JSON API on a live server (bounded examples)
+test-api: install
+	$(PYTEST) -m schemathesis -p no:randomly
+
+## openapi: rewrite the committed OpenAPI document from the code (tests/test_api_document.py)
+openapi: install
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m nxwa_onboarding.api > nxwa_onboarding/api/openapi.json
 
 lint: install
 	$(BIN)/ruff check .

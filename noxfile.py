@@ -1,6 +1,6 @@
 """The supported Djangos, each on its own Python: ``make matrix`` (or ``nox``, ``nox -s django6.1``).
 
-Each session installs the package with its ``[test]`` extra and the newest release of one Django
+Each session installs the package with its ``[test,api]`` extras and the newest release of one Django
 series, then runs the whole suite except the browser tests, with warnings as errors (a
 deprecation in Django or in our use of it fails the run). The newest Django runs on PostgreSQL
 (``POSTGRES_URL``, as in the Makefile); the others on SQLite.
@@ -47,7 +47,7 @@ os.environ["PATH"] = os.pathsep.join([*_pyenv_bins(), os.environ.get("PATH", "")
 
 
 def _suite(session: nox.Session, django: str, database: str) -> None:
-    session.install(".[test]", f"Django~={django}.0")
+    session.install(".[test,api]", f"Django~={django}.0")
     session.run("python", "-c", "import django, sys; print('Django', django.__version__, 'on', sys.version)")
     env = {
         # Test databases of their own, so a matrix run and `make test` can share the machine.
@@ -61,7 +61,7 @@ def _suite(session: nox.Session, django: str, database: str) -> None:
         "-m",
         "pytest",
         "-m",
-        "not browser",
+        "not browser and not schemathesis",
         "-W",
         "error",
         "-p",

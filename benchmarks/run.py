@@ -11,6 +11,8 @@ Sections (each skipped with a note when its precondition is missing):
 2. Queries and NXCloud round trips per operation; TCP connections for 100 sequential calls.
 3. The admin changelists at 1,000 and at 100,000 registrations / 500,000 attempts (PostgreSQL).
 4. The customer pages under load: gunicorn (2 workers) against a trivial Django view.
+5. The JSON API under the same load: the state endpoint and the code submission, against the
+   same trivial view (``--only api``).
 
 The table is printed; everything is written to ``benchmarks/results/latest.json`` and, for a
 complete full-size run only, the table to ``benchmarks/RESULTS.md``. Usage:
@@ -694,10 +696,37 @@ def render(results: Row) -> str:
                 f"lost: {load['lost_attempts']}; 5xx in total: {load['total_5xx']}"
             )
         add("")
+    if "api" in results:
+        render_api(results["api"], add)
     return "\n".join(lines)
 
 
-SECTIONS = ("overhead", "check_code", "queries", "admin", "load")
+def render_api(api: Row, add: Callable[[str], None]) -> None:
+    if "skipped" in api:
+        add(f"### JSON API under load: skipped ({api['skipped']})")
+        add("")
+        return
+    add(
+        f"### JSON API under load: gunicorn ({api['workers']} workers), "
+        f"{api['threads']} client threads, {api['seconds']:.0f} s"
+    )
+    add("")
+    add("| endpoint | requests | RPS | p50 | p99 | 5xx | RPS vs trivial view |")
+    add("|---|---|---|---|---|---|---|")
+    for name, row in api["pages"].items():
+        add(
+            f"| {name} | {row['requests']} | {row['rps']:.0f} | {row['p50_ms']:.1f} ms | "
+            f"{row['p99_ms']:.1f} ms | {row['errors_5xx']} | {row['rps_vs_trivial']:.2f} |"
+        )
+    add("")
+    add(
+        f"Code submissions: {api['submissions']}, attempt rows: {api['attempt_rows']}, "
+        f"lost: {api['lost_attempts']}; 5xx in total: {api['total_5xx']}"
+    )
+    add("")
+
+
+SECTIONS = ("overhead", "check_code", "queries", "admin", "load", "api")
 
 
 def main() -> None:
@@ -722,7 +751,7 @@ def main() -> None:
     if args.child:
         child_main(args.child, iterations)
         return
-    wanted = set(args.only or ["overhead", "queries", "admin", "load"])
+    wanted = set(args.only or ["overhead", "queries", "admin", "load", "api"])
     started = time.monotonic()
 
     from django.db import connection
@@ -778,6 +807,14 @@ def main() -> None:
             print("customer pages under load ...", file=sys.stderr)
             with timed("load"):
                 results["load"] = bench_load(
+                    seconds=5 if args.quick else 15, db_name=str(connection.settings_dict["NAME"])
+                )
+        if "api" in wanted:
+            from benchmarks.api_load import bench_api_load
+
+            print("the JSON API under load ...", file=sys.stderr)
+            with timed("api"):
+                results["api"] = bench_api_load(
                     seconds=5 if args.quick else 15, db_name=str(connection.settings_dict["NAME"])
                 )
     finally:

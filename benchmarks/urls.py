@@ -16,5 +16,6 @@ urlpatterns = [
     path("bench/trivial/", trivial, name="bench-trivial"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("onboarding/api/", include("nxwa_onboarding.api.urls")),
     path("onboarding/", include("nxwa_onboarding.urls")),
 ]

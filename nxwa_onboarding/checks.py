@@ -3,7 +3,8 @@
 The checks read the raw dict, not ``conf``, so that any wrong value is reported rather than
 raised: E000 not a dict, E001/E002 credentials, E003 SIGN_ALGORITHM, E004/W001 BASE_URL,
 E005 TIMEOUT, E006 rule limits, E007 SANDBOX_REGISTER_STEPS, E008 SANDBOX_ALLOW_WITHOUT_DEBUG,
-E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION, W002 unknown key (E010 is the sandbox's
+E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION,
+E013 API_AUTHENTICATION, W002 unknown key (E010 is the sandbox's
 own check).
 """
 
@@ -152,6 +153,12 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         is_callable_path,
         "a dotted path to a callable that takes the request and returns its address",
         "nxwa_onboarding.E011",
+    ),
+    # Checked only when set: importing the default would import django-ninja, an optional extra.
+    "API_AUTHENTICATION": (
+        is_callable_path,
+        "a dotted path to an authentication class (see the README's API section)",
+        "nxwa_onboarding.E013",
     ),
     "SANDBOX_ALLOW_WITHOUT_DEBUG": (
         lambda value: isinstance(value, bool),

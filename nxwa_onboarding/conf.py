@@ -117,6 +117,13 @@ class Settings:
         return str(self._get("CLIENT_IP", "nxwa_onboarding.addresses.remote_addr"))
 
     @property
+    def API_AUTHENTICATION(self) -> str:
+        """Dotted path to the JSON API's authentication class (django-ninja's kind: a callable
+        taking the request and returning the user, or None), instantiated without arguments
+        when the API's URLconf is imported."""
+        return str(self._get("API_AUTHENTICATION", "nxwa_onboarding.api.auth.SessionAuth"))
+
+    @property
     def ALLOWED_REGIONS(self) -> tuple[str, ...] | None:
         """ISO region codes (``("CN", "HK")``) whose numbers may be registered; ``None``: any.
         ``"001"`` lets numbers that belong to no country (satellite phones) in."""

@@ -130,6 +130,7 @@ EVERY_KEY = {
     "MAX_SENDS_PER_DAY_GLOBAL": 300,
     "UNVERIFIED_EXPIRY": 3600,
     "CLIENT_IP": "nxwa_onboarding.addresses.remote_addr",
+    "API_AUTHENTICATION": "nxwa_onboarding.api.auth.SessionAuth",
     "ALLOWED_REGIONS": ["CN", "HK", "001"],
     "DEFAULT_REGION": "CN",
     "SANDBOX_ALLOW_WITHOUT_DEBUG": False,
@@ -182,6 +183,10 @@ BAD = [
     *[
         ("CLIENT_IP", value, "nxwa_onboarding.E011")
         for value in ["no.such.module.reader", "nxwa_onboarding.conf.DEFAULT_BASE_URL", 42, None]
+    ],
+    *[
+        ("API_AUTHENTICATION", value, "nxwa_onboarding.E013")
+        for value in ["no.such.module.TokenAuth", "nxwa_onboarding.conf.DEFAULT_BASE_URL", 42, None]
     ],
     *[
         ("ALLOWED_REGIONS", value, "nxwa_onboarding.E012")

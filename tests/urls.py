@@ -7,6 +7,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("onboarding/api/", include("nxwa_onboarding.api.urls")),
+    path("token-api/", include("tests.api_tokens")),
     path("onboarding/", include("nxwa_onboarding.urls")),
     path("sandbox/nxcloud/", include("nxwa_onboarding.sandbox.urls")),
 ]

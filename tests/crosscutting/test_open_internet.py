@@ -7,6 +7,8 @@ tests/test_concurrency.py (PostgreSQL).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -57,17 +59,12 @@ def test_a_sync_never_hands_an_unverified_registration_someone_elses_account(nxc
     assert completed == []
 
 
-def nxcloud_answers_phone_list(items: list[Any]) -> Any:
-    class Answer:
-        def __enter__(self) -> None:
-            self.mock = nxcloud()
-            rsps = self.mock.__enter__()
-            answer(rsps, "phoneList", data=items)
-
-        def __exit__(self, *exc: object) -> None:
-            self.mock.__exit__(*exc)
-
-    return Answer()
+@contextmanager
+def nxcloud_answers_phone_list(items: list[Any]) -> Iterator[None]:
+    """phoneList answers ``items`` (HTTP intercepted with responses)."""
+    with nxcloud() as rsps:
+        answer(rsps, "phoneList", data=items)
+        yield
 
 
 # -- one login, unlimited paid codes -------------------------------------------------------------
@@ -249,7 +246,7 @@ def test_behind_a_proxy_the_configured_reader_tells_customers_apart(nxcloud: Fak
             client, _user = customer_client(f"behind{index}", ip="10.0.0.1")  # the proxy's address
             start(client, phone, HTTP_X_FORWARDED_FOR=f"203.0.113.{index + 1}")
     assert len(nxcloud.calls_to("getCode")) == 3
-    assert sorted(CodeRequest.objects.values_list("ip", flat=True)) == [
+    assert sorted(str(ip) for ip in CodeRequest.objects.values_list("ip", flat=True)) == [
         "203.0.113.1",
         "203.0.113.2",
         "203.0.113.3",

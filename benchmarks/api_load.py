@@ -1,0 +1,168 @@
+"""The JSON API under the customer pages' load (``benchmarks/load.py``): the same gunicorn (2 sync
+workers), PostgreSQL, loopback NXCloud and client threads, against the same trivial view.
+
+Phases: the trivial Django view (the floor), the state endpoint (GET a registration) and the
+code submission (POST ``check/`` with JSON and the CSRF header, each on a registration with a
+code sent, accepted by the stand-in). Afterwards every submission must have its attempt row.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from benchmarks.load import (
+    PASSWORD,
+    THREADS,
+    USERNAME,
+    WORKERS,
+    Phase,
+    free_port,
+    run_phase,
+    signed_in_session,
+    start_process,
+    stop,
+    wait_until_up,
+)
+
+API = "/onboarding/api"
+
+
+def prepare_api(count: int) -> list[Any]:
+    """``count`` registrations of the bench customer with a code sent (numbers of their own)."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from nxwa_onboarding.models import CodeRequest, PhoneRegistration
+
+    user = get_user_model().objects.filter(username=USERNAME).first()
+    if user is None:
+        user = get_user_model().objects.create_user(USERNAME, password=PASSWORD)
+    now = timezone.now()
+    registrations = PhoneRegistration.objects.bulk_create(
+        PhoneRegistration(
+            phone_number=f"86135{i:08d}",
+            status=PhoneRegistration.Status.CODE_SENT,
+            owner=user,
+            created_by=user,
+            last_code_method="sms",
+            code_sent_at=now,
+        )
+        for i in range(count)
+    )
+    CodeRequest.objects.bulk_create(
+        CodeRequest(
+            registration=registration,
+            method="sms",
+            channel="api",
+            outcome=CodeRequest.Outcome.SENT,
+            result_code=0,
+            http_status=200,
+            finished_at=now,
+        )
+        for registration in registrations
+    )
+    return list(registrations)
+
+
+def bench_api_load(*, seconds: float, db_name: str) -> dict[str, Any]:
+    try:
+        import ninja  # noqa: F401
+    except ImportError:
+        return {"skipped": "django-ninja is not installed (the api extra)"}
+    from nxwa_onboarding.models import PhoneRegistration, VerificationAttempt
+
+    registrations = prepare_api(6000 if seconds > 5 else 2000)
+    loopback = start_process(
+        [sys.executable, str(Path(__file__).with_name("load.py")), "--serve-loopback"], {}
+    )
+    assert loopback.stdout is not None
+    loopback_url = loopback.stdout.readline().strip()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "NXWA_BENCH_DB_NAME": db_name,
+        "NXWA_BENCH_BASE_URL": loopback_url,
+    }
+    gunicorn = start_process(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(WORKERS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "benchmarks.wsgi:application",
+        ],
+        env,
+    )
+    try:
+        wait_until_up(base + "/bench/trivial/", gunicorn)
+        sessions = [signed_in_session(base) for _ in range(THREADS)]
+        pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for registration in registrations:
+            pending.put(registration)
+        submitted: list[Any] = []
+        submitted_lock = threading.Lock()
+
+        def trivial(session: requests.Session, index: int) -> requests.Response:
+            return session.get(base + "/bench/trivial/", timeout=30)
+
+        def state(session: requests.Session, index: int) -> requests.Response:
+            registration = registrations[int(time.perf_counter() * 1e6) % len(registrations)]
+            return session.get(f"{base}{API}/registrations/{registration.public_id}/", timeout=30)
+
+        def submit_code(session: requests.Session, index: int) -> requests.Response | None:
+            try:
+                registration = pending.get_nowait()
+            except queue.Empty:
+                return None
+            with submitted_lock:
+                submitted.append(registration)
+            return session.post(
+                f"{base}{API}/registrations/{registration.public_id}/check/",
+                json={"code": "123 456"},
+                headers={"X-CSRFToken": session.cookies["csrftoken"]},
+                timeout=30,
+            )
+
+        phases: dict[str, Phase] = {}
+        for name, request in (
+            ("trivial Django view", trivial),
+            ("API state (GET)", state),
+            ("API code submission (POST)", submit_code),
+        ):
+            phases[name] = Phase(name)
+            run_phase(phases[name], sessions, seconds, request)
+    finally:
+        stop(gunicorn)
+        stop(loopback)
+    rows = {name: phase.summary() for name, phase in phases.items()}
+    trivial_rps = rows["trivial Django view"]["rps"]
+    for row in rows.values():
+        row["rps_vs_trivial"] = round(row["rps"] / trivial_rps, 2) if trivial_rps else 0.0
+    attempt_rows = VerificationAttempt.objects.filter(registration__in=[r.pk for r in submitted]).count()
+    verified = PhoneRegistration.objects.filter(
+        pk__in=[r.pk for r in submitted], status__in=("verified", "client_created")
+    ).count()
+    return {
+        "workers": WORKERS,
+        "threads": THREADS,
+        "seconds": seconds,
+        "pages": rows,
+        "submissions": len(submitted),
+        "attempt_rows": attempt_rows,
+        "verified": verified,
+        "lost_attempts": len(submitted) - attempt_rows,
+        "total_5xx": sum(row["errors_5xx"] for row in rows.values()),
+    }

@@ -1,0 +1,153 @@
+"""The API object: routes, error handlers (everything is problem details) and the document.
+
+``build_api()`` makes one; ``urls`` serves the one built with ``API_AUTHENTICATION``. The
+OpenAPI document is django-ninja's, with the problem responses given their real media type
+(``application/problem+json``) and the 429s their ``Retry-After`` header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.core.signals import got_request_exception
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from . import problems, resources
+from .auth import configured_auth
+
+#: Django's own logger for a request that failed: the host's error mails and trackers see it,
+#: with the request (so the filter ``reports.safe_reports`` puts on it applies).
+request_logger = logging.getLogger("django.request")
+
+TITLE = "django-nxwa-onboarding"
+#: The API's version (not the package's): it changes only when a client would have to.
+VERSION = "1"
+NAMESPACE = "nxwa_onboarding_api"
+PROBLEM_REF = "#/components/schemas/ProblemOut"
+
+
+class OnboardingAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return with_problem_media_type(schema)
+
+    def get_openapi_operation_id(self, operation: Any) -> str:
+        return str(operation.view_func.__name__)
+
+
+def document(api: NinjaAPI) -> Any:
+    """The OpenAPI document with paths from the API's root (``/registrations/``), wherever a
+    host mounts it: what ``openapi.json`` in this package holds."""
+    return json.loads(json.dumps(api.get_openapi_schema(path_prefix="/")))  # as JSON has it
+
+
+def with_problem_media_type(schema: Any) -> Any:
+    """Problem responses as ``application/problem+json``; 429s with ``Retry-After``."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                body = content.get("application/json")
+                if body is not None and body.get("schema", {}).get("$ref") == PROBLEM_REF:
+                    response["content"] = {problems.MEDIA_TYPE: body}
+                if str(status) == "429":
+                    response["headers"] = {
+                        "Retry-After": {
+                            "description": "Seconds until trying again can succeed.",
+                            "schema": {"type": "integer", "minimum": 1},
+                        }
+                    }
+    return schema
+
+
+def field_of(error: dict[str, Any]) -> str:
+    """``phone_number`` of ninja's ``("body", "payload", "phone_number")``; ``body`` for the body."""
+    names = [str(part) for part in error.get("loc", ())[2:]]
+    return ".".join(names) or "body"
+
+
+def field_error(error: dict[str, Any]) -> dict[str, str]:
+    field = field_of(error)
+    kind = str(error.get("type", "invalid"))
+    if field == "body":
+        detail = _("Send a JSON object.")
+    elif kind == "missing":
+        detail = _("This field is required.")
+    elif field == "method":
+        detail = _("Choose SMS or a voice call.")
+    else:
+        detail = _("Enter a valid value.")
+    return {"field": field, "detail": detail, "code": kind}
+
+
+# django-ninja types a handler's exception as "the class or an instance": they are instances.
+
+
+def on_problem(request: HttpRequest, exc: Any) -> HttpResponse:
+    assert isinstance(exc, problems.Problem)
+    return exc.response()
+
+
+def on_not_found(request: HttpRequest, exc: Any) -> HttpResponse:
+    return problems.not_found().response()
+
+
+def on_validation_error(request: HttpRequest, exc: Any) -> HttpResponse:
+    assert isinstance(exc, ValidationError)
+    if any(error.get("loc", ("",))[0] == "path" for error in exc.errors):
+        # A malformed id cannot be anyone's registration: the same 404 as for one that is not.
+        return problems.not_found().response()
+    return problems.invalid([field_error(error) for error in exc.errors]).response()
+
+
+def on_http_error(request: HttpRequest, exc: Any) -> HttpResponse:
+    assert isinstance(exc, HttpError)
+    if isinstance(exc, AuthenticationError):
+        return problems.unauthenticated().response()
+    if exc.status_code == 404:
+        return problems.not_found().response()
+    return problems.bad_request().response()
+
+
+def on_unexpected(request: HttpRequest, exc: Any) -> HttpResponse:
+    """What Django does for an uncaught exception (the signal, the ``django.request`` error
+    with the request), but answered as problem details: no traceback, at DEBUG on or off."""
+    got_request_exception.send(sender=None, request=request)
+    request_logger.error(
+        "Internal Server Error: %s",
+        request.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra={"status_code": 500, "request": request},
+    )
+    response = problems.server_error().response()
+    response._has_been_logged = True  # type: ignore[attr-defined]  # by Django's log_response
+    return response
+
+
+def build_api(
+    auth: Callable[[HttpRequest], Any] | None = None, *, namespace: str = NAMESPACE
+) -> OnboardingAPI:
+    """The API, authenticated by ``auth`` (default: an ``API_AUTHENTICATION`` instance);
+    ``namespace``: its URL namespace (another one for a second mount)."""
+    api = OnboardingAPI(
+        title=TITLE,
+        version=VERSION,
+        description="The customer onboarding flow as JSON. Errors are RFC 9457 problem details.",
+        urls_namespace=namespace,
+        # No interactive docs page: django-ninja's loads its assets from a CDN.
+        docs_url=None,
+        auth=auth or configured_auth(),
+    )
+    api.add_router("", resources.router)
+    api.add_exception_handler(problems.Problem, on_problem)
+    api.add_exception_handler(ValidationError, on_validation_error)
+    api.add_exception_handler(HttpError, on_http_error)
+    api.add_exception_handler(Http404, on_not_found)
+    api.add_exception_handler(Exception, on_unexpected)
+    return api

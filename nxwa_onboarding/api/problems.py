@@ -1,0 +1,216 @@
+"""RFC 9457 problem details: every error the API answers, each with a stable ``type``.
+
+``type`` is a URN that names the kind of problem and never changes (``urn:nxwa-onboarding:
+problem:refused:cooldown``); ``title`` is the kind in the request's language, ``detail`` this
+occurrence in plain words (the same words as the customer pages), never a result code or a
+message of NXCloud's. Extension members: ``retry_at`` (when trying again can succeed),
+``attempts_left`` (tries left on the current code), ``errors`` (the fields that are not valid)
+and ``registration`` (the caller's own registration of a number already being onboarded).
+Refusals that only need waiting are 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from ..choices import Failure, RefusalReason
+from ..texts import customer_configuration_text, refusal_text
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:nxwa-onboarding:problem:"
+
+#: Refusals that only need waiting: answered 429 with ``Retry-After``.
+LIMITS = (
+    RefusalReason.IP_LIMIT,
+    RefusalReason.COOLDOWN,
+    RefusalReason.DAILY_CAP,
+    RefusalReason.OWNER_LIMIT,
+    RefusalReason.IP_SEND_LIMIT,
+    RefusalReason.GLOBAL_LIMIT,
+)
+#: Every other refusal is 409 (the registration's state does not allow it now), but these.
+REFUSAL_STATUS: dict[str, int] = {
+    **{reason: 429 for reason in LIMITS},
+    RefusalReason.MALFORMED: 422,
+    RefusalReason.LANDLINE_SMS: 422,
+    RefusalReason.NO_ADDRESS: 400,
+}
+#: When a limit gives no end (it always should), or NXCloud is unreachable: "in a minute".
+DEFAULT_RETRY_SECONDS = 60
+
+
+def type_uri(name: str) -> str:
+    return TYPE_PREFIX + name
+
+
+def refusal_type(reason: str) -> str:
+    return type_uri(f"refused:{reason}")
+
+
+def failure_type(kind: str) -> str:
+    return type_uri(f"failure:{kind}")
+
+
+def retry_seconds(until: datetime | None) -> int:
+    """``Retry-After``: whole seconds (rounded up, at least 1) until ``until``."""
+    if until is None:
+        return DEFAULT_RETRY_SECONDS
+    return max(math.ceil((until - timezone.now()).total_seconds()), 1)
+
+
+class Problem(Exception):
+    """An error answered as problem details; raise it anywhere in the API (auth included)."""
+
+    def __init__(
+        self,
+        status: int,
+        name: str,
+        title: str,
+        detail: str,
+        *,
+        retry_after: int | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(name)
+        self.status = status
+        self.type = type_uri(name)
+        self.title = title
+        self.detail = detail
+        self.retry_after = retry_after
+        self.extensions = {key: value for key, value in extensions.items() if value is not None}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extensions,
+        }
+
+    def response(self, headers: dict[str, str] | None = None) -> HttpResponse:
+        response = HttpResponse(
+            json.dumps(self.as_dict(), cls=DjangoJSONEncoder, ensure_ascii=False),
+            status=self.status,
+            content_type=f"{MEDIA_TYPE}; charset=utf-8",
+            headers={"Content-Language": get_language() or "en", **(headers or {})},
+        )
+        if self.retry_after is not None:
+            response["Retry-After"] = str(self.retry_after)
+        add_never_cache_headers(response)
+        return response
+
+
+def refused(reason: str, until: datetime | None = None, *, attempts_left: int | None = None) -> Problem:
+    """A refusal by the rules (no call was made): why, and until when."""
+    status = REFUSAL_STATUS.get(reason, 409)
+    known = reason in RefusalReason.values
+    return Problem(
+        status,
+        f"refused:{reason}" if known else "refused",
+        str(RefusalReason(reason).label) if known else _("Refused"),
+        refusal_text(reason, until),
+        retry_after=retry_seconds(until) if status == 429 else None,
+        retry_at=until,
+        attempts_left=attempts_left,
+    )
+
+
+def failed(kind: str, detail: str | None = None) -> Problem:
+    """A call that did not succeed, by ``Failure`` kind: ours, unreachable, or maybe sent."""
+    if kind == Failure.CONFIGURATION:
+        return Problem(
+            503,
+            f"failure:{kind}",
+            _("Cannot continue right now"),
+            customer_configuration_text(),
+        )
+    if kind == Failure.UNREACHABLE:
+        return Problem(
+            503,
+            f"failure:{kind}",
+            _("Verification service unreachable"),
+            detail or unreachable_text(),
+            retry_after=DEFAULT_RETRY_SECONDS,
+        )
+    return Problem(
+        504,
+        f"failure:{Failure.MAYBE_SENT}",
+        _("No answer in time"),
+        detail
+        or _("WhatsApp's service did not answer in time. Your number is safe: look again in a minute."),
+    )
+
+
+def unreachable_text() -> str:
+    return _(
+        "We could not reach WhatsApp's verification service just now. Nothing was used up: "
+        "please try again in a minute."
+    )
+
+
+def unauthenticated() -> Problem:
+    return Problem(401, "unauthenticated", _("Sign in required"), _("Sign in to use this API."))
+
+
+def csrf_failed() -> Problem:
+    return Problem(
+        403,
+        "csrf",
+        _("CSRF check failed"),
+        _("This request needs the CSRF token: send the csrftoken cookie's value in the X-CSRFToken header."),
+    )
+
+
+def not_found() -> Problem:
+    return Problem(404, "not-found", _("Not found"), _("There is no registration with this id."))
+
+
+def invalid(errors: list[dict[str, str]]) -> Problem:
+    return Problem(
+        422,
+        "invalid",
+        _("Invalid request"),
+        _("Some fields are not valid: see errors."),
+        errors=errors,
+    )
+
+
+def already_onboarding(registration: UUID) -> Problem:
+    return Problem(
+        409,
+        "already-onboarding",
+        _("Number already being onboarded"),
+        _("You are already onboarding this number: here it is."),
+        registration=registration,
+    )
+
+
+def bad_request() -> Problem:
+    return Problem(400, "bad-request", _("Bad request"), _("The request could not be read."))
+
+
+def method_not_allowed() -> Problem:
+    return Problem(
+        405, "method-not-allowed", _("Method not allowed"), _("This address does not take that method.")
+    )
+
+
+def server_error() -> Problem:
+    return Problem(
+        500,
+        "server-error",
+        _("Internal error"),
+        _("Something went wrong on our side. Please try again later."),
+    )

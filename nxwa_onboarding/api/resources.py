@@ -1,0 +1,246 @@
+"""The resources: registrations, their state, submitting a code, asking for a new one.
+
+Every step goes through ``nxwa_onboarding.services`` with channel ``api`` and the request's
+address, exactly as the customer pages do (``views``), and the same input is refused with the
+same words: the pages' forms validate the bodies. A caller sees and acts on their own
+registrations only; anyone else's, like one that does not exist, is the same 404.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from ninja import Router
+from ninja import Status as Answer
+
+from .. import services
+from ..addresses import client_ip
+from ..choices import AttemptOutcome, Channel, Failure, RefusalReason, RegistrationStatus, SendOutcome
+from ..exceptions import NXCloudConfigurationError, OnboardingError
+from ..forms import CodeForm, SendCodeForm, StartForm
+from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
+from ..phone import allowed_methods
+from . import present, problems
+from .auth import caller
+from .schemas import CodeIn, ProblemOut, RegistrationOut, RegistrationSummaryOut, SendIn, StartIn
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = Channel.API
+Status = RegistrationStatus
+#: A client's polling may ask NXCloud for the number's status this often (as the page's).
+REFRESH_INTERVAL = timedelta(seconds=2)
+
+READ_PROBLEMS = frozenset({401, 404, 500})
+WRITE_PROBLEMS = frozenset({400, 401, 403, 404, 409, 422, 429, 500, 503, 504})
+
+router = Router(tags=["registrations"])
+
+
+def own_registration(request: HttpRequest, public_id: UUID) -> PhoneRegistration:
+    """The caller's registration, or the same 404 as for one that does not exist."""
+    found = PhoneRegistration.objects.filter(public_id=public_id, owner_id=caller(request).pk).first()
+    if found is None:
+        raise problems.not_found()
+    return found
+
+
+def valid(form: forms.Form) -> dict[str, Any]:
+    """The form's cleaned data, or 422 naming each field that is not valid."""
+    if form.is_valid():
+        return form.cleaned_data
+    raise problems.invalid(
+        [
+            {"field": field, "detail": str(message), "code": error.code or "invalid"}
+            for field, errors in form.errors.as_data().items()
+            for error in errors
+            for message in error.messages
+        ]
+    )
+
+
+def address(request: HttpRequest) -> str:
+    """The request's address for the per-address rules. The services refuse a missing address
+    only on the channels listed in ``services.state.ADDRESSED_CHANNELS``; ``api`` is not among
+    them (it is the services' default channel, for calls from the host's own code), so the API
+    refuses here, as the rules would (``no_address``), rather than skip those limits."""
+    ip = client_ip(request)
+    if ip is None:
+        raise problems.refused(RefusalReason.NO_ADDRESS)
+    return ip
+
+
+def continue_setup(registration: PhoneRegistration, user: Any) -> None:
+    """What follows an accepted code: set up the number's WhatsApp client. Inline for now (as
+    the customer pages do); the one place to change when setup moves to a background task.
+    Raises what ``services.create_client`` raises."""
+    if registration.status == Status.VERIFIED:
+        services.create_client(registration, user=user)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@router.get("registrations/", response={200: list[RegistrationSummaryOut], READ_PROBLEMS: ProblemOut})
+def list_registrations(request: HttpRequest) -> Any:
+    """The caller's registrations, newest first."""
+    registrations = PhoneRegistration.objects.filter(owner_id=caller(request).pk).order_by("-created_at")
+    return [present.summary(registration) for registration in registrations]
+
+
+@router.get("registrations/{public_id}/", response={200: RegistrationOut, READ_PROBLEMS: ProblemOut})
+def get_registration(request: HttpRequest, public_id: UUID) -> Any:
+    """One registration: status, setup progress, tries left, when the code expires, when a new
+    code can be sent and, when something is refused, why and until when."""
+    return present.detail(own_registration(request, public_id), request)
+
+
+# -- acting --------------------------------------------------------------------------------------
+
+
+@router.post("registrations/", response={201: RegistrationOut, WRITE_PROBLEMS: ProblemOut})
+def create_registration(request: HttpRequest, payload: StartIn) -> Any:
+    """Add a number and send its first code (``last_code_request`` says how that went: a
+    refused or failed send does not undo the registration; ask again with ``send``)."""
+    data = valid(StartForm(data={"phone_number": payload.phone_number, "method": payload.method}))
+    ip = address(request)
+    user = caller(request)
+    try:
+        registration = services.create_registration(data["phone_number"], owner=user, user=user)
+    except ValidationError as err:
+        if err.code == "duplicate":
+            own = (
+                PhoneRegistration.objects.filter(owner_id=user.pk, phone_number=data["phone_number"])
+                .exclude(status=Status.FAILED)
+                .first()
+            )
+            if own is not None:
+                raise problems.already_onboarding(own.public_id) from None
+        raise problems.invalid(
+            [{"field": "phone_number", "detail": str(m), "code": err.code or "invalid"} for m in err.messages]
+        ) from None
+    row = services.request_code(registration, data["method"], user=user, ip=ip, channel=CHANNEL)
+    return Answer(201, present.detail(registration, request, row))
+
+
+@router.post("registrations/{public_id}/check/", response={200: RegistrationOut, WRITE_PROBLEMS: ProblemOut})
+def check_code(request: HttpRequest, public_id: UUID, payload: CodeIn) -> Any:
+    """Submit the code received; once accepted, the number's WhatsApp setup starts."""
+    registration = own_registration(request, public_id)
+    code = valid(CodeForm(data={"code": payload.code}))["code"]
+    user = caller(request)
+    attempt = services.check_code(registration, code, user=user, ip=address(request), channel=CHANNEL)
+    if attempt.outcome != AttemptOutcome.ACCEPTED:
+        raise attempt_problem(request, registration, attempt)
+    try:
+        continue_setup(registration, user)
+    except (OnboardingError, NXCloudConfigurationError) as err:
+        # Verified is what was asked; the setup is tried again by ``refresh``.
+        logger.warning(
+            "setup after verification failed for %s: %s", registration.public_id, type(err).__name__
+        )
+    return Answer(200, present.detail(registration, request))
+
+
+@router.post(
+    "registrations/{public_id}/send/",
+    response={200: RegistrationOut, 202: RegistrationOut, WRITE_PROBLEMS: ProblemOut},
+)
+def send_code(request: HttpRequest, public_id: UUID, payload: SendIn) -> Any:
+    """Send a new code, within the cooldown and the limits: 200 sent; 202 asked for but not
+    confirmed (it may well arrive: the code can be submitted)."""
+    registration = own_registration(request, public_id)
+    method = valid(SendCodeForm(data={"method": payload.method}))["method"]
+    if method not in allowed_methods(registration.phone_number):
+        # As the start form refuses it (the send rules are not told the number's type).
+        raise problems.refused(RefusalReason.LANDLINE_SMS)
+    row = services.request_code(
+        registration, method, user=caller(request), ip=address(request), channel=CHANNEL
+    )
+    if row.outcome not in (SendOutcome.SENT, SendOutcome.UNKNOWN):
+        raise send_problem(row)
+    status = 200 if row.outcome == SendOutcome.SENT else 202
+    return Answer(status, present.detail(registration, request, row))
+
+
+@router.post(
+    "registrations/{public_id}/refresh/", response={200: RegistrationOut, WRITE_PROBLEMS: ProblemOut}
+)
+def refresh(request: HttpRequest, public_id: UUID) -> Any:
+    """Move a verified number on (its setup, if that has not happened) and read its status from
+    WhatsApp's service, at most every two seconds: what a client polls until ``done``."""
+    registration = own_registration(request, public_id)
+    try:
+        continue_setup(registration, caller(request))
+        last = registration.last_synced_at
+        if registration.status == Status.CLIENT_CREATED and (
+            last is None or timezone.now() - last >= REFRESH_INTERVAL
+        ):
+            services.refresh_status(registration)
+    except (OnboardingError, NXCloudConfigurationError) as err:
+        logger.warning("refresh failed for registration %s: %s", registration.public_id, type(err).__name__)
+        kind = services.failure_of(err)
+        if kind:
+            raise problems.failed(kind) from None
+    return Answer(200, present.detail(registration, request))
+
+
+# -- outcomes as problems ----------------------------------------------------------------------
+
+
+def attempt_problem(
+    request: HttpRequest, registration: PhoneRegistration, attempt: VerificationAttempt
+) -> problems.Problem:
+    """A verification attempt that was not accepted, in the customer page's words."""
+    if attempt.outcome in (AttemptOutcome.REJECTED, AttemptOutcome.REFUSED):
+        state = services.get_state(registration, ip=client_ip(request), channel=CHANNEL)
+        left = state.check.attempts_left
+        if attempt.outcome == AttemptOutcome.REFUSED:
+            return problems.refused(attempt.refusal_reason, attempt.retry_after, attempts_left=left)
+        if left:
+            text = ngettext(
+                "That code was not accepted. You have %(n)d try left.",
+                "That code was not accepted. You have %(n)d tries left.",
+                left,
+            ) % {"n": left}
+        elif state.send.refusal is None:
+            text = _("That code was not accepted, and it was the last try for this code. Ask for a new one.")
+        else:
+            text = _("That code was not accepted, and it was the last try for this code.")
+        return problems.Problem(422, "code-rejected", _("Code not accepted"), text, attempts_left=left)
+    if attempt.outcome == AttemptOutcome.UNKNOWN:
+        return problems.failed(
+            Failure.MAYBE_SENT,
+            _(
+                "We could not find out whether your code was accepted: WhatsApp's service did not "
+                "answer in time. Look again in a minute; if the number is not verified by then, "
+                "enter the code again or ask for a new one."
+            ),
+        )
+    return problems.failed(attempt.failure or Failure.UNREACHABLE)
+
+
+def send_problem(row: CodeRequest) -> problems.Problem:
+    """A code request that sent nothing, in the customer page's words."""
+    if row.outcome == SendOutcome.REFUSED:
+        return problems.refused(row.refusal_reason, row.retry_after)
+    if row.outcome == SendOutcome.REJECTED:
+        return problems.Problem(
+            422,
+            "code-not-sent",
+            _("No code sent"),
+            _(
+                "WhatsApp could not send a code to this number. Check that it is the number of "
+                "your WhatsApp Business account and try again later."
+            ),
+        )
+    return problems.failed(row.failure or Failure.UNREACHABLE)
