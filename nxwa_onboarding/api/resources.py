@@ -28,7 +28,6 @@ from ..choices import AttemptOutcome, Channel, Failure, RefusalReason, Registrat
 from ..exceptions import NXCloudConfigurationError, OnboardingError
 from ..forms import CodeForm, SendCodeForm, StartForm
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
-from ..phone import allowed_methods
 from . import present, problems
 from .auth import caller
 from .schemas import CodeIn, ProblemOut, RegistrationOut, RegistrationSummaryOut, SendIn, StartIn
@@ -160,9 +159,6 @@ def send_code(request: HttpRequest, public_id: UUID, payload: SendIn) -> Any:
     confirmed (it may well arrive: the code can be submitted)."""
     registration = own_registration(request, public_id)
     method = valid(SendCodeForm(data={"method": payload.method}))["method"]
-    if method not in allowed_methods(registration.phone_number):
-        # As the start form refuses it (the send rules are not told the number's type).
-        raise problems.refused(RefusalReason.LANDLINE_SMS)
     row = services.request_code(
         registration, method, user=caller(request), ip=address(request), channel=CHANNEL
     )
