@@ -14,9 +14,10 @@ from django.utils.translation import gettext as _
 from .. import signals
 from ..addresses import clean_ip
 from ..choices import Channel, Method, RefusalReason, RegistrationStatus, SendOutcome
-from ..models import CodeRequest, PhoneRegistration
+from ..models import Application, CodeRequest, PhoneRegistration
 from ..phone import normalize_phone
 from . import calls, sql
+from .applications import assign_application
 from .calls import CallResult, UserLike, Verdict, real_user
 from .state import read_send_state, scope_for
 
@@ -30,15 +31,25 @@ def _check_method(method: str) -> None:
 
 
 def create_registration(
-    phone_number: str, *, owner: UserLike = None, user: UserLike = None
+    phone_number: str,
+    *,
+    owner: UserLike = None,
+    user: UserLike = None,
+    application: Application | None = None,
 ) -> PhoneRegistration:
     """Validate and normalise the number and save a new registration (no code sent).
 
+    It belongs to ``application``, or to the one ``APPLICATION_FOR_OWNER`` picks for the owner.
     Raises ``ValidationError`` for a bad number or when the number already has an open
     registration ("this number is already being onboarded").
     """
     digits = normalize_phone(phone_number)
-    registration = PhoneRegistration(phone_number=digits, owner=real_user(owner), created_by=real_user(user))
+    registration = PhoneRegistration(
+        phone_number=digits,
+        owner=real_user(owner),
+        created_by=real_user(user),
+        application=application or assign_application(owner),
+    )
     try:
         with transaction.atomic(using=sql.alias_for(PhoneRegistration)):
             registration.save()
