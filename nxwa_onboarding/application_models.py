@@ -110,7 +110,9 @@ class Application(models.Model):
     outcome = models.CharField(
         _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING, editable=False
     )
-    failure = models.CharField(_("failure"), max_length=20, choices=Failure.choices, blank=True, editable=False)
+    failure = models.CharField(
+        _("failure"), max_length=20, choices=Failure.choices, blank=True, editable=False
+    )
     result_code = models.IntegerField(_("NXCloud result code"), null=True, blank=True, editable=False)
     result_message = models.CharField(_("NXCloud message"), max_length=500, blank=True, editable=False)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True, editable=False)

@@ -75,7 +75,9 @@ class Settings:
     def APPLICATION_FOR_OWNER(self) -> str:
         """Dotted path to a callable taking the owner (or None) and returning the ``Application``
         a new registration belongs to."""
-        return str(self._get("APPLICATION_FOR_OWNER", "nxwa_onboarding.services.applications.application_for_owner"))
+        return str(
+            self._get("APPLICATION_FOR_OWNER", "nxwa_onboarding.services.applications.application_for_owner")
+        )
 
     @property
     def MAX_CHECK_ATTEMPTS(self) -> int:

@@ -88,7 +88,14 @@ class PhoneRegistrationAdmin(
         "nxcloud_display",
     )
     list_display_links = ("phone",)
-    list_filter = ("status", "last_code_method", "register_status", "created_at")
+    list_filter = (
+        "status",
+        "account_state",
+        "application",
+        "last_code_method",
+        "register_status",
+        "created_at",
+    )
     list_select_related = ("owner",)
     search_fields = ("phone_number", "owner__username", "owner__email")
     search_help_text = _(
@@ -141,6 +148,23 @@ class PhoneRegistrationAdmin(
                     "waba_name",
                     "last_synced_at",
                     "registered_at",
+                )
+            },
+        ),
+        (
+            _("Application and webhook events"),
+            {
+                "fields": (
+                    "application",
+                    "account_state",
+                    "account_event",
+                    "account_event_at",
+                    "quality_event",
+                    "messaging_limit",
+                    "name_decision",
+                    "requested_name",
+                    "name_rejection_reason",
+                    "last_event_at",
                 )
             },
         ),
