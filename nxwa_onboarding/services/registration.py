@@ -66,6 +66,7 @@ def start_registration(
     method: str = Method.SMS,
     ip: str | None = None,
     channel: str = Channel.API,
+    application: Application | None = None,
 ) -> PhoneRegistration:
     """Create a registration for ``phone_number`` and request its first code.
 
@@ -73,7 +74,7 @@ def start_registration(
     does not undo the registration (the person can ask again).
     """
     _check_method(method)
-    registration = create_registration(phone_number, owner=owner, user=user)
+    registration = create_registration(phone_number, owner=owner, user=user, application=application)
     request_code(registration, method, user=user, ip=ip, channel=channel)
     return registration
 
