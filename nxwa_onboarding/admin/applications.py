@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
@@ -108,7 +108,7 @@ class ApplicationAdmin(ApplicationAdminBase):
         if not obj.is_usable:
             return EMPTY
         if not obj.webhook_url:
-            return _t("Set NXWA_ONBOARDING['WEBHOOK_BASE_URL'] and mount nxwa_onboarding.webhooks.urls.")
+            return gettext("Set NXWA_ONBOARDING['WEBHOOK_BASE_URL'] and mount nxwa_onboarding.webhooks.urls.")
         return format_html('<code class="nxwa-nowrap">{}</code>', obj.webhook_url)
 
     @admin.display(description=_("outcome"))
@@ -122,7 +122,7 @@ class ApplicationAdmin(ApplicationAdminBase):
         return format_html(
             '<a href="{}">{}</a>',
             admin_url(self.admin_site, Application, "numbers", obj.pk),
-            _t("Numbers as phoneList shows them"),
+            gettext("Numbers as phoneList shows them"),
         )
 
     # -- add: createApp ------------------------------------------------------------------------
@@ -205,7 +205,7 @@ class ApplicationAdmin(ApplicationAdminBase):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "form": form,
-            "title": _t("Add an application made elsewhere, by its app key"),
+            "title": gettext("Add an application made elsewhere, by its app key"),
         }
         return TemplateResponse(request, "admin/nxwa_onboarding/application/add_existing.html", context)
 
@@ -234,7 +234,7 @@ class ApplicationAdmin(ApplicationAdminBase):
             "application": application,
             "rows": rows,
             "error": error,
-            "title": _t("Numbers of %(name)s at NXCloud") % {"name": application.name},
+            "title": gettext("Numbers of %(name)s at NXCloud") % {"name": application.name},
         }
         return TemplateResponse(request, "admin/nxwa_onboarding/application/numbers.html", context)
 
@@ -243,7 +243,7 @@ class ApplicationAdmin(ApplicationAdminBase):
         for application in queryset:
             if not application.is_usable:
                 messages.warning(
-                    request, _t("%(name)s: no app key, nothing to sync.") % {"name": application.name}
+                    request, gettext("%(name)s: no app key, nothing to sync.") % {"name": application.name}
                 )
                 continue
             try:
@@ -253,7 +253,7 @@ class ApplicationAdmin(ApplicationAdminBase):
                 continue
             messages.success(
                 request,
-                _t(
+                gettext(
                     "%(name)s: NXCloud lists %(listed)d number(s); %(matched)d match a "
                     "registration of this application; %(changed)d changed."
                 )
