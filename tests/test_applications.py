@@ -19,7 +19,7 @@ from nxwa_onboarding.signing import compute_sign
 from nxwa_onboarding.testing import FakeNXCloud
 
 from .conftest import make_user
-from .service_helpers import PHONE, OTHER_PHONE, THIRD_PHONE, answer, url
+from .service_helpers import OTHER_PHONE, PHONE, THIRD_PHONE, answer, url
 from .webhook_helpers import new_application, verified_under
 
 pytestmark = pytest.mark.django_db
@@ -94,9 +94,9 @@ def test_a_lost_answer_is_unknown_and_says_how_to_recover(nxcloud: FakeNXCloud) 
 
 
 def test_refused_before_any_call_without_webhook_base_url_or_name(nxcloud: FakeNXCloud) -> None:
-    with override_settings(NXWA_ONBOARDING={**SETTINGS_AT_ENTRY, "WEBHOOK_BASE_URL": ""}):
-        with pytest.raises(ValidationError, match="WEBHOOK_BASE_URL"):
-            services.create_application("Acme")
+    unset = override_settings(NXWA_ONBOARDING={**SETTINGS_AT_ENTRY, "WEBHOOK_BASE_URL": ""})
+    with unset, pytest.raises(ValidationError, match="WEBHOOK_BASE_URL"):
+        services.create_application("Acme")
     with pytest.raises(ValidationError, match="name"):
         services.create_application("   ")
     assert nxcloud.calls == []
@@ -119,7 +119,8 @@ def test_add_by_app_key_command(nxcloud: FakeNXCloud, capsys: Any) -> None:
     call_command("nxwa_add_application", made, "--name", "Shop", "--owner", "merchant")
     out = capsys.readouterr().out
     application = Application.objects.get(app_key=made)
-    assert application.owner is not None and application.owner.get_username() == "merchant"
+    assert application.owner is not None
+    assert application.owner.get_username() == "merchant"
     assert application.webhook_url in out
     with pytest.raises(CommandError, match="already here"):
         call_command("nxwa_add_application", made, "--name", "Shop")
@@ -183,17 +184,20 @@ def test_admin_applications_end_to_end(nxcloud: FakeNXCloud, superuser: Any, cli
     )
     application = Application.objects.get(name="Second")
     assert response.status_code == 302
-    assert application.outcome == "created" and application.owner == merchant
+    assert application.outcome == "created"
+    assert application.owner == merchant
     assert nxcloud.webhooks[application.app_key] == application.webhook_url
 
     listing = client.get("/admin/nxwa_onboarding/application/").content.decode()
-    assert application.webhook_url in listing and "Second" in listing
+    assert application.webhook_url in listing
+    assert "Second" in listing
 
     registration = verified_under(nxcloud, application, PHONE)
     nxcloud.bind("8613700137000", application.app_key)
     nxcloud.set_register_status("8613700137000", 5)
     page = client.get(f"/admin/nxwa_onboarding/application/{application.pk}/numbers/").content.decode()
-    assert "+86 138 0013 8000" in page and "+86 137 0013 7000" in page
+    assert "+86 138 0013 8000" in page
+    assert "+86 137 0013 7000" in page
     assert f"/admin/nxwa_onboarding/phoneregistration/{registration.pk}/change/" in page
 
     client.post(

@@ -64,7 +64,7 @@ def test_a_bad_signature_is_403_and_stores_nothing(
 ) -> None:
     verified_under(nxcloud, signed_app, PHONE)
     now = int(time.time() * 1000)
-    kwargs: dict[str, Any] = {
+    cases: dict[str, dict[str, Any]] = {
         "forged sign": {"headers": {"sign": "0" * 32}},
         "stale ts": {"ts_ms": now - 61_000},
         "future ts": {"ts_ms": now + 61_000},
@@ -72,7 +72,8 @@ def test_a_bad_signature_is_403_and_stores_nothing(
         "unsigned": {"signed": False},
         "other access key": {"headers": {"accesskey": "someone-else"}},
         "other body": {},
-    }[how]
+    }
+    kwargs = cases[how]
     if how == "other body":
         good = callbacks.signed_headers(
             callbacks.body_of(BAN), access_key=nxcloud.access_key, access_secret="x"
@@ -223,14 +224,17 @@ HOSTILE: dict[str, bytes] = {
     "not utf-8": b'{"field":"account_update","value":{"business_phone":"\xff\xfe"}}',
     "a list": b"[1,2,3]",
     "deeply nested": nested(100_000),
-    "NULs": b'{"field":"account_update\\u0000","value":{"event":"DISABLED_UPDATE\\u0000","business_phone":"86\\u0000138"}}',
+    "NULs": b'{"field":"account_update\\u0000","value":{"event":"DISABLED_UPDATE\\u0000",'
+    b'"business_phone":"86\\u0000138"}}',
     "raw NUL bytes": b'{"field":"x"}\x00\x00',
-    "wrong types": b'{"field":"account_update","value":{"event":[1],"business_phone":{"a":1},"ban_info":"DISABLE","time":"soon"}}',
+    "wrong types": b'{"field":"account_update","value":{"event":[1],"business_phone":{"a":1},'
+    b'"ban_info":"DISABLE","time":"soon"}}',
     "field not text": b'{"field":12,"value":{}}',
     "value not object": b'{"field":"phone_number_quality_update","value":"DOWNGRADE"}',
     "huge number": b'{"field":"account_update","value":{"time":' + b"9" * 5000 + b"}}",
     "empty": b"",
-    "lone surrogate": b'{"field":"phone_number_name_update","value":{"display_phone_number":"8613800138000","decision":"APPROVED","requested_verified_name":"\\ud800"}}',
+    "lone surrogate": b'{"field":"phone_number_name_update","value":{"display_phone_number":"8613800138000",'
+    b'"decision":"APPROVED","requested_verified_name":"\\ud800"}}',
     "huge": b'{"field":"account_update","value":{"pad":"' + b"x" * (2 * 1024 * 1024) + b'"}}',
 }
 
@@ -286,7 +290,8 @@ def test_deliveries_are_read_only_in_the_admin(
     client.force_login(superuser)
     assert client.get("/admin/nxwa_onboarding/webhookdelivery/").status_code == 200
     page = client.get(f"/admin/nxwa_onboarding/webhookdelivery/{delivery.pk}/change/")
-    assert page.status_code == 200 and b'name="_save"' not in page.content
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
     assert client.get("/admin/nxwa_onboarding/webhookdelivery/add/").status_code == 403
 
 
@@ -300,6 +305,7 @@ def test_staff_filter_registrations_on_account_state(
     page = client.get(
         "/admin/nxwa_onboarding/phoneregistration/?account_state__exact=banned"
     ).content.decode()
-    assert banned.formatted_phone in page and "+86 139 0013 9000" not in page
+    assert banned.formatted_phone in page
+    assert "+86 139 0013 9000" not in page
     detail = client.get(f"/admin/nxwa_onboarding/phoneregistration/{banned.pk}/change/").content.decode()
     assert "Banned" in detail
