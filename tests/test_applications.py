@@ -176,12 +176,16 @@ def test_syncing_one_application_never_touches_the_others(nxcloud: FakeNXCloud) 
     assert (two.status, two.register_status, two.last_synced_at, two.updated_at) == before
 
 
-def test_admin_applications_end_to_end(nxcloud: FakeNXCloud, superuser: Any, client: Client) -> None:
+def test_admin_applications_end_to_end(
+    nxcloud: FakeNXCloud, superuser: Any, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
     client.force_login(superuser)
     merchant = make_user("merchant")
     response = client.post(
         "/admin/nxwa_onboarding/application/add/", {"name": "Second", "owner": merchant.pk}
     )
+    # createApp is not made inside the admin's transaction: the pending row was committed first
+    assert "inside a database transaction" not in caplog.text
     application = Application.objects.get(name="Second")
     assert response.status_code == 302
     assert application.outcome == "created"

@@ -140,33 +140,27 @@ class ApplicationAdmin(ApplicationAdminBase):
     def get_readonly_fields(self, request: HttpRequest, obj: Application | None = None) -> Any:
         return () if obj is None else super().get_readonly_fields(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: Application, form: Any, change: bool) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        """Add creates the application at NXCloud. Not through ``save_model``: the admin runs that
+        inside a transaction, and createApp's pending row must be committed before the call."""
+        if request.method != "POST":
+            return super().add_view(request, form_url, extra_context)
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CreateApplicationForm(request.POST)
+        if not form.is_valid():
+            return super().add_view(request, form_url, extra_context)  # shows the form's errors
         try:
-            created = services.create_application(obj.name, owner=obj.owner, user=request.user)
+            created = services.create_application(
+                form.cleaned_data["name"], owner=form.cleaned_data["owner"], user=request.user
+            )
         except ValidationError as err:
             messages.error(request, " ".join(err.messages))
-            raise _NotCreated from None
-        obj.pk, obj.outcome = created.pk, created.outcome
+            return HttpResponseRedirect(request.get_full_path())
+        self.log_addition(request, created, [{"added": {}}])
         level = messages.SUCCESS if created.is_usable else messages.ERROR
         messages.add_message(request, level, services.outcome_text(created))
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except _NotCreated:
-            return HttpResponseRedirect(request.get_full_path())
-
-    def response_add(
-        self, request: HttpRequest, obj: Application, post_url_continue: str | None = None
-    ) -> HttpResponse:
-        # The outcome was said in plain words already; go to the application either way.
-        return HttpResponseRedirect(admin_url(self.admin_site, Application, "change", obj.pk))
-
-    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        return super().log_addition(request, obj, message) if obj.pk else None
+        return HttpResponseRedirect(admin_url(self.admin_site, Application, "change", created.pk))
 
     # -- more pages ----------------------------------------------------------------------------
 
@@ -264,10 +258,6 @@ class ApplicationAdmin(ApplicationAdminBase):
                     "changed": len(summary.changed),
                 },
             )
-
-
-class _NotCreated(Exception):
-    """createApp was refused before any call (plain words already shown): stay on the form."""
 
 
 class WebhookDeliveryAdmin(ReadOnlyMixin, DeliveryAdminBase):
