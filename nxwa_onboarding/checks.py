@@ -3,8 +3,8 @@
 The checks read the raw dict, not ``conf``, so that any wrong value is reported rather than
 raised: E000 not a dict, E001/E002 credentials, E003 SIGN_ALGORITHM, E004/W001 BASE_URL,
 E005 TIMEOUT, E006 rule limits, E007 SANDBOX_REGISTER_STEPS, E008 SANDBOX_ALLOW_WITHOUT_DEBUG,
-E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION, E013/W003 WEBHOOK_BASE_URL,
-E014 APPLICATION_FOR_OWNER, W002 unknown key (E010 is the sandbox's own check).
+E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION, E014/W003 WEBHOOK_BASE_URL,
+E015 APPLICATION_FOR_OWNER, W002 unknown key (E010 is the sandbox's own check).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def check_webhook_base_url(raw: dict[Any, Any]) -> list[CheckMessage]:
             Error(
                 f"NXWA_ONBOARDING['WEBHOOK_BASE_URL'] must be this site's http(s) origin as NXCloud "
                 f"reaches it, such as 'https://example.com', got {value!r}.",
-                id="nxwa_onboarding.E013",
+                id="nxwa_onboarding.E014",
             )
         ]
     if parts.scheme == "http" and not settings.DEBUG:
@@ -184,7 +184,7 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     "APPLICATION_FOR_OWNER": (
         is_callable_path,
         "a dotted path to a callable that takes the owner and returns their Application",
-        "nxwa_onboarding.E014",
+        "nxwa_onboarding.E015",
     ),
     "SANDBOX_ALLOW_WITHOUT_DEBUG": (
         lambda value: isinstance(value, bool),

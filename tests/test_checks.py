@@ -201,11 +201,11 @@ BAD = [
     ],
     *[("DEFAULT_REGION", value, "nxwa_onboarding.E012") for value in ["UK", "001", "", 86, ["CN"]]],
     *[
-        ("WEBHOOK_BASE_URL", value, "nxwa_onboarding.E013")
+        ("WEBHOOK_BASE_URL", value, "nxwa_onboarding.E014")
         for value in ["example.com", "ftp://example.com", "https://", "https://x.com/?a=1", 42, ["https://x"]]
     ],
     *[
-        ("APPLICATION_FOR_OWNER", value, "nxwa_onboarding.E014")
+        ("APPLICATION_FOR_OWNER", value, "nxwa_onboarding.E015")
         for value in ["no.such.module.pick", "nxwa_onboarding.conf.DEFAULT_BASE_URL", 42, None]
     ],
 ]
