@@ -4,8 +4,8 @@ The checks read the raw dict, not ``conf``, so that any wrong value is reported 
 raised: E000 not a dict, E001/E002 credentials, E003 SIGN_ALGORITHM, E004/W001 BASE_URL,
 E005 TIMEOUT, E006 rule limits, E007 SANDBOX_REGISTER_STEPS, E008 SANDBOX_ALLOW_WITHOUT_DEBUG,
 E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION,
-E013 API_AUTHENTICATION, W002 unknown key (E010 is the sandbox's
-own check).
+E013 API_AUTHENTICATION, E014/W003 WEBHOOK_BASE_URL, E015 APPLICATION_FOR_OWNER, W002 unknown
+key (E010 is the sandbox's own check).
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 id="nxwa_onboarding.W001",
             )
         )
+    messages += check_webhook_base_url(raw)
     try:
         connect, read = conf.TIMEOUT
         valid_timeout = connect > 0 and read > 0
@@ -100,6 +101,33 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     messages += check_types(raw)
     messages += check_unknown_keys(raw)
     return messages
+
+
+def check_webhook_base_url(raw: dict[Any, Any]) -> list[CheckMessage]:
+    """Like BASE_URL: an http(s) origin, https unless DEBUG. Unset is fine until an application
+    is created (``create_application`` says so in plain words)."""
+    value = raw.get("WEBHOOK_BASE_URL")
+    if value in (None, ""):
+        return []
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        return [
+            Error(
+                f"NXWA_ONBOARDING['WEBHOOK_BASE_URL'] must be this site's http(s) origin as NXCloud "
+                f"reaches it, such as 'https://example.com', got {value!r}.",
+                id="nxwa_onboarding.E014",
+            )
+        ]
+    if parts.scheme == "http" and not settings.DEBUG:
+        return [
+            Warning(
+                "NXWA_ONBOARDING['WEBHOOK_BASE_URL'] uses plain http while DEBUG is off: NXCloud's "
+                "callbacks, and the token in their URL, would cross the network unencrypted.",
+                hint="Use this site's https:// origin.",
+                id="nxwa_onboarding.W003",
+            )
+        ]
+    return []
 
 
 def is_number(value: Any) -> bool:
@@ -159,6 +187,11 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         is_callable_path,
         "a dotted path to an authentication class (see the README's API section)",
         "nxwa_onboarding.E013",
+    ),
+    "APPLICATION_FOR_OWNER": (
+        is_callable_path,
+        "a dotted path to a callable that takes the owner and returns their Application",
+        "nxwa_onboarding.E015",
     ),
     "SANDBOX_ALLOW_WITHOUT_DEBUG": (
         lambda value: isinstance(value, bool),

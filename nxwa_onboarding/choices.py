@@ -112,3 +112,40 @@ class Failure(models.TextChoices):
     CONFIGURATION = "configuration", _("Our configuration")
     UNREACHABLE = "unreachable", _("NXCloud unreachable")
     MAYBE_SENT = "maybe_sent", _("May have reached NXCloud")
+
+
+class ApplicationOutcome(models.TextChoices):
+    """How a customer application came to be: ``Application.Outcome``."""
+
+    PENDING = PENDING
+    CREATED = "created", _("Created at NXCloud")
+    ADDED = "added", _("Added by its app key")
+    DEFAULT = "default", _("The installation's default (APP_KEY)")
+    REJECTED = REJECTED
+    FAILED = FAILED
+    UNKNOWN = UNKNOWN
+
+
+#: Applications whose app key is known: registrations may belong to them, webhooks reach them.
+USABLE_APPLICATIONS = (ApplicationOutcome.CREATED, ApplicationOutcome.ADDED, ApplicationOutcome.DEFAULT)
+
+
+class AccountState(models.TextChoices):
+    """What NXCloud's ``account_update`` callbacks last said of a number's WhatsApp account."""
+
+    ACTIVE = "active", _("Active")
+    WARNED = "warned", _("Policy violation")
+    RESTRICTED = "restricted", _("Restricted")
+    BAN_SCHEDULED = "ban_scheduled", _("Ban scheduled")
+    BANNED = "banned", _("Banned")
+    DELETED = "deleted", _("Deleted")
+
+
+class DeliveryOutcome(models.TextChoices):
+    """What became of one webhook delivery: ``WebhookDelivery.Outcome``."""
+
+    APPLIED = "applied", _("Applied")
+    UNMATCHED = "unmatched", _("No registration of this application has the number")
+    STALE = "stale", _("Older than what is already shown")
+    IGNORED = "ignored", _("Not an event onboarding applies")
+    UNPARSEABLE = "unparseable", _("Could not be read")

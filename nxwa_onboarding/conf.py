@@ -67,6 +67,19 @@ class Settings:
         return str(self._get("APP_KEY", "") or "")
 
     @property
+    def WEBHOOK_BASE_URL(self) -> str:
+        """This site's origin as NXCloud reaches it (``https://example.com``): webhook URLs start here."""
+        return str(self._get("WEBHOOK_BASE_URL", "") or "").rstrip("/")
+
+    @property
+    def APPLICATION_FOR_OWNER(self) -> str:
+        """Dotted path to a callable taking the owner (or None) and returning the ``Application``
+        a new registration belongs to."""
+        return str(
+            self._get("APPLICATION_FOR_OWNER", "nxwa_onboarding.services.applications.application_for_owner")
+        )
+
+    @property
     def MAX_CHECK_ATTEMPTS(self) -> int:
         return self._int("MAX_CHECK_ATTEMPTS", 5)
 

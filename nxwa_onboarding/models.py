@@ -18,8 +18,10 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from .addresses import block_of
+from .application_models import Application, WebhookDelivery, default_application_id
 from .choices import (
     CLOSED_STATES,
+    AccountState,
     AttemptOutcome,
     Channel,
     Failure,
@@ -33,6 +35,8 @@ from .phone import format_phone, normalize_phone
 from .texts import refusal_text
 
 __all__ = [
+    "AccountState",
+    "Application",
     "CallRecord",
     "Channel",
     "CodeRequest",
@@ -40,6 +44,7 @@ __all__ = [
     "PhoneRegistration",
     "RefusalReason",
     "VerificationAttempt",
+    "WebhookDelivery",
 ]
 
 
@@ -138,6 +143,26 @@ class PhoneRegistration(models.Model):
         related_name="+",
     )
     close_reason = models.CharField(_("why it was closed"), max_length=255, blank=True)
+
+    # The customer application the number belongs to, and what its webhooks last said.
+    application = models.ForeignKey(
+        Application,
+        verbose_name=_("application"),
+        on_delete=models.PROTECT,
+        default=default_application_id,
+        related_name="registrations",
+    )
+    account_state = models.CharField(
+        _("account state"), max_length=20, choices=AccountState.choices, blank=True, db_index=True
+    )
+    account_event = models.CharField(_("last account event"), max_length=64, blank=True)
+    account_event_at = models.DateTimeField(_("account event at"), null=True, blank=True)
+    quality_event = models.CharField(_("last quality event"), max_length=64, blank=True)
+    messaging_limit = models.CharField(_("messaging limit"), max_length=32, blank=True)
+    name_decision = models.CharField(_("display name decision"), max_length=20, blank=True)
+    requested_name = models.CharField(_("requested display name"), max_length=255, blank=True)
+    name_rejection_reason = models.CharField(_("why the name was rejected"), max_length=255, blank=True)
+    last_event_at = models.DateTimeField(_("last webhook event at"), null=True, blank=True)
 
     objects = PhoneRegistrationManager()
 

@@ -5,6 +5,13 @@ All send ``sender=PhoneRegistration`` and ``registration=<PhoneRegistration>``;
 ``registration_closed`` also sends ``by`` (the user, or None when a newcomer's registration
 took the number from an unverified one) and ``reason``. ``send_limit_reached`` is sent once a
 day when MAX_SENDS_PER_DAY_GLOBAL starts refusing sends, with ``code_request`` (the refusal).
+
+Sent by ``nxwa_onboarding.webhooks`` once per applied event (never for a redelivery), after the
+delivery and the registration's change are committed, with ``registration``, ``delivery`` (the
+``WebhookDelivery``) and ``event`` (NXCloud's event or decision name):
+``account_updated`` (a ban, restriction, reinstatement or deletion: also ``state``, an
+``AccountState``), ``quality_updated`` (a quality or messaging-limit change: also
+``messaging_limit``) and ``display_name_decided`` (also ``decision`` and ``requested_name``).
 """
 
 from __future__ import annotations
@@ -17,3 +24,6 @@ client_created = Signal()
 registration_completed = Signal()
 registration_closed = Signal()
 send_limit_reached = Signal()
+account_updated = Signal()
+quality_updated = Signal()
+display_name_decided = Signal()

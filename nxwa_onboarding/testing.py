@@ -16,7 +16,13 @@ kept in memory:
   (``set_register_status`` pins a number, e.g. to 2 for a failed registration);
 - ``nxcloud.fail(action, ...)`` scripts the next calls to fail: with a result code, a read
   timeout, a refused connection, or a raw HTTP status and body (a 500 page);
-- ``nxcloud.calls`` / ``nxcloud.calls_to(action)`` record what reached it, with the answer code.
+- ``nxcloud.calls`` / ``nxcloud.calls_to(action)`` record what reached it, with the answer code;
+- createApp keeps each application's webhook URL (``nxcloud.webhooks``); ``nxcloud.bind(number,
+  app_key)`` ties a number to one (its phoneList then lists it, the default key's no longer);
+- ``nxcloud.send_webhook(application, payload)`` POSTs a callback to the application's webhook
+  as NXCloud does, signed with the fake's credentials (``signed=False``, ``ts_ms=``,
+  ``raw=b"..."``, ``headers=`` to stage the other cases); ``nxcloud.simulate(application, "ban",
+  number)`` sends one of ``sandbox.callbacks.SIMULATIONS``.
 
 Example, in a host project's tests::
 
@@ -52,7 +58,7 @@ import pytest
 
 from .client import ENDPOINTS
 from .conf import conf
-from .sandbox import engine
+from .sandbox import callbacks, engine
 from .sandbox.protocol import ACTION_BY_PATH, ProtocolError, check_request
 
 if TYPE_CHECKING:
@@ -103,6 +109,8 @@ class FakeNXCloud:
     wrong_code_result: int = 9001
     pinned: set[str] = field(default_factory=set)
     apps: dict[str, str] = field(default_factory=dict)
+    webhooks: dict[str, str] = field(default_factory=dict)
+    bound: dict[str, str] = field(default_factory=dict)
 
     # -- what a test reads ---------------------------------------------------------------------
 
@@ -156,6 +164,49 @@ class FakeNXCloud:
         self.register_status[phone_number] = status
         self.pinned.add(phone_number)
 
+    def bind(self, phone_number: str, app_key: str) -> None:
+        """Tie the number to the application made by createApp with ``app_key`` ("" unbinds)."""
+        self.bound[phone_number] = app_key
+
+    def send_webhook(
+        self,
+        target: Any,
+        payload: Any = None,
+        *,
+        raw: bytes | None = None,
+        signed: bool = True,
+        ts_ms: int | None = None,
+        headers: dict[str, str] | None = None,
+        client: Any = None,
+    ) -> Any:
+        """POST a callback to ``target`` (an ``Application``, or its webhook URL or path) the way
+        NXCloud does; returns the Django test client's response.
+
+        The body is ``payload`` serialised compactly, or ``raw`` bytes as they are; it is signed
+        over those bytes with this fake's access key and secret unless ``signed`` is False
+        (``ts_ms`` sets the timestamp signed); ``headers`` are added or override (a forged sign).
+        """
+        from urllib.parse import urlsplit
+
+        from django.test import Client
+
+        url = getattr(target, "webhook_path", None) or str(target)
+        body = raw if raw is not None else callbacks.body_of(payload)
+        sent: dict[str, str] = {}
+        if signed:
+            sent = callbacks.signed_headers(
+                body, access_key=self.access_key, access_secret=self.access_secret, ts_ms=ts_ms
+            )
+        sent.update(headers or {})
+        return (client or Client()).post(
+            urlsplit(url).path, data=body, content_type="application/json", headers=sent
+        )
+
+    def simulate(self, target: Any, simulation: str, phone_number: str, **kwargs: Any) -> Any:
+        """``send_webhook`` of one of ``sandbox.callbacks.SIMULATIONS`` ("ban", "quality_downgrade",
+        "reinstate", "name_approved", "name_rejected") for the number."""
+        return self.send_webhook(target, callbacks.simulated(simulation, phone_number), **kwargs)
+
     # -- engine.SandboxState: the sandbox's rules, with the state in memory ---------------------
 
     def deliver_code(self, phone_number: str, code: str, method: str) -> None:
@@ -170,8 +221,15 @@ class FakeNXCloud:
     def start_client(self, phone_number: str) -> None:
         self.register_status.setdefault(phone_number, 3)
 
-    def register_statuses(self) -> list[tuple[str, int]]:
-        listed = sorted(self.register_status.items())
+    def register_statuses(self, appkey: str) -> list[tuple[str, int]]:
+        # A number bound to an application made by createApp is listed under its key only; the
+        # others under any other key (the installation's own).
+        mine = appkey if appkey in self.apps else ""
+        listed = sorted(
+            (number, status)
+            for number, status in self.register_status.items()
+            if self.bound.get(number, "") == mine
+        )
         for number, status in listed:
             # Each look advances the number one step, as NXCloud's 3 -> 4 -> 5 does over time.
             if status >= 3 and number not in self.pinned:
@@ -181,6 +239,7 @@ class FakeNXCloud:
     def create_app(self, app_name: str, webhook: str) -> dict[str, Any]:
         app_key = "sandbox-" + secrets.token_hex(12)
         self.apps[app_key] = app_name
+        self.webhooks[app_key] = webhook
         return {"app_id": 1000 + len(self.apps), "app_name": app_name, "app_key": app_key}
 
     def accepts_app_key(self, appkey: str) -> bool:

@@ -103,3 +103,37 @@ def configuration_problem_text(result_code: int | None, message: str = "") -> st
         }
     hint = hints.get(result_code, message or _("unexpected answer"))
     return _("Configuration problem (NXCloud %(code)s): %(hint)s") % {"code": result_code, "hint": hint}
+
+
+#: createApp's answer when the integrator already has NXCloud's maximum of applications.
+TOO_MANY_APPLICATIONS = 9009
+
+
+def application_outcome_text(
+    outcome: str, *, failure: str = "", result_code: int | None = None, result_message: str = ""
+) -> str:
+    """What became of a createApp (``Application.outcome``), in plain words for staff."""
+    from_nxcloud = {"code": result_code, "message": result_message or _("no message")}
+    if outcome == "created":
+        return _("NXCloud created the application.")
+    if outcome == "added":
+        return _("Added by its app key.")
+    if outcome == "default":
+        return _("The installation's default application: its app key is NXWA_ONBOARDING['APP_KEY'].")
+    if outcome == "pending":
+        return _("createApp is in progress, or was interrupted; NXCloud's answer is not known yet.")
+    if failure == Failure.CONFIGURATION:
+        return configuration_problem_text(result_code, result_message)
+    if result_code == TOO_MANY_APPLICATIONS:
+        return _(
+            "NXCloud allows an integrator at most 1,000 customer applications, and this account "
+            "has them all: nothing was created. Reuse an application, or ask NXCloud to raise the limit."
+        )
+    if outcome == "rejected":
+        return _("NXCloud refused to create the application (result %(code)s: %(message)s).") % from_nxcloud
+    if outcome == "unknown":
+        return _(
+            "NXCloud's answer was lost: the application may have been created there, but its app "
+            "key is only ever returned by createApp. If NXCloud shows it, add it here by its app key."
+        )
+    return _("NXCloud could not be reached, so nothing was created. Try again.")

@@ -80,6 +80,7 @@ NXWA_ONBOARDING = {
     "ACCESS_SECRET": "test-access-secret-CANARY-7f3a",
     "BASE_URL": "https://api2.nxcloud.com",
     "APP_KEY": "test-app-key",
+    "WEBHOOK_BASE_URL": "https://onboarding.example.com",
     # The sandbox is installed for its own tests; pytest-django runs with DEBUG off.
     "SANDBOX_ALLOW_WITHOUT_DEBUG": True,
     "SANDBOX_REGISTER_STEPS": (0, 0),

@@ -91,6 +91,12 @@ def test_plain_http_warns_only_with_debug_off() -> None:
     assert "BASE_URL" in message.msg
 
 
+def test_plain_http_webhook_base_url_warns_only_with_debug_off() -> None:
+    configured = {**VALID, "WEBHOOK_BASE_URL": "http://127.0.0.1:8000"}
+    assert check_ids(configured, debug=False) == ["nxwa_onboarding.W003"]
+    assert check_ids(configured, debug=True) == []
+
+
 def test_not_a_dict() -> None:
     assert check_ids([("ACCESS_KEY", "key")]) == ["nxwa_onboarding.E000"]
 
@@ -135,6 +141,8 @@ EVERY_KEY = {
     "DEFAULT_REGION": "CN",
     "SANDBOX_ALLOW_WITHOUT_DEBUG": False,
     "SANDBOX_REGISTER_STEPS": (0.5, 1),
+    "WEBHOOK_BASE_URL": "https://onboarding.example.com",
+    "APPLICATION_FOR_OWNER": "nxwa_onboarding.services.applications.application_for_owner",
 }
 
 
@@ -162,6 +170,10 @@ def test_every_key_set_correctly_gives_no_messages(debug: bool) -> None:
         ("ALLOWED_REGIONS", ["cn", "hk"]),
         ("DEFAULT_REGION", None),
         ("DEFAULT_REGION", "gb"),
+        ("WEBHOOK_BASE_URL", ""),
+        ("WEBHOOK_BASE_URL", None),
+        ("WEBHOOK_BASE_URL", "https://example.com/"),
+        ("WEBHOOK_BASE_URL", "https://example.com:8443"),
     ],
 )
 def test_good_values_are_accepted(key: str, value: Any) -> None:
@@ -193,6 +205,14 @@ BAD = [
         for value in ["CN", [], ["UK"], ["CN", 86], ["ZZ"], {"CN": True}]
     ],
     *[("DEFAULT_REGION", value, "nxwa_onboarding.E012") for value in ["UK", "001", "", 86, ["CN"]]],
+    *[
+        ("WEBHOOK_BASE_URL", value, "nxwa_onboarding.E014")
+        for value in ["example.com", "ftp://example.com", "https://", "https://x.com/?a=1", 42, ["https://x"]]
+    ],
+    *[
+        ("APPLICATION_FOR_OWNER", value, "nxwa_onboarding.E015")
+        for value in ["no.such.module.pick", "nxwa_onboarding.conf.DEFAULT_BASE_URL", 42, None]
+    ],
 ]
 
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("token-api/", include("tests.api_tokens")),
     path("onboarding/", include("nxwa_onboarding.urls")),
     path("sandbox/nxcloud/", include("nxwa_onboarding.sandbox.urls")),
+    path("nxwa/webhooks/", include("nxwa_onboarding.webhooks.urls")),
 ]

@@ -99,6 +99,10 @@ NXWA_ONBOARDING = {
         default=f"http://127.0.0.1:{PORT}/sandbox/nxcloud" if SANDBOX else "https://api2.nxcloud.com",
     ),
     "APP_KEY": env.str("NXWA_APP_KEY", default="sandbox-app-key" if SANDBOX else ""),
+    # Where NXCloud (here: the sandbox, on this same server) sends each application's callbacks.
+    "WEBHOOK_BASE_URL": env.str(
+        "NXWA_WEBHOOK_BASE_URL", default=f"http://127.0.0.1:{PORT}" if SANDBOX else ""
+    ),
 }
 
 if not DEBUG:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("onboarding/", include("nxwa_onboarding.urls")),
+    path("nxwa/webhooks/", include("nxwa_onboarding.webhooks.urls")),
 ]
 if getattr(settings, "SANDBOX", False):
     urlpatterns.append(path("sandbox/nxcloud/", include("nxwa_onboarding.sandbox.urls")))

@@ -10,7 +10,8 @@ and a registration with audit rows cannot be deleted from the admin.
 One module per concern: ``registrations`` (the registration admin), ``actions`` (its actions
 and their reporting), ``check_code`` (the enter-code page), ``presenters`` (texts, badges,
 links), ``audit`` (the audit admins and inlines), ``scaling`` (the audit lists' count and user
-filter), ``search`` (the one phone/IP search) and ``forms``. Every URL is reversed on the admin
+filter), ``search`` (the one phone/IP search), ``forms`` and ``applications`` (customer applications and
+their webhook deliveries). Every URL is reversed on the admin
 site the admin is registered with, so the admins work on any ``AdminSite``: register them there
 the way this module registers them on ``admin.site``.
 """
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
+from ..models import Application, CodeRequest, PhoneRegistration, VerificationAttempt, WebhookDelivery
 from .actions import Outcomes, RegistrationActionsMixin
+from .applications import ApplicationAdmin, WebhookDeliveryAdmin
 from .audit import (
     AUDIT_FIELDS,
     AuditAdmin,
@@ -56,6 +58,8 @@ from .search import PHONE_LIKE, PhoneSearch, PhoneSearchMixin
 admin.site.register(PhoneRegistration, PhoneRegistrationAdmin)
 admin.site.register(VerificationAttempt, VerificationAttemptAdmin)
 admin.site.register(CodeRequest, CodeRequestAdmin)
+admin.site.register(Application, ApplicationAdmin)
+admin.site.register(WebhookDelivery, WebhookDeliveryAdmin)
 
 __all__ = [
     "AUDIT_FIELDS",
@@ -65,6 +69,7 @@ __all__ = [
     "METHOD_WORDS",
     "PHONE_LIKE",
     "AddRegistrationForm",
+    "ApplicationAdmin",
     "AuditAdmin",
     "AuditInline",
     "AuditTrailProtectionMixin",
@@ -82,6 +87,7 @@ __all__ = [
     "StaffUserListFilter",
     "VerificationAttemptAdmin",
     "VerificationAttemptInline",
+    "WebhookDeliveryAdmin",
     "_numbers",
     "_significant",
     "admin_url",

@@ -107,7 +107,15 @@ class PhoneRegistrationAdmin(
         "nxcloud_display",
     )
     list_display_links = ("phone",)
-    list_filter = ("status", RegisteredElsewhereFilter, "last_code_method", "register_status", "created_at")
+    list_filter = (
+        "status",
+        RegisteredElsewhereFilter,
+        "account_state",
+        "application",
+        "last_code_method",
+        "register_status",
+        "created_at",
+    )
     list_select_related = ("owner",)
     search_fields = ("phone_number", "owner__username", "owner__email")
     search_help_text = _(
@@ -171,6 +179,23 @@ class PhoneRegistrationAdmin(
             },
         ),
         (_("Closed"), {"fields": ("closed_at", "closed_by", "close_reason")}),
+        (
+            _("Application and webhook events"),
+            {
+                "fields": (
+                    "application",
+                    "account_state",
+                    "account_event",
+                    "account_event_at",
+                    "quality_event",
+                    "messaging_limit",
+                    "name_decision",
+                    "requested_name",
+                    "name_rejection_reason",
+                    "last_event_at",
+                )
+            },
+        ),
     )
     #: Everything but the owner belongs to the service (or NXCloud): staff read it, never type it.
     readonly_fields = tuple(name for name in flatten_fieldsets(fieldsets) if name != "owner")

@@ -42,8 +42,9 @@ class SandboxState(Protocol):
     def start_client(self, phone_number: str) -> None:
         """Record createClient for the number (a second call changes nothing)."""
 
-    def register_statuses(self) -> list[tuple[str, int]]:
-        """The application's numbers with their register_status as of this look."""
+    def register_statuses(self, appkey: str) -> list[tuple[str, int]]:
+        """The application's numbers with their register_status as of this look (a number bound
+        to no application made by createApp is listed under the installation's own key)."""
 
     def create_app(self, app_name: str, webhook: str) -> dict[str, Any]: ...
 
@@ -116,7 +117,9 @@ def handle(
     if action in ("phoneList", "getPhone"):
         if not state.accepts_app_key(payload["appkey"]):
             return 9008, UNKNOWN_APPKEY_MESSAGE, None
-        numbers = [number_object(phone, status) for phone, status in state.register_statuses()]
+        numbers = [
+            number_object(phone, status) for phone, status in state.register_statuses(payload["appkey"])
+        ]
         if action == "phoneList":
             return 0, SUCCESS, numbers
         wanted = {

@@ -40,6 +40,10 @@ class SandboxNumber(models.Model):
     forced_register_status = models.PositiveSmallIntegerField(
         _("forced register status"), null=True, blank=True
     )
+    #: The application (createApp's app key) the number is bound to; blank: the installation's
+    #: own APP_KEY. NXCloud ties a number to an application through its embedded page; the
+    #: sandbox's inbox does it with a button.
+    app_key = models.CharField(_("app key"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("sandbox number")

@@ -49,16 +49,21 @@ class DatabaseState:
             client_created_at=timezone.now()
         )
 
-    def register_statuses(self) -> list[tuple[str, int]]:
+    def register_statuses(self, appkey: str) -> list[tuple[str, int]]:
         now = timezone.now()
         steps = conf.SANDBOX_REGISTER_STEPS
+        numbers = SandboxNumber.objects.filter(client_created_at__isnull=False)
+        if SandboxApp.objects.filter(app_key=appkey).exists():
+            numbers = numbers.filter(app_key=appkey)
+        else:
+            numbers = numbers.filter(app_key="")
         return [
             (
                 number.phone_number,
                 number.forced_register_status
                 or register_status_after((now - number.client_created_at).total_seconds(), steps),
             )
-            for number in SandboxNumber.objects.filter(client_created_at__isnull=False)
+            for number in numbers
             if number.client_created_at is not None
         ]
 

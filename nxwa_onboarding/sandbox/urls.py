@@ -19,4 +19,5 @@ urlpatterns += [
     re_path(r"^api/", views.endpoint, {"path_action": None}, name="unknown_endpoint"),
     path("inbox/", views.inbox, name="inbox"),
     re_path(r"^inbox/(?P<phone_number>[0-9]{1,15})/$", views.inbox_number, name="inbox_number"),
+    re_path(r"^inbox/(?P<phone_number>[0-9]{1,15})/act/$", views.inbox_action, name="inbox_action"),
 ]

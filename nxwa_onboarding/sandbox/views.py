@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
+import requests
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -26,16 +28,17 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from ..choices import RegisterStatus
 from ..conf import conf
 from ..phone import digits_only, format_phone
-from . import engine
+from . import callbacks, engine
 from .checks import sandbox_enabled
-from .models import SandboxMessage, SandboxNumber
+from .models import SandboxApp, SandboxMessage, SandboxNumber
 from .protocol import ProtocolError, check_request
 from .state import DatabaseState
 
@@ -111,7 +114,7 @@ def endpoint(request: HttpRequest, path_action: str | None = None) -> HttpRespon
 def _register_status_label(number: SandboxNumber | None) -> str:
     if number is None or number.client_created_at is None:
         return ""
-    statuses = dict(DatabaseState().register_statuses())
+    statuses = dict(DatabaseState().register_statuses(number.app_key or conf.APP_KEY))
     status = statuses.get(number.phone_number)
     if status is None:
         return ""
@@ -178,5 +181,61 @@ def inbox_number(request: HttpRequest, phone_number: str) -> HttpResponse:
             "messages": messages,
             "number": number,
             "register_status": _register_status_label(number),
+            "apps": SandboxApp.objects.order_by("-id")[:50],
+            "bound_app": SandboxApp.objects.filter(app_key=number.app_key).first() if number else None,
+            "simulations": SIMULATION_LABELS,
+            "sent": request.GET.get("sent", "")[:80],
         },
     )
+
+
+SIMULATION_LABELS = [
+    ("quality_downgrade", _("Quality downgrade")),
+    ("ban", _("Ban")),
+    ("reinstate", _("Reinstate")),
+    ("name_approved", _("Display name approved")),
+    ("name_rejected", _("Display name rejected")),
+]
+
+
+def _send_callback(app: SandboxApp, payload: dict[str, Any]) -> str:
+    """POST a signed callback to the application's webhook URL, as NXCloud would; what came back."""
+    body = callbacks.body_of(payload)
+    headers = callbacks.signed_headers(body, access_key=conf.ACCESS_KEY, access_secret=conf.ACCESS_SECRET)
+    try:
+        response = requests.post(
+            app.webhook, data=body, headers={**headers, "Content-Type": "application/json"}, timeout=5
+        )
+    except requests.RequestException as err:
+        logger.info("sandbox callback to application %s failed: %s", app.pk, type(err).__name__)
+        return f"failed: {type(err).__name__}"
+    logger.info(
+        "sandbox callback %s to application %s: HTTP %s", payload.get("field"), app.pk, response.status_code
+    )
+    return f"HTTP {response.status_code}"
+
+
+@never_cache
+@require_POST
+@_staff_only
+def inbox_action(request: HttpRequest, phone_number: str) -> HttpResponse:
+    """The inbox's buttons: bind the number to an application (NXCloud does it through its
+    embedded page), or have "NXCloud" send that application's webhook one of ``SIMULATIONS``."""
+    number = SandboxNumber.objects.filter(phone_number=phone_number).first()
+    if number is None:
+        raise Http404
+    back = reverse("nxwa_sandbox:inbox_number", args=[phone_number])
+    if "bind" in request.POST:
+        app_key = request.POST.get("app_key", "")
+        if app_key and not SandboxApp.objects.filter(app_key=app_key).exists():
+            raise Http404
+        SandboxNumber.objects.filter(pk=number.pk).update(app_key=app_key)
+        return HttpResponseRedirect(back)
+    simulation = request.POST.get("simulate", "")
+    if simulation not in callbacks.SIMULATIONS:
+        raise Http404
+    app = SandboxApp.objects.filter(app_key=number.app_key).first() if number.app_key else None
+    if app is None:
+        return HttpResponseRedirect(back + "?sent=" + "no application: bind the number first")
+    sent = _send_callback(app, callbacks.simulated(simulation, phone_number))
+    return HttpResponseRedirect(back + "?" + urlencode({"sent": f"{simulation}: {sent}"}))

@@ -10,7 +10,8 @@ client. One module per flow, leaves first:
 - ``registration``: creating registrations and sending codes;
 - ``verification``: checking codes;
 - ``client_setup``: createClient;
-- ``status``: phoneList;
+- ``status``: phoneList, per application;
+- ``applications``: customer applications (createApp, add by app key, assignment);
 - ``recovery``: calls left pending by a crash.
 
 Every NXCloud call that is recorded is a ``pending`` row committed *before* the call (no
@@ -25,6 +26,15 @@ the database rows, so they hold across processes and servers.
 from __future__ import annotations
 
 from ..codes import code_digest, normalize_code
+from .applications import (
+    ListedNumber,
+    add_application,
+    application_for_owner,
+    application_numbers,
+    assign_application,
+    create_application,
+    outcome_text,
+)
 from .calls import CallResult, failure_of, get_client, stale_after
 from .client_setup import create_client
 from .recovery import ReconcileSummary, reconcile_pending
@@ -56,20 +66,27 @@ __all__ = [
     "VERIFIED_STATES",
     "CallResult",
     "CheckState",
+    "ListedNumber",
     "ReconcileSummary",
     "Refusal",
     "RegistrationState",
     "SendState",
     "SyncSummary",
+    "add_application",
+    "application_for_owner",
+    "application_numbers",
+    "assign_application",
     "check_code",
     "close_registration",
     "code_digest",
+    "create_application",
     "create_client",
     "create_registration",
     "failure_of",
     "get_client",
     "get_state",
     "normalize_code",
+    "outcome_text",
     "reconcile_pending",
     "refresh_status",
     "request_code",

@@ -17,9 +17,10 @@ from .. import signals
 from ..addresses import clean_ip
 from ..choices import UNVERIFIED_STATES, Channel, Method, RefusalReason, RegistrationStatus, SendOutcome
 from ..conf import conf
-from ..models import CodeRequest, PhoneRegistration
+from ..models import Application, CodeRequest, PhoneRegistration
 from ..phone import normalize_phone
 from . import calls, sql
+from .applications import assign_application
 from .calls import CallResult, UserLike, Verdict, real_user
 from .rules import CALLED_SENDS
 from .state import WEB_CHANNELS, read_send_state, scope_for
@@ -69,9 +70,16 @@ def _release_if_expired(digits: str, now: datetime) -> bool:
 
 
 def create_registration(
-    phone_number: str, *, owner: UserLike = None, user: UserLike = None, channel: str = Channel.API
+    phone_number: str,
+    *,
+    owner: UserLike = None,
+    user: UserLike = None,
+    channel: str = Channel.API,
+    application: Application | None = None,
 ) -> PhoneRegistration:
     """Validate and normalise the number and save a new registration (no code sent).
+
+    It belongs to ``application``, or to the one ``APPLICATION_FOR_OWNER`` picks for the owner.
 
     Raises ``ValidationError`` for a bad number (``phone.normalize_phone``'s words), when the
     customer already holds MAX_OPEN_REGISTRATIONS_PER_OWNER unverified registrations (code
@@ -83,8 +91,11 @@ def create_registration(
     now = timezone.now()
     owner_user: Any = real_user(owner)
     alias = sql.alias_for(PhoneRegistration)
+    application = application or assign_application(owner)
     for _try in range(2):
-        registration = PhoneRegistration(phone_number=digits, owner=owner_user, created_by=real_user(user))
+        registration = PhoneRegistration(
+            phone_number=digits, owner=owner_user, created_by=real_user(user), application=application
+        )
         try:
             with transaction.atomic(using=alias):
                 if owner_user is not None and channel in WEB_CHANNELS:
@@ -146,6 +157,7 @@ def start_registration(
     method: str = Method.SMS,
     ip: str | None = None,
     channel: str = Channel.API,
+    application: Application | None = None,
 ) -> PhoneRegistration:
     """Create a registration for ``phone_number`` and request its first code.
 
@@ -153,7 +165,9 @@ def start_registration(
     does not undo the registration (the person can ask again).
     """
     _check_method(method)
-    registration = create_registration(phone_number, owner=owner, user=user, channel=channel)
+    registration = create_registration(
+        phone_number, owner=owner, user=user, channel=channel, application=application
+    )
     request_code(registration, method, user=user, ip=ip, channel=channel)
     return registration
 

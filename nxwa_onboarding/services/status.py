@@ -16,9 +16,10 @@ from .. import signals
 from ..choices import RegistrationStatus
 from ..conf import conf
 from ..exceptions import NXCloudConfigurationError
-from ..models import PhoneRegistration
+from ..models import Application, PhoneRegistration
 from ..phone import digits_only
 from . import calls
+from .applications import resolve_application
 from .calls import clean_text
 from .rules import VERIFIED_STATES
 
@@ -176,7 +177,7 @@ def refresh_status(registration: PhoneRegistration, *, appkey: str | None = None
         registration.refresh_from_db()
         return registration
     try:
-        numbers = calls.get_client().phone_list(app_key(appkey))
+        numbers = calls.get_client().phone_list(app_key(appkey or registration.application.appkey))
         item = listed(numbers).get(registration.phone_number)
         if item is not None:
             _apply_safely(registration, item, timezone.now())
@@ -186,14 +187,20 @@ def refresh_status(registration: PhoneRegistration, *, appkey: str | None = None
 
 
 def sync_statuses(
-    appkey: str | None = None, *, progress: Callable[[int, int], None] | None = None
+    application: Application | str | None = None, *, progress: Callable[[int, int], None] | None = None
 ) -> SyncSummary:
-    """Read phoneList once and update every open registration NXCloud lists."""
-    numbers = calls.get_client().phone_list(app_key(appkey))
+    """Read phoneList once for ``application`` (an ``Application``, an app key, or None: the
+    default application) and update every open registration *of that application* it lists."""
+    application = resolve_application(application)
+    numbers = calls.get_client().phone_list(app_key(application.appkey))
     now = timezone.now()
+    if application.pk is not None:
+        Application.objects.filter(pk=application.pk).update(last_synced_at=now)
     summary = SyncSummary(listed=len(numbers))
     by_digits = listed(numbers)
-    registrations = PhoneRegistration.objects.open().filter(phone_number__in=list(by_digits))
+    registrations = PhoneRegistration.objects.open().filter(
+        application_id=application.pk, phone_number__in=list(by_digits)
+    )
     found = {r.phone_number: r for r in registrations}
     for index, (digits, item) in enumerate(by_digits.items(), start=1):
         registration = found.get(digits)

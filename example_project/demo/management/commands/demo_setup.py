@@ -27,6 +27,9 @@ from nxwa_onboarding.phone import format_phone
 
 STAFF = ("staff", "staff-demo-pass")
 CUSTOMER = ("customer", "customer-demo-pass")
+#: The customer of the second application a person creates in the admin during the demo.
+SECOND_CUSTOMER = ("acme", "acme-demo-pass")
+SECOND_NUMBER = "+86 137 0013 7000"
 TRY_NUMBER = "+86 138 0013 8000"
 Status = PhoneRegistration.Status
 
@@ -90,6 +93,9 @@ class Command(BaseCommand):
         customer, _ = User.objects.get_or_create(username=CUSTOMER[0])
         customer.set_password(CUSTOMER[1])
         customer.save()
+        acme, _ = User.objects.get_or_create(username=SECOND_CUSTOMER[0])
+        acme.set_password(SECOND_CUSTOMER[1])
+        acme.save()
 
         created = [seed for seed in SEEDS if self.seed(seed, customer=customer, staff=staff)]
 
@@ -111,6 +117,16 @@ class Command(BaseCommand):
                     f"  Try it: sign in as {CUSTOMER[0]}, add a number (e.g. {TRY_NUMBER}), open the inbox",
                     f"          in a private window as {STAFF[0]}, type the code it shows, watch the",
                     "          number become registered.",
+                    "  Applications and webhooks (a second customer application):",
+                    f"   1. Admin > Customer applications > Add: name Acme, customer {SECOND_CUSTOMER[0]}",
+                    "      (createApp at the sandbox; the list shows its webhook URL).",
+                    f"   2. Sign in as {SECOND_CUSTOMER[0]} / {SECOND_CUSTOMER[1]}, add {SECOND_NUMBER} (it",
+                    "      belongs to Acme) and type the code from the inbox. On the inbox page of",
+                    "      the number, bind it to Acme (NXCloud's embedded page would): phoneList",
+                    "      for Acme then lists it, and the customer page follows it to registered.",
+                    "   3. On the same inbox page press Ban (or Quality downgrade, a name decision):",
+                    "      the sandbox POSTs a signed callback to Acme's webhook, and the admin",
+                    "      shows the number Banned (filter: account state) with the delivery.",
                     "=" * 72,
                     "",
                 ]

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from nxwa_onboarding import services
+from nxwa_onboarding.exceptions import NXCloudConfigurationError, OnboardingError
+
+from ._operator import error_text
+
+
+class Command(BaseCommand):
+    help = (
+        "Add a customer application made outside this site by its app key (NXCloud has no call "
+        "that lists applications). The key is tried with phoneList first (--no-check skips it). "
+        "Prints the webhook URL to paste into NXCloud."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("app_key", help="The application's app key, as createApp returned it.")
+        parser.add_argument("--name", required=True, help="A name for staff.")
+        parser.add_argument("--app-id", default="", help="NXCloud's app id, if known.")
+        parser.add_argument("--owner", help="The username of the customer it belongs to.")
+        parser.add_argument("--signed", action="store_true", help="NXCloud signs its callbacks.")
+        parser.add_argument("--no-check", action="store_true", help="Do not try the key with phoneList.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        owner = None
+        if options["owner"]:
+            users = get_user_model()._default_manager
+            owner = users.filter(**{get_user_model().USERNAME_FIELD: options["owner"]}).first()
+            if owner is None:
+                raise CommandError(f"No user {options['owner']!r}.")
+        try:
+            application = services.add_application(
+                options["app_key"],
+                name=options["name"],
+                app_id=options["app_id"],
+                owner=owner,
+                signs_callbacks=options["signed"],
+                check=not options["no_check"],
+            )
+        except ValidationError as err:
+            raise CommandError(" ".join(err.messages)) from None
+        except (OnboardingError, NXCloudConfigurationError) as err:
+            raise CommandError(error_text(err, "phoneList")) from None
+        self.stdout.write(self.style.SUCCESS(f"Added application {application.pk}: {application.name}."))
+        self.stdout.write(f"Webhook URL for NXCloud: {application.webhook_url or '(set WEBHOOK_BASE_URL)'}")
