@@ -20,7 +20,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
-from .actions import Outcomes, RegistrationActionsMixin
+from .actions import RegistrationActionsMixin
 from .audit import (
     AUDIT_FIELDS,
     AuditAdmin,
@@ -34,6 +34,7 @@ from .audit import (
 )
 from .check_code import CheckCodeMixin
 from .forms import AddRegistrationForm, CheckCodeForm
+from .outcomes import Outcomes
 from .presenters import (
     EMPTY,
     LISTED_NUMBERS,
