@@ -25,6 +25,7 @@ from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAtt
 from .check_code import CheckCodeMixin
 from .closing import CloseActionMixin
 from .forms import AddRegistrationForm
+from .funnel import FunnelMixin
 from .page_actions import PageActionsMixin
 from .presenters import EMPTY, check_summary_text, failed_text, is_failed, refusal_notices
 from .search import PhoneSearch, PhoneSearchMixin
@@ -91,6 +92,7 @@ class RegisteredElsewhereFilter(admin.SimpleListFilter):
 
 
 class PhoneRegistrationAdmin(
+    FunnelMixin,
     PageActionsMixin,
     CloseActionMixin,
     CheckCodeMixin,
@@ -279,6 +281,7 @@ class PhoneRegistrationAdmin(
                 ),
                 messages.ERROR,
             )
+        extra_context = {**(extra_context or {}), "nxwa_funnel_url": self.funnel_url()}
         return super().changelist_view(request, extra_context)
 
     def change_view(
