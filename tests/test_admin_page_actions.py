@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from nxwa_onboarding import services
 from nxwa_onboarding.admin.presenters import audit_time, failed_text
@@ -268,3 +268,11 @@ def test_a_failed_registration_in_a_mixed_selection_is_not_called_unverified(
     texts = message_texts(act(logged_in(staff), "create_whatsapp_client", [failed, other], confirm=True))
     assert ("warning", f"{FIRST}: {failed_text(failed)}") in texts
     assert ("warning", "Skipped 1 number that is not verified yet: +86 139 0013 9000.") in texts
+
+
+def test_the_new_words_are_translated() -> None:
+    registration = PhoneRegistration(phone_number="8613800138000", status="failed", register_status=2)
+    with translation.override("zh-hans"):
+        assert failed_text(registration).startswith("NXCloud 已创建其 WhatsApp 客户端")
+        with timezone.override("UTC"):
+            assert "UTC" in audit_time(datetime(2026, 5, 1, tzinfo=UTC))
