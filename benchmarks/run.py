@@ -10,6 +10,7 @@ Sections (each skipped with a note when its precondition is missing):
    bare POST comparison against a stand-in that takes 50 ms.
 2. Queries and NXCloud round trips per operation; TCP connections for 100 sequential calls.
 3. The admin changelists at 1,000 and at 100,000 registrations / 500,000 attempts (PostgreSQL).
+3b. The onboarding funnel page at 100,000 registrations (PostgreSQL; ``--only funnel``).
 4. The customer pages under load: gunicorn (2 workers) against a trivial Django view.
 5. The JSON API under the same load: the state endpoint and the code submission, against the
    same trivial view (``--only api``).
@@ -673,6 +674,10 @@ def render(results: Row) -> str:
             add("")
             add(f"Bulk generation: {a['generation_s']:.1f} s")
         add("")
+    if "funnel" in results:
+        from benchmarks.funnel import render_funnel
+
+        lines.extend(render_funnel(results["funnel"], goal))
     if "load" in results:
         load = results["load"]
         if "skipped" in load:
@@ -726,7 +731,7 @@ def render_api(api: Row, add: Callable[[str], None]) -> None:
     add("")
 
 
-SECTIONS = ("overhead", "check_code", "queries", "admin", "load", "api")
+SECTIONS = ("overhead", "check_code", "queries", "admin", "funnel", "load", "api")
 
 
 def main() -> None:
@@ -751,7 +756,7 @@ def main() -> None:
     if args.child:
         child_main(args.child, iterations)
         return
-    wanted = set(args.only or ["overhead", "queries", "admin", "load", "api"])
+    wanted = set(args.only or ["overhead", "queries", "admin", "funnel", "load", "api"])
     started = time.monotonic()
 
     from django.db import connection
@@ -801,6 +806,12 @@ def main() -> None:
             print("admin at scale ...", file=sys.stderr)
             with timed("admin"):
                 results["admin"] = bench_admin(quick=args.quick)
+        if "funnel" in wanted:
+            from benchmarks.funnel import bench_funnel
+
+            print("the funnel page at scale ...", file=sys.stderr)
+            with timed("funnel"):
+                results["funnel"] = bench_funnel(quick=args.quick)
         if "load" in wanted:
             from benchmarks.load import bench_load
 

@@ -454,7 +454,11 @@ def test_wrong_code_says_how_many_tries_are_left(
     assert message_texts(response) == [
         ("warning", "NXCloud did not accept the code. 4 tries left on this code (1 of 5 used).")
     ]
+    # Staff stay on the code form (redirected to it: a reload posts nothing again).
+    assert response.status_code == 302
+    assert response["Location"] == check_url(sent)
     page = html(staff_client.get(response["Location"]))
+    assert 'name="code"' in page
     assert wrong not in page
 
 
@@ -464,10 +468,11 @@ def test_last_wrong_try_then_refusal_with_until_when(
     staff_client: Client, sent: PhoneRegistration, nxcloud: FakeNXCloud
 ) -> None:
     response = staff_client.post(check_url(sent), {"code": "000001"})
-    [(level, text)] = message_texts(response)
-    assert level == "error"
-    assert text.startswith("NXCloud did not accept the code, and that was the last try on it.")
-    assert "Too many wrong tries for this code" in text
+    assert message_texts(response) == [
+        ("error", "NXCloud did not accept the code, and that was the last try on it.")
+    ]
+    # The code page it stays on says what now, once (not in the message as well).
+    assert html(staff_client.get(response["Location"])).count("Too many wrong tries for this code") == 1
 
     refused = staff_client.post(check_url(sent), {"code": nxcloud.latest_code(PHONE)})
     (level, text) = message_texts(refused)[-1]
@@ -583,7 +588,7 @@ def test_code_page_get_changes_nothing(
 def test_change_page_of_a_closed_registration_says_so_once(
     staff_client: Client, registration: PhoneRegistration
 ) -> None:
-    PhoneRegistration.objects.filter(pk=registration.pk).update(status="failed")
+    PhoneRegistration.objects.filter(pk=registration.pk).update(status="closed")
     page = html(staff_client.get(change_url(registration)))
     assert "Code checks and sends are refused: This registration is closed." in page
     assert "Code sends are refused" not in page

@@ -21,7 +21,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from ..models import Application, CodeRequest, PhoneRegistration, VerificationAttempt, WebhookDelivery
-from .actions import Outcomes, RegistrationActionsMixin
+from .actions import RegistrationActionsMixin
 from .applications import ApplicationAdmin, WebhookDeliveryAdmin
 from .audit import (
     AUDIT_FIELDS,
@@ -36,6 +36,7 @@ from .audit import (
 )
 from .check_code import CheckCodeMixin
 from .forms import AddRegistrationForm, CheckCodeForm
+from .outcomes import Outcomes
 from .presenters import (
     EMPTY,
     LISTED_NUMBERS,

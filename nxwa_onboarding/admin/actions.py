@@ -9,10 +9,7 @@ ordinary change permission guards it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
@@ -27,18 +24,10 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..addresses import client_ip
 from ..choices import Failure
-from ..exceptions import InvalidStateError, NXCloudConfigurationError, NXCloudError, TransportError
-from ..models import CallRecord, Channel, CodeRequest, Method, PhoneRegistration
-from ..texts import refusal_text
-from .presenters import (
-    EMPTY,
-    LISTED_NUMBERS,
-    METHOD_WORDS,
-    _latest,
-    _numbers,
-    configuration_message,
-    result_of,
-)
+from ..exceptions import InvalidStateError
+from ..models import Channel, CodeRequest, Method, PhoneRegistration
+from .outcomes import CALL_ERRORS, Outcomes, failed_messages
+from .presenters import LISTED_NUMBERS, METHOD_WORDS, _numbers, configuration_message, failed_text, result_of
 
 if TYPE_CHECKING:
     RegistrationAdminBase = admin.ModelAdmin[PhoneRegistration]
@@ -47,116 +36,6 @@ else:  # a mixin of the registration admin
 
 Status = PhoneRegistration.Status
 Send = CodeRequest.Outcome
-
-#: What a step that records no row (createClient, phoneList) raises when it fails;
-#: ``services.failure_of`` says why.
-CALL_ERRORS = (NXCloudError, NXCloudConfigurationError, TransportError)
-
-
-@dataclass
-class Outcomes:
-    """Rows of one bulk action grouped by how they ended, for one message per group."""
-
-    done: list[PhoneRegistration] = field(default_factory=list)
-    already: list[PhoneRegistration] = field(default_factory=list)
-    skipped: list[PhoneRegistration] = field(default_factory=list)
-    refused: dict[str, list[tuple[PhoneRegistration, datetime | None]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    rejected: dict[tuple[int | None, str], list[PhoneRegistration]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    unreachable: list[PhoneRegistration] = field(default_factory=list)
-    unknown: list[PhoneRegistration] = field(default_factory=list)
-    configuration: str = ""
-    not_tried: list[PhoneRegistration] = field(default_factory=list)
-
-    def fail(self, registration: PhoneRegistration, failure: str, source: CallRecord | Exception) -> bool:
-        """File a failed row by why it failed (``Failure``); True when the action must stop there.
-
-        Our configuration would fail every number alike, so it stops the action; NXCloud
-        unreachable (nothing happened there) and maybe sent are groups of their own; a blank
-        failure is NXCloud's plain "no", grouped by its result code and message.
-        """
-        if failure == Failure.CONFIGURATION:
-            self.configuration = configuration_message(source)
-            return True
-        if failure == Failure.UNREACHABLE:
-            self.unreachable.append(registration)
-        elif failure == Failure.MAYBE_SENT:
-            self.unknown.append(registration)
-        else:
-            self.rejected[result_of(source)].append(registration)
-        return False
-
-    def as_messages(self, *, done: str, unknown: str, method: str = "") -> list[tuple[int, str]]:
-        """One (level, text) per outcome group; ``done`` and ``unknown`` are the action's words."""
-        said: list[tuple[int, str]] = []
-        if self.done:
-            numbers = _numbers(self.done)
-            said.append(
-                (messages.SUCCESS, done % {"count": len(self.done), "numbers": numbers, "method": method})
-            )
-        for reason, rows in self.refused.items():
-            registrations = [registration for registration, _until in rows]
-            text = ngettext(
-                "Refused for %(count)d number (%(numbers)s): %(why)s",
-                "Refused for %(count)d numbers (%(numbers)s): %(why)s",
-                len(rows),
-            ) % {
-                "count": len(rows),
-                "numbers": _numbers(registrations),
-                "why": refusal_text(reason, _latest(until for _r, until in rows)),
-            }
-            said.append((messages.WARNING, text))
-        for (code, message), registrations in self.rejected.items():
-            text = ngettext(
-                "NXCloud said no for %(count)d number (%(numbers)s): result %(code)s, %(message)s",
-                "NXCloud said no for %(count)d numbers (%(numbers)s): result %(code)s, %(message)s",
-                len(registrations),
-            ) % {
-                "count": len(registrations),
-                "numbers": _numbers(registrations),
-                "code": code if code is not None else EMPTY,
-                "message": message or gettext("no message"),
-            }
-            said.append((messages.ERROR, text))
-        if self.unreachable:
-            text = ngettext(
-                "NXCloud could not be reached for %(count)d number (%(numbers)s): nothing happened "
-                "there; try again.",
-                "NXCloud could not be reached for %(count)d numbers (%(numbers)s): nothing happened "
-                "there; try again.",
-                len(self.unreachable),
-            ) % {"count": len(self.unreachable), "numbers": _numbers(self.unreachable)}
-            said.append((messages.ERROR, text))
-        if self.unknown:
-            text = unknown % {"count": len(self.unknown), "numbers": _numbers(self.unknown)}
-            said.append((messages.WARNING, text))
-        if self.configuration:
-            text = self.configuration
-            if self.not_tried:
-                text += " " + ngettext(
-                    "Stopped: %(count)d more number was not tried.",
-                    "Stopped: %(count)d more numbers were not tried.",
-                    len(self.not_tried),
-                ) % {"count": len(self.not_tried)}
-            said.append((messages.ERROR, text))
-        if self.already:
-            text = ngettext(
-                "%(count)d number already had its client: %(numbers)s.",
-                "%(count)d numbers already had their clients: %(numbers)s.",
-                len(self.already),
-            ) % {"count": len(self.already), "numbers": _numbers(self.already)}
-            said.append((messages.INFO, text))
-        if self.skipped:
-            text = ngettext(
-                "Skipped %(count)d number that is not verified yet: %(numbers)s.",
-                "Skipped %(count)d numbers that are not verified yet: %(numbers)s.",
-                len(self.skipped),
-            ) % {"count": len(self.skipped), "numbers": _numbers(self.skipped)}
-            said.append((messages.WARNING, text))
-        return said
 
 
 class RegistrationActionsMixin(RegistrationAdminBase):
@@ -203,6 +82,8 @@ class RegistrationActionsMixin(RegistrationAdminBase):
     # -- send a code -----------------------------------------------------------------------------
 
     def _send_note(self, registration: PhoneRegistration) -> str:
+        if registration.status == Status.FAILED:
+            return failed_text(registration)
         refusal = services.get_state(registration, channel=Channel.ADMIN).send.refusal
         if refusal is None:
             return gettext("will be sent")
@@ -233,6 +114,8 @@ class RegistrationActionsMixin(RegistrationAdminBase):
             )
             if code_request.outcome == Send.SENT:
                 outcomes.done.append(registration)
+            elif code_request.outcome == Send.REFUSED and registration.status == Status.FAILED:
+                outcomes.failed.append(registration)  # refused as closed: say what happened to it
             elif code_request.outcome == Send.REFUSED:
                 outcomes.refused[code_request.refusal_reason].append((registration, code_request.retry_after))
             elif outcomes.fail(registration, code_request.failure, code_request):
@@ -264,6 +147,8 @@ class RegistrationActionsMixin(RegistrationAdminBase):
     # -- create the WhatsApp client ----------------------------------------------------------------
 
     def _client_note(self, registration: PhoneRegistration) -> str:
+        if registration.status == Status.FAILED:
+            return failed_text(registration)
         if registration.status in (Status.CLIENT_CREATED, Status.REGISTERED):
             return gettext("already has its client: nothing to do")
         if registration.status != Status.VERIFIED:
@@ -299,7 +184,8 @@ class RegistrationActionsMixin(RegistrationAdminBase):
             try:
                 services.create_client(registration, user=request.user, resend_unknown=True)
             except InvalidStateError:
-                outcomes.skipped.append(registration)
+                failed = registration.status == Status.FAILED
+                (outcomes.failed if failed else outcomes.skipped).append(registration)
                 continue
             except CALL_ERRORS as err:
                 if outcomes.fail(registration, services.failure_of(err), err):
@@ -366,6 +252,8 @@ class RegistrationActionsMixin(RegistrationAdminBase):
                 )
             }
         self.message_user(request, text, messages.SUCCESS)
+        for level, said in failed_messages([r for r in fresh if r.status == Status.FAILED]):
+            self.message_user(request, said, level)
         if unlisted:
             self.message_user(
                 request,

@@ -47,10 +47,32 @@ class ReadOnlyMixin:
         return False
 
 
+class AuditTimesMixin:
+    """The audit rows' times to the second, with the time zone (``presenters.audit_time``)."""
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj: CodeRequest | VerificationAttempt) -> SafeString | str:
+        return presenters.audit_time(obj.created_at)
+
+    @admin.display(description=_("finished at"), ordering="finished_at")
+    def finished(self, obj: CodeRequest | VerificationAttempt) -> SafeString | str:
+        return presenters.audit_time(obj.finished_at)
+
+    @admin.display(description=_("may try again at"))
+    def retry_at(self, obj: CodeRequest | VerificationAttempt) -> SafeString | str:
+        return presenters.audit_time(obj.retry_after)
+
+
+def timed(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """``fields`` with each time shown by ``AuditTimesMixin`` instead of Django's minutes."""
+    shown = {"created_at": "created", "finished_at": "finished", "retry_after": "retry_at"}
+    return tuple(shown.get(name, name) for name in fields)
+
+
 # -- on the registration's page ------------------------------------------------------------------
 
 
-class AuditInline(ReadOnlyMixin, AuditInlineBase):
+class AuditInline(AuditTimesMixin, ReadOnlyMixin, AuditInlineBase):
     """A registration's code requests or attempts, newest first: read-only, like the audit admins."""
 
     extra = 0
@@ -72,18 +94,20 @@ class CodeRequestInline(AuditInline):
     model = CodeRequest
     verbose_name = _("code sent")
     verbose_name_plural = _("codes sent (newest first)")
-    fields = (
-        "created_at",
-        "method",
-        "outcome_badge",
-        "refusal_reason",
-        "retry_after",
-        "channel",
-        "user",
-        "ip",
-        "result_code",
-        "result_message",
-        "duration_ms",
+    fields = timed(
+        (
+            "created_at",
+            "method",
+            "outcome_badge",
+            "refusal_reason",
+            "retry_after",
+            "channel",
+            "user",
+            "ip",
+            "result_code",
+            "result_message",
+            "duration_ms",
+        )
     )
     readonly_fields = fields
 
@@ -93,17 +117,19 @@ class VerificationAttemptInline(AuditInline):
     verbose_name = _("verification attempt")
     verbose_name_plural = _("verification attempts (newest first)")
     # The code is never stored; its digest is not shown either: it tells staff nothing.
-    fields = (
-        "created_at",
-        "outcome_badge",
-        "refusal_reason",
-        "retry_after",
-        "channel",
-        "user",
-        "ip",
-        "result_code",
-        "result_message",
-        "duration_ms",
+    fields = timed(
+        (
+            "created_at",
+            "outcome_badge",
+            "refusal_reason",
+            "retry_after",
+            "channel",
+            "user",
+            "ip",
+            "result_code",
+            "result_message",
+            "duration_ms",
+        )
     )
     readonly_fields = fields
 
@@ -146,7 +172,7 @@ class AuditTrailProtectionMixin(RegistrationAdminBase):
 # -- the audit lists ---------------------------------------------------------------------------------
 
 
-class AuditAdmin(ReadOnlyMixin, PhoneSearchMixin, AuditAdminBase):
+class AuditAdmin(AuditTimesMixin, ReadOnlyMixin, PhoneSearchMixin, AuditAdminBase):
     """Append-only: anyone who may view sees everything; nobody adds, changes or deletes.
 
     Built to stay as fast at 500,000 rows as at 5,000: no ``date_hierarchy`` (it runs ``DISTINCT
@@ -192,7 +218,7 @@ AUDIT_FIELDS = (
 
 class VerificationAttemptAdmin(AuditAdmin):
     list_display = (
-        "created_at",
+        "created",
         "registration_link",
         "outcome_badge",
         "ip",
@@ -209,13 +235,13 @@ class VerificationAttemptAdmin(AuditAdmin):
         "created_at",
     )
     # Never the code (it is not stored) nor its digest (it tells staff nothing).
-    fields = (*AUDIT_FIELDS[:1], "code_request", *AUDIT_FIELDS[1:])
+    fields = timed((*AUDIT_FIELDS[:1], "code_request", *AUDIT_FIELDS[1:]))
     readonly_fields = fields
 
 
 class CodeRequestAdmin(AuditAdmin):
     list_display = (
-        "created_at",
+        "created",
         "registration_link",
         "outcome_badge",
         "method",
@@ -233,5 +259,5 @@ class CodeRequestAdmin(AuditAdmin):
         ("user", StaffUserListFilter),
         "created_at",
     )
-    fields = (*AUDIT_FIELDS[:1], "method", *AUDIT_FIELDS[1:])
+    fields = timed((*AUDIT_FIELDS[:1], "method", *AUDIT_FIELDS[1:]))
     readonly_fields = fields

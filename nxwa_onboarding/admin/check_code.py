@@ -16,19 +16,29 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import services
 from ..addresses import client_ip
-from ..models import Channel, PhoneRegistration
+from ..models import Channel, PhoneRegistration, RefusalReason
 from ..reports import safe_reports
 from .forms import CheckCodeForm
-from .presenters import admin_url, check_outcome_message, check_summary_text
+from .presenters import admin_url, check_outcome_message, check_summary_text, failed_text, is_failed
 
 if TYPE_CHECKING:
     RegistrationAdminBase = admin.ModelAdmin[PhoneRegistration]
 else:  # a mixin of the registration admin
     RegistrationAdminBase = object
 
+#: Refusals no typed code can get past: a (new) code has to be sent first.
+NEEDS_A_CODE = (RefusalReason.NO_CODE, RefusalReason.EXPIRED, RefusalReason.TOO_MANY_ATTEMPTS)
+#: Refusals that end the page's use: nothing is left to check.
+NOTHING_TO_CHECK = (RefusalReason.ALREADY_VERIFIED, RefusalReason.CLOSED)
+
 
 class CheckCodeMixin(RegistrationAdminBase):
     """Adds ``<pk>/check-code/`` (``<site>:nxwa_onboarding_phoneregistration_check_code``)."""
+
+    def page_actions(self, request: HttpRequest, obj: PhoneRegistration) -> list[tuple[str, str]]:
+        """The page's buttons, offered where a code must be sent first: ``PageActionsMixin``
+        (before this mixin) gives them; an admin without it offers none."""
+        return []
 
     def has_verify_phone_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.verify_phone")
@@ -69,10 +79,24 @@ class CheckCodeMixin(RegistrationAdminBase):
                 )
                 level, text = check_outcome_message(obj, attempt, ip=client_ip(request))
                 self.message_user(request, text, level)
-                return HttpResponseRedirect(change_url)
+                # Accepted (or nothing left to check): back to the registration. Otherwise stay
+                # on the code form, the message above it (a redirect, so a reload re-posts nothing).
+                refusal = services.get_state(obj, ip=client_ip(request), channel=Channel.ADMIN).check.refusal
+                if refusal is not None and refusal.reason in NOTHING_TO_CHECK:
+                    return HttpResponseRedirect(change_url)
+                return HttpResponseRedirect(request.get_full_path())
         else:
             form = CheckCodeForm()
         state = services.get_state(obj, ip=client_ip(request), channel=Channel.ADMIN)
+        refusal = state.check.refusal
+        notices = [refusal.message] if refusal is not None else []
+        if is_failed(obj):
+            notices = [failed_text(obj)]
+        blocked = refusal is not None and refusal.reason in (*NEEDS_A_CODE, *NOTHING_TO_CHECK)
+        # Where a code must be sent first, the page offers sending (if this user may) instead of a form.
+        offers = (
+            self.page_actions(request, obj) if refusal is not None and refusal.reason in NEEDS_A_CODE else []
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Enter verification code"),
@@ -83,8 +107,10 @@ class CheckCodeMixin(RegistrationAdminBase):
             "errors": form.errors,
             "change_url": change_url,
             "has_view_permission": self.has_view_permission(request, obj),
-            "check_summary": check_summary_text(state.check),
-            "refusals": [state.check.refusal.message] if state.check.refusal is not None else [],
+            "check_summary": check_summary_text(state.check, with_refusal=False),
+            "refusals": notices,
+            "show_form": not blocked,
+            "offers": offers,
             "app_label": self.opts.app_label,
         }
         request.current_app = self.admin_site.name

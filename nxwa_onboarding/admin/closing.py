@@ -14,9 +14,11 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
-from ..choices import CLOSED_STATES
+from ..choices import CLOSED_STATES, RegistrationStatus
 from ..models import PhoneRegistration
+from .outcomes import failed_messages
 from .presenters import _numbers as numbers_text
+from .presenters import failed_text
 
 if TYPE_CHECKING:
     RegistrationAdminBase = admin.ModelAdmin[PhoneRegistration]
@@ -37,6 +39,14 @@ class CloseActionMixin(RegistrationAdminBase):
     """The "close" action (``close_registration`` permission), with a confirmation page that
     asks why; each closing is recorded with who, when and why."""
 
+    @staticmethod
+    def _close_note(registration: PhoneRegistration) -> str:
+        if registration.status == RegistrationStatus.FAILED:
+            return failed_text(registration)
+        if registration.status in CLOSED_STATES:
+            return gettext("already closed: will be skipped")
+        return gettext("will be closed: the number becomes free to register again")
+
     def has_close_registration_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.close_registration")
 
@@ -44,15 +54,7 @@ class CloseActionMixin(RegistrationAdminBase):
     def close_registrations(self, request: HttpRequest, queryset: QuerySet[PhoneRegistration]) -> Any:
         form = CloseForm(request.POST if request.POST.get("post") == "yes" else None)
         if not form.is_valid():
-            rows = [
-                (
-                    registration,
-                    gettext("already closed: will be skipped")
-                    if registration.status in CLOSED_STATES
-                    else gettext("will be closed: the number becomes free to register again"),
-                )
-                for registration in queryset
-            ]
+            rows = [(registration, self._close_note(registration)) for registration in queryset]
             context = {
                 **self.admin_site.each_context(request),
                 "title": gettext("Close registrations"),
@@ -73,7 +75,9 @@ class CloseActionMixin(RegistrationAdminBase):
                 request, "admin/nxwa_onboarding/phoneregistration/action_confirmation.html", context
             )
         reason = form.cleaned_data["reason"]
-        closed = [r for r in queryset if services.close_registration(r, user=request.user, reason=reason)]
+        selected = list(queryset)
+        closed = [r for r in selected if services.close_registration(r, user=request.user, reason=reason)]
+        failed = [r for r in selected if r not in closed and r.status == RegistrationStatus.FAILED]
         if closed:
             self.message_user(
                 request,
@@ -85,7 +89,9 @@ class CloseActionMixin(RegistrationAdminBase):
                 % {"count": len(closed), "numbers": numbers_text(closed)},
                 messages.SUCCESS,
             )
-        skipped = queryset.count() - len(closed)
+        skipped = len(selected) - len(closed) - len(failed)
+        for level, text in failed_messages(failed):
+            self.message_user(request, text, level)
         if skipped:
             self.message_user(
                 request,

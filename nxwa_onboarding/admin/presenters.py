@@ -23,6 +23,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import services
+from ..choices import RegisterStatus, RegistrationStatus
 from ..exceptions import NXCloudError
 from ..models import CallRecord, Channel, Method, PhoneRegistration, RefusalReason, VerificationAttempt
 from ..texts import configuration_problem_text, is_configuration_failure, refusal_text, until_text
@@ -103,17 +104,59 @@ def time_ago(value: datetime) -> SafeString:
     )
 
 
+def audit_time(value: datetime | None) -> SafeString | str:
+    """``2026-05-01 10:20:33 UTC`` / ``… Asia/Shanghai (UTC+08:00)``: to the second, with the zone.
+
+    Audit rows are read against each other and against NXCloud's logs: minutes and an unnamed
+    zone are not enough. ISO order, the same in every language; the zone is the current one.
+    """
+    if value is None:
+        return EMPTY
+    local = timezone.localtime(value)
+    zone = timezone.get_current_timezone_name()
+    offset = local.strftime("%z")
+    shown = f"{local:%Y-%m-%d %H:%M:%S} {zone}"
+    if zone != "UTC" and offset:
+        shown += f" (UTC{offset[:3]}:{offset[3:]})"
+    return format_html('<time class="nxwa-nowrap" datetime="{}">{}</time>', value.isoformat(), shown)
+
+
+# -- a failed registration, in the same words everywhere ----------------------------------------
+
+
+def failed_text(registration: PhoneRegistration) -> str:
+    """What a ``failed`` registration is, in the words every action, report and page uses."""
+    if registration.register_status == RegisterStatus.CREATION_FAILED:
+        cause = gettext("NXCloud could not create its WhatsApp client")
+    elif registration.register_status == RegisterStatus.REGISTRATION_FAILED:
+        cause = gettext("NXCloud created its WhatsApp client but could not register it")
+    else:
+        cause = gettext("NXCloud could not set up its WhatsApp client")
+    return gettext(
+        "%(cause)s, so the registration failed and is closed: nothing more can be sent, checked or "
+        "created for it. Add the number again to start over."
+    ) % {"cause": cause}
+
+
+def is_failed(registration: PhoneRegistration) -> bool:
+    return registration.status == RegistrationStatus.FAILED
+
+
 # -- what the registration's pages say -----------------------------------------------------------
 
 
-def check_summary_text(check: services.CheckState) -> str:
-    """``2 of 5 tries used on the code sent at 10:20; it expires in 7 minutes (at 10:35).``"""
+def check_summary_text(check: services.CheckState, *, with_refusal: bool = True) -> str:
+    """``2 of 5 tries used on the code sent at 10:20; it expires in 7 minutes (at 10:35).``
+
+    ``with_refusal=False``: without what refuses checks (a page that says it on its own), and
+    empty where that is all there is to say (no code yet, verified, closed).
+    """
     if check.refusal is not None and check.refusal.reason in (
         RefusalReason.ALREADY_VERIFIED,
         RefusalReason.CLOSED,
         RefusalReason.NO_CODE,
     ):
-        return check.refusal.message
+        return check.refusal.message if with_refusal else ""
     text = gettext("%(used)d of %(allowed)d tries used on the current code.") % {
         "used": check.attempts_used,
         "allowed": check.attempts_allowed,
@@ -123,7 +166,7 @@ def check_summary_text(check: services.CheckState) -> str:
             text += " " + gettext("It expires %(when)s.") % {"when": until_text(check.expires_at)}
         else:
             text += " " + gettext("It has expired.")
-    if check.refusal is not None:
+    if check.refusal is not None and with_refusal:
         text += " " + check.refusal.message
     return text
 
@@ -173,10 +216,8 @@ def check_outcome_message(
                 check.attempts_left,
             ) % {"left": check.attempts_left, "used": check.attempts_used, "allowed": check.attempts_allowed}
             return messages.WARNING, text
-        text = gettext("NXCloud did not accept the code, and that was the last try on it.")
-        if check.refusal is not None:
-            text += " " + check.refusal.message
-        return messages.ERROR, text
+        # What to do now (a new code, and when) is on the code page the message is shown on.
+        return messages.ERROR, gettext("NXCloud did not accept the code, and that was the last try on it.")
     if attempt.outcome == Attempt.UNKNOWN:
         return messages.WARNING, gettext(
             "NXCloud's answer did not arrive, so it is unknown whether the code was accepted. It was "

@@ -21,12 +21,13 @@ from ..addresses import client_ip
 from ..conf import conf
 from ..models import Channel, CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
 from . import presenters
-from .actions import RegistrationActionsMixin
 from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAttemptInline
 from .check_code import CheckCodeMixin
 from .closing import CloseActionMixin
 from .forms import AddRegistrationForm
-from .presenters import EMPTY, check_summary_text, refusal_notices
+from .funnel import FunnelMixin
+from .page_actions import PageActionsMixin
+from .presenters import EMPTY, check_summary_text, failed_text, is_failed, refusal_notices
 from .search import PhoneSearch, PhoneSearchMixin
 
 if TYPE_CHECKING:
@@ -91,7 +92,8 @@ class RegisteredElsewhereFilter(admin.SimpleListFilter):
 
 
 class PhoneRegistrationAdmin(
-    RegistrationActionsMixin,
+    FunnelMixin,
+    PageActionsMixin,
     CloseActionMixin,
     CheckCodeMixin,
     AuditTrailProtectionMixin,
@@ -107,6 +109,7 @@ class PhoneRegistrationAdmin(
         "nxcloud_display",
     )
     list_display_links = ("phone",)
+    funnel_filters = ("application",)
     list_filter = (
         "status",
         RegisteredElsewhereFilter,
@@ -304,6 +307,7 @@ class PhoneRegistrationAdmin(
                 ),
                 messages.ERROR,
             )
+        extra_context = {**(extra_context or {}), "nxwa_funnel_url": self.funnel_url()}
         return super().changelist_view(request, extra_context)
 
     def change_view(
@@ -317,7 +321,9 @@ class PhoneRegistrationAdmin(
         obj = self.get_object(request, unquote(object_id))
         if obj is not None and self.has_view_or_change_permission(request, obj):
             state = services.get_state(obj, ip=client_ip(request), channel=Channel.ADMIN)
-            extra_context["nxwa_refusals"] = refusal_notices(state)
+            # A failed registration is described as every action describes it, once.
+            extra_context["nxwa_refusals"] = [failed_text(obj)] if is_failed(obj) else refusal_notices(state)
+            extra_context["nxwa_page_actions"] = self.page_actions(request, obj)
             # No button where no code can ever be checked again (verified, or closed).
             finished = state.check.refusal is not None and state.check.refusal.reason in (
                 RefusalReason.ALREADY_VERIFIED,

@@ -77,6 +77,26 @@ SEEDS = (
 )
 
 
+#: The funnel's crowd: numbers +86 137 0000 0000 upwards, never a number a person types in the demo.
+CROWD_PREFIX = "861370000"
+CROWD = 40
+#: Where each of the crowd got to, in turn: most far along, some stuck, a few failed or closed.
+CROWD_STAGES = (
+    Status.REGISTERED,
+    Status.CODE_SENT,
+    Status.VERIFIED,
+    Status.REGISTERED,
+    Status.NEW,
+    Status.REGISTERED,
+    Status.CODE_SENT,
+    Status.FAILED,
+    Status.REGISTERED,
+    Status.VERIFIED,
+    Status.CLOSED,
+    Status.REGISTERED,
+)
+
+
 class Command(BaseCommand):
     help = (
         "Create the demo staff and customer logins and a few example registrations "
@@ -98,6 +118,7 @@ class Command(BaseCommand):
         acme.save()
 
         created = [seed for seed in SEEDS if self.seed(seed, customer=customer, staff=staff)]
+        crowd = self.seed_crowd(staff)
 
         port = os.environ.get("PORT", "8000")
         base = f"http://127.0.0.1:{port}"
@@ -105,6 +126,8 @@ class Command(BaseCommand):
         data = f"{len(created)} example registrations created" if created else "example data kept"
         if created and kept:
             data += f", {kept} kept"
+        if crowd:
+            data += f"; {crowd} more over the last four weeks for the funnel"
         self.stdout.write(
             "\n".join(
                 [
@@ -114,6 +137,7 @@ class Command(BaseCommand):
                     f"  Customer page : {base}/onboarding/   login {CUSTOMER[0]} / {CUSTOMER[1]}",
                     f"  Admin         : {base}/admin/        login {STAFF[0]} / {STAFF[1]}",
                     f"  Sandbox inbox : {base}/sandbox/nxcloud/inbox/   (the codes arrive here; staff login)",
+                    f"  Funnel        : {base}/admin/nxwa_onboarding/phoneregistration/funnel/",
                     f"  Try it: sign in as {CUSTOMER[0]}, add a number (e.g. {TRY_NUMBER}), open the inbox",
                     f"          in a private window as {STAFF[0]}, type the code it shows, watch the",
                     "          number become registered.",
@@ -204,6 +228,122 @@ class Command(BaseCommand):
         self.tell_the_sandbox(seed, code_sent=code_sent_at is not None, verified_at=verified_at)
         self.stdout.write(f"  seeded {format_phone(seed.phone)} ({seed.status})")
         return True
+
+    @transaction.atomic
+    def seed_crowd(self, staff: Any) -> int:
+        """Registrations over the last four weeks at every step, for the funnel page to show:
+        code requests and checks with refusals and NXCloud's failures of every kind among them.
+        Written once (none of the crowd's numbers exists yet), never again."""
+        if PhoneRegistration.objects.filter(phone_number__startswith=CROWD_PREFIX).exists():
+            return 0
+        now = timezone.now()
+        for index in range(CROWD):
+            self.seed_one_of_the_crowd(index, now - timedelta(hours=5 + index * 17), staff)
+        return CROWD
+
+    def seed_one_of_the_crowd(self, index: int, started: Any, staff: Any) -> None:
+        stage = CROWD_STAGES[index % len(CROWD_STAGES)]
+        registration = PhoneRegistration.objects.create(
+            phone_number=f"{CROWD_PREFIX}{index:04d}", created_by=staff, status=Status.NEW
+        )
+        clock = [started]
+
+        def row(model: Any, after_seconds: int, outcome: str, **fields: Any) -> Any:
+            clock[0] += timedelta(seconds=after_seconds)
+            made = model.objects.create(
+                registration=registration,
+                channel=Channel.CUSTOMER,
+                ip="192.0.2.10",
+                outcome=outcome,
+                finished_at=clock[0],
+                duration_ms=None if outcome == "refused" else 160 + index,
+                **fields,
+            )
+            model.objects.filter(pk=made.pk).update(created_at=clock[0])
+            return made
+
+        fields: dict[str, Any] = {"created_at": started, "status": stage}
+        code = None
+        if stage != Status.NEW:
+            if index % 7 == 0:
+                row(
+                    CodeRequest, 20, "failed", method="sms", failure="unreachable", result_message="timed out"
+                )
+            if index % 11 == 0:
+                row(
+                    CodeRequest,
+                    30,
+                    "failed",
+                    method="sms",
+                    failure="configuration",
+                    result_code=1003,
+                    result_message="sign error",
+                    http_status=200,
+                )
+            code = row(CodeRequest, 40 + index * 7, "sent", method="sms", result_code=0, http_status=200)
+            fields.update(code_sent_at=clock[0], last_code_method="sms")
+            if index % 3 == 0:
+                row(
+                    CodeRequest,
+                    15,
+                    "refused",
+                    method="sms",
+                    refusal_reason="cooldown",
+                    retry_after=clock[0] + timedelta(seconds=45),
+                )
+            if index % 2 == 0:
+                row(
+                    VerificationAttempt,
+                    50,
+                    "rejected",
+                    code_request=code,
+                    code_digest="0" * 64,
+                    result_code=9001,
+                    result_message="Verification code is incorrect",
+                    http_status=200,
+                )
+            if index % 5 == 0:
+                row(
+                    VerificationAttempt,
+                    20,
+                    "unknown",
+                    code_request=code,
+                    code_digest="1" * 64,
+                    failure="maybe_sent",
+                    result_message="read timeout",
+                )
+            if index % 4 == 1:
+                row(
+                    VerificationAttempt,
+                    5,
+                    "refused",
+                    code_request=code,
+                    code_digest="2" * 64,
+                    refusal_reason="too_many_attempts" if index % 8 == 1 else "ip_limit",
+                )
+        if stage in (Status.VERIFIED, Status.REGISTERED, Status.FAILED, Status.CLIENT_CREATED):
+            row(
+                VerificationAttempt,
+                90 + index * 11,
+                "accepted",
+                code_request=code,
+                code_digest="3" * 64,
+                result_code=0,
+                http_status=200,
+            )
+            fields["verified_at"] = clock[0]
+        if stage == Status.REGISTERED:
+            fields.update(registered_at=clock[0] + timedelta(minutes=4 + index % 9), register_status=5)
+        if stage == Status.FAILED:
+            fields.update(register_status=2 if index % 2 else 1)
+        if stage == Status.CLOSED:
+            fields.update(
+                closed_at=clock[0] + timedelta(hours=1),
+                closed_by=staff,
+                close_reason="The merchant changed their mind.",
+            )
+        fields["updated_at"] = clock[0]
+        PhoneRegistration.objects.filter(pk=registration.pk).update(**fields)
 
     def tell_the_sandbox(self, seed: Seed, *, code_sent: bool, verified_at: Any) -> None:
         """Give the sandbox the same story: the code in the inbox, the number's NXCloud state."""
