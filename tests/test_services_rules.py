@@ -460,8 +460,10 @@ def test_a_send_that_did_not_go_out_is_no_code(clock: Any, outcome_code: int) ->
         pytest.param("12a4", id="letter"),
         pytest.param("", id="empty"),
         pytest.param("1" * 40, id="40-digits"),
-        pytest.param("\u0661\u0662\u0663\u0664", id="arabic-indic-digits"),  # ١٢٣٤
-        pytest.param("\uff11\uff12\uff13\uff14\uff15\uff16", id="full-width-digits"),
+        # Decimal digits of any script are digits (test_services_outcomes); these are not.
+        pytest.param("\u00b9\u00b2\u00b3\u2074", id="superscript-digits"),  # ¹²³⁴
+        pytest.param("\u2460\u2461\u2462\u2463", id="circled-digits"),  # ①②③④
+        pytest.param("\uff11\uff12\uff13", id="three-full-width-digits"),
         pytest.param("123", id="too-short"),
     ],
 )
