@@ -7,6 +7,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("onboarding/", include("nxwa_onboarding.urls")),
     path("sandbox/nxcloud/", include("nxwa_onboarding.sandbox.urls")),
 ]
