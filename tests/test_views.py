@@ -46,7 +46,7 @@ def shown(client: Client, response: Any) -> list[str]:
     """Follow a POST's redirect the way a browser does; the messages the page then shows."""
     assert response.status_code == 302, response.content.decode()[:2000]
     html = client.get(response["Location"]).content.decode()
-    return [text_of(m) for m in re.findall(r'<li class="nxwa-message[^"]*"[^>]*>(.*?)</li>', html, re.S)]
+    return [text_of(m) for m in re.findall(r'<div class="nxwa-message[^"]*"[^>]*>(.*?)</div>', html, re.S)]
 
 
 def start_response(client: Client, phone: str = PHONE, method: str = "sms") -> Any:
