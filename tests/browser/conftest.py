@@ -101,9 +101,14 @@ class Axe:
         self.source = source
         self.output = output
         self.found: dict[str, list[dict[str, Any]]] = {}
+        self.refused: dict[str, list[str]] = {}
 
     def check(self, page: Any, name: str) -> list[dict[str, Any]]:
         page.screenshot(path=str(self.output / "screenshots" / f"{name}.png"), full_page=True)
+        # What this document's CSP refused (strict_csp), read before axe's own probes run.
+        refused = page.evaluate("window.__nxwaRefused || []")
+        if refused:
+            self.refused[name] = refused
         if not page.evaluate("typeof window.axe === 'object'"):
             # evaluate() runs outside the page's Content-Security-Policy, a <script> would not.
             page.evaluate(self.source + "\n;undefined")
@@ -135,6 +140,7 @@ class Axe:
     def assert_clean(self) -> None:
         assert self.found, "axe checked no page"
         assert not any(self.found.values()), "axe-core found WCAG A/AA violations:\n" + self.summary()
+        assert not self.refused, f"the Content-Security-Policy refused: {self.refused}"
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +159,8 @@ def axe(axe_source: str, screenshot_dir: Path) -> Axe:
 
 def strict_csp(page: Any, live_server_url: str) -> list[str]:
     """Serve the live server's pages with ``STRICT_CSP`` (as a host with Django 6's CSP middleware
-    would); returns the list that collects what Chromium refused (its console messages)."""
+    would). Returns the list that collects what Chromium refused (its console messages, from
+    the whole visit); ``Axe.check`` reads each page state's own refusals."""
     refused: list[str] = []
 
     def add_policy(route: Any) -> None:
@@ -164,6 +171,13 @@ def strict_csp(page: Any, live_server_url: str) -> list[str]:
         route.fulfill(response=response, headers=headers)
 
     page.route(live_server_url + "/**", add_policy)
+    # Per document, so each page state's own refusals can be read (Axe.check does).
+    page.add_init_script(
+        "window.__nxwaRefused = [];"
+        "document.addEventListener('securitypolicyviolation', e => window.__nxwaRefused.push("
+        "e.violatedDirective + ' ' + (e.sample || e.blockedURI)"
+        " + ' at ' + e.sourceFile + ':' + e.lineNumber));"
+    )
     page.on(
         "console",
         lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
