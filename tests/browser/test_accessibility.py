@@ -14,8 +14,10 @@ import re
 from typing import Any
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
+from nxwa_onboarding import services
 from nxwa_onboarding.models import PhoneRegistration
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.browser.conftest import Axe, strict_csp
@@ -194,3 +196,76 @@ def test_resend_countdown_is_announced_once(
     page.wait_for_timeout(1200)
     assert page.evaluate("window.nxwaChanges") == ["You can ask for a new code now."]
     expect(page.locator(SEND)).not_to_have_attribute("aria-describedby", re.compile("."))
+
+
+# -- the app's own admin views ---------------------------------------------------------------
+
+
+def admin_log_in(page: Any, base: str, username: str) -> None:
+    page.goto(base + reverse("admin:login"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#user-tools")).to_be_visible()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_the_apps_admin_views_pass_axe(
+    live_server: Any, chromium: Any, staff: Any, nxcloud: FakeNXCloud, axe: Axe, locale: str
+) -> None:
+    """The enter-code page (no code sent, a code out, a form error, after a wrong code) and the
+    confirmation pages of the actions that call NXCloud, under a strict CSP. Django's own admin
+    pages are Django's (its change list applies inline styles from its scripts)."""
+    lang = locale[:2]
+    pending = services.create_registration(FIRST)
+    services.request_code(pending, "sms")
+    fresh = services.create_registration(SECOND)
+    verified = services.create_registration("+86 137 0013 7000")
+    PhoneRegistration.objects.filter(pk=verified.pk).update(status="verified")
+    code = nxcloud.latest_code(FIRST_DIGITS)
+    assert code is not None
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    base = live_server.url
+    strict_csp(page, base)
+
+    def check(state: str) -> None:
+        axe.check(page, f"a11y-admin-{lang}-{state}")  # and what the CSP refused on the page
+
+    def check_code_url(registration: PhoneRegistration) -> str:
+        return base + reverse("admin:nxwa_onboarding_phoneregistration_check_code", args=[registration.pk])
+
+    try:
+        admin_log_in(page, base, staff.username)
+        page.goto(check_code_url(fresh))
+        check("1-enter-code-no-code-sent")
+
+        page.goto(check_code_url(pending))
+        expect(page.locator("input[name=code]")).to_be_visible()
+        check("2-enter-code")
+        page.fill("input[name=code]", "12")
+        page.click("input[type=submit][name=_check]")
+        expect(page.locator(".errornote")).to_be_visible()
+        check("3-enter-code-error")
+        page.fill("input[name=code]", wrong(code))
+        page.click("input[type=submit][name=_check]")
+        expect(page.locator(".messagelist")).to_be_visible()
+        check("4-after-wrong-code")
+
+        for action, state in (
+            ("send_code_sms", "5-confirm-sms"),
+            ("send_code_voice", "6-confirm-voice"),
+            ("create_whatsapp_client", "7-confirm-client"),
+        ):
+            page.goto(base + reverse("admin:nxwa_onboarding_phoneregistration_changelist"))
+            page.check("#action-toggle")
+            page.select_option("select[name=action]", action)
+            page.click("button[name=index]")
+            expect(page.locator(".nxwa-confirm-list")).to_be_visible()
+            check(state)
+    finally:
+        page.unroute_all(behavior="ignoreErrors")
+        context.close()
+    axe.assert_clean()
