@@ -235,7 +235,9 @@ def test_the_apps_admin_views_pass_axe(
         axe.check(page, f"a11y-admin-{lang}-{state}")  # and what the CSP refused on the page
 
     def check_code_url(registration: PhoneRegistration) -> str:
-        return base + reverse("admin:nxwa_onboarding_phoneregistration_check_code", args=[registration.pk])
+        return str(base) + reverse(
+            "admin:nxwa_onboarding_phoneregistration_check_code", args=[registration.pk]
+        )
 
     try:
         admin_log_in(page, base, staff.username)
