@@ -6,8 +6,13 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+# axe-core (the accessibility engine the browser tests inject), pinned, from the npm registry;
+# `npm pack` checks the tarball against the registry's integrity hash. Not committed (MPL-2.0).
+AXE_VERSION ?= 4.14.1
+AXE_DIR := .cache/axe-core-$(AXE_VERSION)
+AXE_JS := $(AXE_DIR)/axe.min.js
 
-.PHONY: install demo test test-postgres test-browser test-api openapi matrix lint bench clean
+.PHONY: install axe demo test test-postgres test-browser test-api openapi matrix lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +21,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(AXE_JS):
+	mkdir -p $(AXE_DIR)
+	cd $(AXE_DIR) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null
+	tar -xzf $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz -C $(AXE_DIR) --strip-components=1 package/axe.min.js package/LICENSE
+	rm $(AXE_DIR)/axe-core-$(AXE_VERSION).tgz
+
+## axe: fetch axe-core $(AXE_VERSION) for the browser tests' accessibility checks (needs npm)
+axe: $(AXE_JS)
 
 ## demo: install, migrate, create the demo logins and data, serve on 127.0.0.1:$(PORT)
 # DEBUG=1: the example project's DEBUG is off by default, and the sandbox needs it on (E010).
@@ -32,9 +46,9 @@ test: install
 test-postgres: install
 	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m "not browser and not schemathesis" --cov --cov-report=term
 
-## test-browser: Playwright driving the system's Chromium (/usr/bin/chromium)
-test-browser: install
-	$(PYTEST) -m browser -p no:randomly
+## test-browser: Playwright driving the system's Chromium (/usr/bin/chromium), axe-core on every page
+test-browser: install $(AXE_JS)
+	NXWA_AXE_JS=$(AXE_JS) $(PYTEST) -m browser -p no:randomly
 
 ## matrix: the suite on every supported Django (noxfile.py): 5.2 + Python 3.11, 6.0 + 3.12, and
 ## 6.1 + 3.13 on PostgreSQL; warnings are errors. The Pythons come from PATH or pyenv.
@@ -58,4 +72,4 @@ bench: install
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output
+	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output .cache

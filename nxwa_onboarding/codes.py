@@ -7,6 +7,7 @@ services all read a code the same way.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -21,19 +22,31 @@ if TYPE_CHECKING:
     from .models import PhoneRegistration
 
 CODE_PATTERN = re.compile(r"[0-9]{4,8}", re.ASCII)
-CODE_SEPARATORS = re.compile(r"[\s\-]+")
+#: Spaces and dashes between the digits, as typed or pasted: ASCII, full-width (U+FF0D), the
+#: Unicode hyphens and dashes (U+2010..U+2015) and the minus sign (U+2212); ``\s`` covers the
+#: ideographic space (U+3000).
+CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212\uff0d]+")
 MAX_CODE_INPUT = 32
 
 
+def ascii_digits(text: str) -> str:
+    """Every Unicode decimal digit (full-width U+FF11, Arabic-Indic U+0661, Devanagari U+0967,
+    ...) as its ASCII digit; anything else as it is (superscript two and circled one are not
+    decimal digits and stay, so a code made of them is malformed). The same rule as
+    ``phone.ascii_digits``."""
+    return "".join(str(d) if (d := unicodedata.decimal(ch, None)) is not None else ch for ch in text)
+
+
 def normalize_code(text: object) -> Hidden | None:
-    """Digits of a code as a person types it (``123-830``, ``123 830``); None if malformed.
+    """Digits of a code as a person types it (``123-830``, ``123 830``, in full-width or
+    Arabic-Indic digits), as ASCII digits; None if malformed.
 
     ``Hidden``: a ``str`` whose ``repr`` (what an error report shows of a frame's locals) is a
     placeholder, wherever the code travels from here (forms' ``cleaned_data``, the services, the
     client)."""
     if not isinstance(text, str) or len(text) > MAX_CODE_INPUT:
         return None
-    cleaned = CODE_SEPARATORS.sub("", text.strip())
+    cleaned = ascii_digits(CODE_SEPARATORS.sub("", text.strip()))
     return Hidden(cleaned) if CODE_PATTERN.fullmatch(cleaned) else None
 
 

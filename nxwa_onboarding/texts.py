@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from django.utils.formats import time_format
@@ -12,13 +12,28 @@ from django.utils.translation import ngettext, pgettext
 from .choices import Failure, RefusalReason
 
 
+def zone_name(moment: datetime) -> str:
+    """The current time zone at ``moment`` by its offset: ``UTC``, ``UTC+8``, ``UTC-3:30``.
+
+    An offset reads the same to everyone (``CST`` is China's and America's Central time); the
+    zone is the active one (``timezone.activate``, e.g. the customer's), else ``TIME_ZONE``."""
+    offset = timezone.localtime(moment).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    if not minutes:
+        return "UTC"
+    sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
+    hours, minutes = divmod(minutes, 60)
+    return f"UTC{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
+
+
 def until_text(until: datetime | None, now: datetime | None = None) -> str:
-    """``in 42 seconds (at 10:35)`` / ``in 3 minutes (at 10:38)`` / ``""`` when there is no time."""
+    """``in 42 seconds (at 10:35 UTC)`` / ``in 3 minutes (at 18:38 UTC+8)`` / ``""`` when there is
+    no time. The clock is in the current time zone and says which (``zone_name``)."""
     if until is None:
         return ""
     now = now or timezone.now()
     seconds = max(int((until - now).total_seconds()), 0)
-    clock = time_format(timezone.localtime(until), "H:i")
+    clock = f"{time_format(timezone.localtime(until), 'H:i')} {zone_name(until)}"
     if seconds < 60:
         span = ngettext("in %(n)d second", "in %(n)d seconds", seconds) % {"n": seconds}
     elif seconds < 3600:

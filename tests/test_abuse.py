@@ -10,6 +10,7 @@ The server allows 100 connections and the suite may share it, so 200 submissions
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -217,13 +218,20 @@ typed_text = st.one_of(
 method_text = st.one_of(st.sampled_from(["sms", "voice", "", "SMS", "fax"]), st.text(max_size=10))
 
 
+#: What may stand between a code's digits: the ASCII hyphen, the Unicode hyphens and dashes, the
+#: minus sign and the full-width hyphen.
+DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d"
+
+
 def digits_of_code(text: str) -> str | None:
     """An oracle written apart from the app: at most 32 characters as typed (surrounding
-    whitespace aside) that are 4-8 ASCII digits once whitespace and hyphens go."""
+    whitespace aside) that are 4-8 decimal digits in any script (ASCII, full-width, Arabic-Indic,
+    ...) once whitespace, hyphens and dashes go; the code is their ASCII digits."""
     typed = text.strip()
-    digits = "".join(ch for ch in typed if not ch.isspace() and ch != "-")
-    if len(typed) <= 32 and 4 <= len(digits) <= 8 and all(ch in "0123456789" for ch in digits):
-        return digits
+    kept = [ch for ch in typed if not ch.isspace() and ch not in DASHES]
+    digits = [unicodedata.digit(ch) for ch in kept if unicodedata.category(ch) == "Nd"]
+    if len(typed) <= 32 and 4 <= len(kept) <= 8 and len(digits) == len(kept):
+        return "".join(map(str, digits))
     return None
 
 

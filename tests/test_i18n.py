@@ -24,8 +24,8 @@ LOCALE = Path(nxwa_onboarding.__file__).resolve().parent / "locale"
 ZH_PO = LOCALE / "zh_Hans" / "LC_MESSAGES" / "django.po"
 ZH_MO = LOCALE / "zh_Hans" / "LC_MESSAGES" / "django.mo"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
-#: Words that stay in Latin letters in Chinese text: product names.
-LATIN_ALLOWED = {"WhatsApp", "Business", "NXCloud"}
+#: Words that stay in Latin letters in Chinese text: product names, and the time zone's name.
+LATIN_ALLOWED = {"WhatsApp", "Business", "NXCloud", "UTC"}
 
 
 def parse_po(path: Path) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from nxwa_onboarding import services
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
 from nxwa_onboarding.phone import format_phone, normalize_phone
+from nxwa_onboarding.redact import Hidden
 
 from .service_helpers import CODE, OTHER_PHONE, PHONE, new_registration
 
@@ -208,15 +209,31 @@ def test_code_digest_is_keyed_from_the_secret_key(settings: object) -> None:
         ("123", None),
         ("123456789", None),
         ("1" * 40, None),
-        ("\u0661\u0662\u0663\u0664", None),  # Arabic-Indic digits: ١٢٣٤
-        ("\uff11\uff12\uff13\uff14\uff15\uff16", None),  # full-width digits
+        # What people type on other keyboards is the same code, in ASCII digits.
+        ("\u0661\u0662\u0663\u0664", "1234"),  # Arabic-Indic digits: ١٢٣٤
+        ("\u06f1\u06f2\u06f3\u06f4", "1234"),  # Extended Arabic-Indic (Persian, Urdu): ۱۲۳۴
+        ("\uff11\uff12\uff13\uff14\uff15\uff16", "123456"),  # full-width digits
+        ("\uff11\uff12\uff13\uff0d\uff14\uff15\uff16", "123456"),  # full-width digits and dash
+        ("\uff11\uff12\uff13\u3000\uff14\uff15\uff16", "123456"),  # ideographic space
+        ("123\u2013456", "123456"),  # an en dash, as a phone's keyboard may put it
+        ("\u0967\u0968\u0969\u096a", "1234"),  # Devanagari: १२३४
+        ("12\uff13\uff14", "1234"),  # mixed
+        ("\u00b9\u00b2\u00b3\u2074", None),  # superscripts are not decimal digits
+        ("\u2460\u2461\u2462\u2463", None),  # circled digits neither
+        ("\uff11\uff12\uff13", None),  # three digits, however written
         ("12.34", None),
         (None, None),
         (123456, None),
     ],
 )
 def test_normalize_code(typed: object, digits: str | None) -> None:
-    assert services.normalize_code(typed) == digits
+    normalized = services.normalize_code(typed)
+    assert normalized == digits
+    if digits is not None:
+        # Hidden: what an error report shows of it is a placeholder, whatever digits it came from.
+        assert isinstance(normalized, Hidden)
+        assert repr(normalized) == "<hidden>"
+        assert normalized.isascii()
 
 
 # -- append-only -----------------------------------------------------------------------------------

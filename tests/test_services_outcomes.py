@@ -58,6 +58,25 @@ SECRET = "test-access-secret-CANARY-7f3a"  # tests/settings.py
 # -- checkCode -------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        pytest.param("\uff18\uff16\uff14\uff12\uff10\uff19", id="full-width"),
+        pytest.param("\u0668\u0666\u0664-\u0662\u0660\u0669", id="arabic-indic"),
+        pytest.param("\u06f8\u06f6\u06f4 \u06f2\u06f0\u06f9", id="extended-arabic-indic"),
+    ],
+)
+def test_a_code_in_other_digits_is_sent_as_ascii_digits(typed: str) -> None:
+    """Every face (customer page, admin, commands, API) goes through here: NXCloud gets 864209."""
+    registration = with_code()
+    with nxcloud() as rsps:
+        answer(rsps, "checkCode", 0, "success")
+        attempt = services.check_code(registration, typed, channel="api")
+        assert body_of(rsps.calls[0]) == {"phone_number": PHONE, "code": CODE}
+    assert attempt.outcome == "accepted"
+    assert attempt.code_digest == services.code_digest(registration, CODE)
+
+
 def test_accepted_verifies_and_signals() -> None:
     registration = with_code()
     with caught(signals.code_verified) as sent, nxcloud() as rsps:

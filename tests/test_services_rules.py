@@ -121,7 +121,7 @@ def test_max_check_attempts_per_code_and_a_new_code_resets_the_count(clock: Any)
         assert attempt.retry_after == at(60)  # RESEND_COOLDOWN after the code was sent
         assert message(attempt) == (
             "Too many wrong tries for this code. Ask for a new code. "
-            "A new code can be sent in 56 seconds (at 09:01)."
+            "A new code can be sent in 56 seconds (at 09:01 UTC)."
         )
         # the right code is refused too: the cap is per code, not per wrong code
         assert refused_check(registration, CODE).refusal_reason == RefusalReason.TOO_MANY_ATTEMPTS
@@ -172,7 +172,7 @@ def test_retry_after_a_too_many_refusal_names_the_daily_cap_when_it_is_later(clo
         attempt = refused_check(registration)
         assert attempt.refusal_reason == RefusalReason.TOO_MANY_ATTEMPTS
         assert attempt.retry_after == at(24 * 3600)
-        assert "A new code can be sent in 24 hours (at 09:00)" in message(attempt)
+        assert "A new code can be sent in 24 hours (at 09:00 UTC)" in message(attempt)
 
 
 # -- CODE_TTL --------------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ def test_an_expired_code_says_when_a_new_one_can_be_sent(clock: Any) -> None:
         assert attempt.refusal_reason == RefusalReason.EXPIRED
         assert attempt.retry_after == at(90)
         assert message(attempt) == (
-            "This code has expired. Ask for a new code. A new code can be sent in 1 minute (at 09:01)."
+            "This code has expired. Ask for a new code. A new code can be sent in 1 minute (at 09:01 UTC)."
         )
 
 
@@ -234,7 +234,8 @@ def test_resend_cooldown(clock: Any) -> None:
         assert code_request.retry_after == at(90)
         assert code_request.method == "voice"
         assert (
-            message(code_request) == "A code was sent moments ago. You can try again in 1 second (at 09:01)."
+            message(code_request)
+            == "A code was sent moments ago. You can try again in 1 second (at 09:01 UTC)."
         )
         assert services.get_state(registration).send.next_send_at == at(90)
         clock.shift(1)
@@ -319,7 +320,7 @@ def test_max_sends_per_day_per_number_is_a_rolling_24_hours(clock: Any) -> None:
         assert code_request.retry_after == at(24 * 3600)
         assert message(code_request) == (
             "This number has had as many codes as allowed in one day. "
-            "You can try again in 21 hours (at 09:00)."
+            "You can try again in 21 hours (at 09:00 UTC)."
         )
 
         clock.move_to(at(24 * 3600 - 1))
@@ -379,7 +380,7 @@ def test_max_attempts_per_ip_per_hour_across_registrations(clock: Any) -> None:
         assert attempt.ip == IP
         assert (
             message(attempt)
-            == "Too many attempts from your network. You can try again in 30 minutes (at 10:00)."
+            == "Too many attempts from your network. You can try again in 30 minutes (at 10:00 UTC)."
         )
         assert services.get_state(first, ip=IP).check.refusal == services.Refusal(
             RefusalReason.IP_LIMIT, at(3600)
@@ -460,8 +461,10 @@ def test_a_send_that_did_not_go_out_is_no_code(clock: Any, outcome_code: int) ->
         pytest.param("12a4", id="letter"),
         pytest.param("", id="empty"),
         pytest.param("1" * 40, id="40-digits"),
-        pytest.param("\u0661\u0662\u0663\u0664", id="arabic-indic-digits"),  # ١٢٣٤
-        pytest.param("\uff11\uff12\uff13\uff14\uff15\uff16", id="full-width-digits"),
+        # Decimal digits of any script are digits (test_services_outcomes); these are not.
+        pytest.param("\u00b9\u00b2\u00b3\u2074", id="superscript-digits"),  # ¹²³⁴
+        pytest.param("\u2460\u2461\u2462\u2463", id="circled-digits"),  # ①②③④
+        pytest.param("\uff11\uff12\uff13", id="three-full-width-digits"),
         pytest.param("123", id="too-short"),
     ],
 )

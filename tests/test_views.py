@@ -46,7 +46,7 @@ def shown(client: Client, response: Any) -> list[str]:
     """Follow a POST's redirect the way a browser does; the messages the page then shows."""
     assert response.status_code == 302, response.content.decode()[:2000]
     html = client.get(response["Location"]).content.decode()
-    return [text_of(m) for m in re.findall(r'<li class="nxwa-message[^"]*"[^>]*>(.*?)</li>', html, re.S)]
+    return [text_of(m) for m in re.findall(r'<div class="nxwa-message[^"]*"[^>]*>(.*?)</div>', html, re.S)]
 
 
 def start_response(client: Client, phone: str = PHONE, method: str = "sms") -> Any:
@@ -271,7 +271,7 @@ def test_accepted_code_leads_through_setup_to_registered(signed_in: Client, nxcl
     assert "The code expires in 10 minutes" in html
     # The resend button exists and says when it becomes available.
     assert "Send a new code" in html
-    assert re.search(r"Available in \d+ seconds \(at \d\d:\d\d\)\.", html)
+    assert re.search(r"Available in \d+ seconds \(at \d\d:\d\d UTC\)\.", html)
 
     code = nxcloud.latest_code(DIGITS)
     assert code is not None
@@ -368,7 +368,7 @@ def test_resend_during_cooldown_is_refused_with_until_when(signed_in: Client, nx
     [said] = shown(signed_in, response)
     assert re.fullmatch(
         r"No code was sent\. A code was sent moments ago\. "
-        r"You can try again in \d+ seconds \(at \d\d:\d\d\)\.",
+        r"You can try again in \d+ seconds \(at \d\d:\d\d UTC\)\.",
         said,
     )
     assert len(nxcloud.calls_to("getCode")) == 1
