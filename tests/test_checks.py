@@ -134,6 +134,9 @@ EVERY_KEY = {
     "DEFAULT_REGION": "CN",
     "SANDBOX_ALLOW_WITHOUT_DEBUG": False,
     "SANDBOX_REGISTER_STEPS": (0.5, 1),
+    "FOLLOW_BACKOFF": (2, 120),
+    "STUCK_AFTER": 3600,
+    "TASK_BACKEND": "default",
 }
 
 
@@ -161,6 +164,10 @@ def test_every_key_set_correctly_gives_no_messages(debug: bool) -> None:
         ("ALLOWED_REGIONS", ["cn", "hk"]),
         ("DEFAULT_REGION", None),
         ("DEFAULT_REGION", "gb"),
+        ("FOLLOW_BACKOFF", (0.5, 0.5)),
+        ("FOLLOW_BACKOFF", [5, 600]),
+        ("STUCK_AFTER", 60),
+        ("TASK_BACKEND", "nxwa"),
     ],
 )
 def test_good_values_are_accepted(key: str, value: Any) -> None:
@@ -188,6 +195,12 @@ BAD = [
         for value in ["CN", [], ["UK"], ["CN", 86], ["ZZ"], {"CN": True}]
     ],
     *[("DEFAULT_REGION", value, "nxwa_onboarding.E012") for value in ["UK", "001", "", 86, ["CN"]]],
+    *[
+        ("FOLLOW_BACKOFF", value, "nxwa_onboarding.E013")
+        for value in [(0, 5), (10, 5), (-1, 5), (5,), (1, 2, 3), ("5", "60"), (True, 5), 5, None]
+    ],
+    *[("STUCK_AFTER", value, "nxwa_onboarding.E014") for value in NOT_POSITIVE_INTEGERS],
+    *[("TASK_BACKEND", value, "nxwa_onboarding.E015") for value in ["", None, 1, ["default"]]],
 ]
 
 

@@ -10,7 +10,9 @@ client. One module per flow, leaves first:
 - ``registration``: creating registrations and sending codes;
 - ``verification``: checking codes;
 - ``client_setup``: createClient;
-- ``status``: phoneList;
+- ``status``: phoneList for one number;
+- ``sync``: a whole phoneList applied in batches;
+- ``follow``: following an application in steps (the tasks' and ``nxwa_follow``'s work);
 - ``recovery``: calls left pending by a crash.
 
 Every NXCloud call that is recorded is a ``pending`` row committed *before* the call (no
@@ -46,7 +48,8 @@ from .rules import (
     SendState,
 )
 from .state import get_state
-from .status import SyncSummary, refresh_status, sync_statuses
+from .status import SyncSummary, refresh_status
+from .sync import sync_statuses
 from .verification import check_code
 
 __all__ = [
