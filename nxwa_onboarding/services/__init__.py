@@ -27,6 +27,7 @@ the database rows, so they hold across processes and servers.
 from __future__ import annotations
 
 from ..codes import code_digest, normalize_code
+from . import follow
 from .calls import CallResult, failure_of, get_client, stale_after
 from .client_setup import create_client
 from .recovery import ReconcileSummary, reconcile_pending
@@ -70,6 +71,7 @@ __all__ = [
     "create_client",
     "create_registration",
     "failure_of",
+    "follow",
     "get_client",
     "get_state",
     "normalize_code",

@@ -171,10 +171,13 @@ def step(app_key: str, *, chain: str | None = None) -> Step:
             steps=state.steps + 1,
             last_error=result.error[:255],
         )
-        mine = FollowState.objects.filter(pk=state.pk)
         if chain is not None:
-            mine = mine.filter(chain=chain)
-        mine.update(next_step_at=result.again_at, **({} if more else {"chain": ""}))
+            # The chain's own step schedules its next one (unless it was replaced meanwhile).
+            FollowState.objects.filter(pk=state.pk, chain=chain).update(
+                next_step_at=result.again_at, **({} if more else {"chain": ""})
+            )
+        elif not more:
+            FollowState.objects.filter(pk=state.pk).update(next_step_at=None, chain="")
     return result
 
 

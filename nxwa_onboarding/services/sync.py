@@ -37,7 +37,8 @@ BATCH = 1000
 DETAILS = ("number_status", "quality_rating", "verified_name", "waba_id", "waba_name", "register_status")
 
 
-def _chunks(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    size = BATCH
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
