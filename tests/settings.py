@@ -39,7 +39,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "nxwa_onboarding",
     "nxwa_onboarding.sandbox",
+    # The Tasks backends the worker tests run (tests/test_workers.py); the suite's own default
+    # is the immediate backend (no TASKS setting).
+    "django_tasks_db",
+    "django_rq",
 ]
+# A Redis database of its own (other projects on this machine use 0).
+RQ_QUEUES = {"default": {"URL": os.environ.get("NXWA_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
