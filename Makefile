@@ -17,12 +17,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: install, migrate, create the demo logins and data, serve on 127.0.0.1:$(PORT)
+## demo: install, migrate, create the demo logins and data, serve on 127.0.0.1:$(PORT) with a
+## background worker (the database backend's db_worker) beside it; Ctrl-C stops both.
 # DEBUG=1: the example project's DEBUG is off by default, and the sandbox needs it on (E010).
 demo: install
 	cd example_project && DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py migrate --noinput
 	cd example_project && DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py demo_setup
-	cd example_project && DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	cd example_project && { DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py db_worker --no-reload --interval 0.5 & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py runserver 127.0.0.1:$(PORT); }
 
 ## test: the whole suite (browser tests excepted: see test-browser) with a coverage report
 test: install

@@ -39,10 +39,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "nxwa_onboarding",
     "nxwa_onboarding.sandbox",
-    # The Tasks backends the worker tests run (tests/test_workers.py); the suite's own default
-    # is the immediate backend (no TASKS setting).
+    # The database backend's table, for the worker tests (tests/test_workers.py); the suite's
+    # own default is the immediate backend (no TASKS setting). RQ needs only RQ_QUEUES here (its
+    # worker's settings add django_rq, whose unmanaged dashboard model would upset dumpdata).
     "django_tasks_db",
-    "django_rq",
 ]
 # A Redis database of its own (other projects on this machine use 0).
 RQ_QUEUES = {"default": {"URL": os.environ.get("NXWA_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")}}

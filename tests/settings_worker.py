@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 
 from tests.settings import *  # noqa: F403
-from tests.settings import DATABASES, NXWA_ONBOARDING
+from tests.settings import DATABASES, INSTALLED_APPS, NXWA_ONBOARDING
 
 DATABASES["default"]["NAME"] = os.environ["NXWA_WORKER_DB_NAME"]
+INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]  # its rqworker command
 TASKS = {"default": {"BACKEND": os.environ["NXWA_WORKER_TASKS_BACKEND"]}}
 NXWA_ONBOARDING = {
     **NXWA_ONBOARDING,

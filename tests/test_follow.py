@@ -32,7 +32,8 @@ pytestmark = pytest.mark.django_db
 
 Status = PhoneRegistration.Status
 APP_KEY = "test-app-key"
-TASKS_PACKAGE = task_backends.__class__.__module__.rpartition(".")[0] or "django_tasks"
+#: ``django.tasks`` on Django 6, ``django_tasks`` (the backport) on 5.2.
+TASKS_PACKAGE = task_backends.__class__.__module__
 DUMMY = {"default": {"BACKEND": f"{TASKS_PACKAGE}.backends.dummy.DummyBackend"}}
 
 
