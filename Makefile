@@ -49,6 +49,7 @@ lint: install
 
 bench: install
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/run.py
+	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/follow.py
 
 clean:
 	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output

@@ -287,6 +287,7 @@ def test_a_pass_where_nothing_changed_writes_nothing(nxcloud: FakeNXCloud) -> No
 
 def test_a_pass_where_everything_changed_writes_in_batches(nxcloud: FakeNXCloud, monkeypatch: Any) -> None:
     monkeypatch.setattr(sync, "BATCH", 20)
+    monkeypatch.setattr(sync, "WRITE_BATCH", 20)
     made = numbers(50, nxcloud)
     for item in made:
         nxcloud.set_register_status(item.phone_number, 5)
