@@ -3,8 +3,8 @@
 The checks read the raw dict, not ``conf``, so that any wrong value is reported rather than
 raised: E000 not a dict, E001/E002 credentials, E003 SIGN_ALGORITHM, E004/W001 BASE_URL,
 E005 TIMEOUT, E006 rule limits, E007 SANDBOX_REGISTER_STEPS, E008 SANDBOX_ALLOW_WITHOUT_DEBUG,
-E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION, E013 FOLLOW_BACKOFF,
-E014 STUCK_AFTER, E015 TASK_BACKEND, W002 unknown key (E010 is the sandbox's own check).
+E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION, E016 FOLLOW_BACKOFF,
+E017 STUCK_AFTER, E018 TASK_BACKEND, W002 unknown key (E010 is the sandbox's own check).
 """
 
 from __future__ import annotations
@@ -186,10 +186,10 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     "FOLLOW_BACKOFF": (
         is_backoff,
         "a pair of seconds (shortest, longest) with 0 < shortest <= longest",
-        "nxwa_onboarding.E013",
+        "nxwa_onboarding.E016",
     ),
-    "STUCK_AFTER": (is_positive_integer, "a positive integer (seconds)", "nxwa_onboarding.E014"),
-    "TASK_BACKEND": (is_task_backend, "the name of a backend in TASKS", "nxwa_onboarding.E015"),
+    "STUCK_AFTER": (is_positive_integer, "a positive integer (seconds)", "nxwa_onboarding.E017"),
+    "TASK_BACKEND": (is_task_backend, "the name of a backend in TASKS", "nxwa_onboarding.E018"),
 }
 
 

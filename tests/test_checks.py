@@ -196,11 +196,11 @@ BAD = [
     ],
     *[("DEFAULT_REGION", value, "nxwa_onboarding.E012") for value in ["UK", "001", "", 86, ["CN"]]],
     *[
-        ("FOLLOW_BACKOFF", value, "nxwa_onboarding.E013")
+        ("FOLLOW_BACKOFF", value, "nxwa_onboarding.E016")
         for value in [(0, 5), (10, 5), (-1, 5), (5,), (1, 2, 3), ("5", "60"), (True, 5), 5, None]
     ],
-    *[("STUCK_AFTER", value, "nxwa_onboarding.E014") for value in NOT_POSITIVE_INTEGERS],
-    *[("TASK_BACKEND", value, "nxwa_onboarding.E015") for value in ["", None, 1, ["default"]]],
+    *[("STUCK_AFTER", value, "nxwa_onboarding.E017") for value in NOT_POSITIVE_INTEGERS],
+    *[("TASK_BACKEND", value, "nxwa_onboarding.E018") for value in ["", None, 1, ["default"]]],
 ]
 
 
