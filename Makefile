@@ -31,12 +31,13 @@ $(AXE_JS):
 ## axe: fetch axe-core $(AXE_VERSION) for the browser tests' accessibility checks (needs npm)
 axe: $(AXE_JS)
 
-## demo: install, migrate, create the demo logins and data, serve on 127.0.0.1:$(PORT)
+## demo: install, migrate, create the demo logins and data, serve on 127.0.0.1:$(PORT) with a
+## background worker (the database backend's db_worker) beside it; Ctrl-C stops both.
 # DEBUG=1: the example project's DEBUG is off by default, and the sandbox needs it on (E010).
 demo: install
 	cd example_project && DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py migrate --noinput
 	cd example_project && DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py demo_setup
-	cd example_project && DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	cd example_project && { DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py db_worker --no-reload --interval 0.5 & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py runserver 127.0.0.1:$(PORT); }
 
 ## test: the whole suite (browser tests and schemathesis excepted: see test-browser, test-api)
 test: install
@@ -70,6 +71,7 @@ lint: install
 
 bench: install
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/run.py
+	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/follow.py
 
 clean:
 	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output .cache

@@ -4,8 +4,9 @@ The checks read the raw dict, not ``conf``, so that any wrong value is reported 
 raised: E000 not a dict, E001/E002 credentials, E003 SIGN_ALGORITHM, E004/W001 BASE_URL,
 E005 TIMEOUT, E006 rule limits, E007 SANDBOX_REGISTER_STEPS, E008 SANDBOX_ALLOW_WITHOUT_DEBUG,
 E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION,
-E013 API_AUTHENTICATION, E014/W003 WEBHOOK_BASE_URL, E015 APPLICATION_FOR_OWNER, W002 unknown
-key (E010 is the sandbox's own check).
+E013 API_AUTHENTICATION, E014/W003 WEBHOOK_BASE_URL, E015 APPLICATION_FOR_OWNER,
+E016 FOLLOW_BACKOFF, E017 STUCK_AFTER, E018 TASK_BACKEND, W002 unknown key (E010 is the
+sandbox's own check).
 """
 
 from __future__ import annotations
@@ -156,6 +157,20 @@ def is_register_steps(value: Any) -> bool:
     )
 
 
+def is_backoff(value: Any) -> bool:
+    return (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(is_number(step) for step in value)
+        and 0 < value[0] <= value[1]
+    )
+
+
+def is_task_backend(value: Any) -> bool:
+    """A non-empty alias; whether the host's ``TASKS`` has it is the Tasks framework's own check."""
+    return isinstance(value, str) and bool(value)
+
+
 def is_region(value: Any) -> bool:
     return isinstance(value, str) and value.upper() in phonenumbers.SUPPORTED_REGIONS
 
@@ -209,6 +224,13 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "None or a region code such as 'CN'",
         "nxwa_onboarding.E012",
     ),
+    "FOLLOW_BACKOFF": (
+        is_backoff,
+        "a pair of seconds (shortest, longest) with 0 < shortest <= longest",
+        "nxwa_onboarding.E016",
+    ),
+    "STUCK_AFTER": (is_positive_integer, "a positive integer (seconds)", "nxwa_onboarding.E017"),
+    "TASK_BACKEND": (is_task_backend, "the name of a backend in TASKS", "nxwa_onboarding.E018"),
 }
 
 

@@ -186,6 +186,30 @@ class Settings:
                 f"NXWA_ONBOARDING['SANDBOX_REGISTER_STEPS'] must be a pair of seconds, got {value!r}."
             ) from None
 
+    @property
+    def FOLLOW_BACKOFF(self) -> tuple[float, float]:
+        """Seconds between following steps of an application: the first after a change, and the
+        most it grows to (doubling) while nothing changes."""
+        value = self._get("FOLLOW_BACKOFF", (5.0, 300.0))
+        try:
+            shortest, longest = value
+            return (float(shortest), float(longest))
+        except (TypeError, ValueError):
+            raise ImproperlyConfigured(
+                f"NXWA_ONBOARDING['FOLLOW_BACKOFF'] must be a pair of seconds, got {value!r}."
+            ) from None
+
+    @property
+    def STUCK_AFTER(self) -> int:
+        """Seconds in progress (or with a code out and no attempt) before a registration needs
+        attention."""
+        return self._int("STUCK_AFTER", 86_400)
+
+    @property
+    def TASK_BACKEND(self) -> str:
+        """The alias in the host's ``TASKS`` setting that the app's tasks are enqueued on."""
+        return str(self._get("TASK_BACKEND", "default"))
+
 
 #: Every key ``NXWA_ONBOARDING`` may hold: the public properties above.
 KNOWN_KEYS: tuple[str, ...] = tuple(

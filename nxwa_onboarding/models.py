@@ -31,6 +31,7 @@ from .choices import (
     RegistrationStatus,
     SendOutcome,
 )
+from .follow_models import FollowState
 from .phone import format_phone, normalize_phone
 from .texts import refusal_text
 
@@ -40,6 +41,7 @@ __all__ = [
     "CallRecord",
     "Channel",
     "CodeRequest",
+    "FollowState",
     "Method",
     "PhoneRegistration",
     "RefusalReason",
@@ -129,6 +131,16 @@ class PhoneRegistration(models.Model):
         help_text=_(
             "When NXCloud listed the number as registered although it was never verified here. "
             "Nothing else was changed: look into it."
+        ),
+    )
+
+    stuck_at = models.DateTimeField(
+        _("needs attention since"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Set when the registration was in progress, or had a code out with no attempt, for "
+            "longer than STUCK_AFTER: someone should look."
         ),
     )
 

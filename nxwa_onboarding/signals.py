@@ -12,6 +12,8 @@ delivery and the registration's change are committed, with ``registration``, ``d
 ``account_updated`` (a ban, restriction, reinstatement or deletion: also ``state``, an
 ``AccountState``), ``quality_updated`` (a quality or messaging-limit change: also
 ``messaging_limit``) and ``display_name_decided`` (also ``decision`` and ``requested_name``).
+``registration_stuck`` is sent once when a registration is marked as needing attention
+(``stuck_at``: in progress, or a code out with no attempt, for longer than STUCK_AFTER).
 """
 
 from __future__ import annotations
@@ -27,3 +29,4 @@ send_limit_reached = Signal()
 account_updated = Signal()
 quality_updated = Signal()
 display_name_decided = Signal()
+registration_stuck = Signal()

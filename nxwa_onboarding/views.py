@@ -3,6 +3,9 @@
 Every step goes through ``nxwa_onboarding.services`` with channel ``customer``. A customer sees
 and acts on their own registrations only: anyone else's, like one that does not exist, is a 404.
 Every POST redirects (POST/redirect/GET) and says what happened through the messages framework.
+Pages read the database and never wait on NXCloud beyond the customer's own code: an accepted
+check enqueues the client creation (``tasks.client_after_commit``), and the page's poll reads
+the registration and nudges the application's follower (``tasks.nudge``).
 Views that call NXCloud run outside ``ATOMIC_REQUESTS`` so each pending row is committed before
 the call, as the services require. Customers get calm, honest words; the details (result codes,
 NXCloud's messages) are on the audit rows in the admin, never on these pages. Every page's error
@@ -15,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -30,20 +33,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import announce, services
+from . import announce, services, tasks
 from .addresses import client_ip
-from .exceptions import NXCloudConfigurationError, OnboardingError
 from .forms import CodeForm, SendCodeForm, StartForm
 from .models import Channel, Method, PhoneRegistration, VerificationAttempt
 from .reports import safe_reports
+from .services import follow
 from .texts import join_sentences, until_text
 
 logger = logging.getLogger(__name__)
 
 Status = PhoneRegistration.Status
 CHANNEL = Channel.CUSTOMER
-#: A customer (or the page's polling) may ask NXCloud for the number's status this often.
-REFRESH_INTERVAL = timedelta(seconds=2)
 #: Statuses in which the page shows progress towards "registered" and offers a refresh.
 IN_PROGRESS = (Status.VERIFIED, Status.CLIENT_CREATED)
 
@@ -57,20 +58,6 @@ def _own_registration(request: HttpRequest, public_id: UUID) -> PhoneRegistratio
 
 def _wants_json(request: HttpRequest) -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
-
-
-def _create_client(request: HttpRequest, registration: PhoneRegistration, *, quiet: bool = False) -> bool:
-    """Start the WhatsApp client for a verified number; False (and a message) if that failed."""
-    try:
-        services.create_client(registration, user=request.user)
-    except (OnboardingError, NXCloudConfigurationError) as err:
-        logger.warning(
-            "create_client failed for registration %s: %s", registration.public_id, type(err).__name__
-        )
-        if not quiet:
-            messages.warning(request, announce.error_text(err))
-        return False
-    return True
 
 
 # -- pages -------------------------------------------------------------------------------------
@@ -240,8 +227,8 @@ def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse
     )
     if attempt.outcome == VerificationAttempt.Outcome.ACCEPTED:
         messages.success(request, _("Your number is verified."))
-        if _create_client(request, registration):
-            messages.info(request, _("We are now setting up WhatsApp for your number."))
+        tasks.client_after_commit(registration)
+        messages.info(request, _("We are now setting up WhatsApp for your number."))
     else:
         announce.attempted(request, registration, attempt)
     return redirect(registration)
@@ -270,34 +257,30 @@ def send_code(request: HttpRequest, registration: PhoneRegistration) -> HttpResp
 @login_required
 @_post_only
 def refresh(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse:
-    """Move a verified number on: create its client if that has not happened, then read its
-    status from NXCloud. The page's script posts here too (``X-Requested-With: fetch``) and
-    gets JSON instead of a redirect."""
-    quiet = _wants_json(request)
-    before = registration.status
-    if registration.status == Status.VERIFIED:
-        _create_client(request, registration, quiet=quiet)
-    if registration.status == Status.CLIENT_CREATED:
-        last = registration.last_synced_at
-        if last is None or timezone.now() - last >= REFRESH_INTERVAL:
-            try:
-                services.refresh_status(registration)
-            except (OnboardingError, NXCloudConfigurationError) as err:
-                logger.warning(
-                    "refresh_status failed for registration %s: %s",
-                    registration.public_id,
-                    type(err).__name__,
-                )
-                if not quiet:
-                    messages.warning(request, announce.error_text(err))
-    if quiet:
+    """Where the number is now, read from the database; the application's follower is nudged
+    (never NXCloud itself). The page's script posts here too (``X-Requested-With: fetch``) with
+    the status it shows (``shown``) and gets JSON instead of a redirect."""
+    shown = request.POST.get("shown", "")
+    if registration.status in IN_PROGRESS:
+        if (
+            registration.status == Status.VERIFIED
+            and registration.client_requested_at is None
+            and registration.verified_at is not None
+            and registration.verified_at < timezone.now() - services.stale_after()
+            and tasks.queues_later()
+        ):
+            # Its creation task was lost (a worker died, the queue was down): enqueue it again;
+            # the claim makes a second run harmless.
+            tasks.client_after_commit(registration)
+        tasks.nudge(follow.app_key_of(registration))
+    if _wants_json(request):
         return JsonResponse(
             {
                 "status": registration.status,
-                "changed": registration.status != before,
+                "changed": bool(shown) and registration.status != shown,
                 "done": registration.status not in IN_PROGRESS,
             }
         )
-    if registration.status == Status.REGISTERED and before != Status.REGISTERED:
+    if registration.status == Status.REGISTERED and shown and shown != Status.REGISTERED:
         messages.success(request, _("Your number is registered with WhatsApp."))
     return redirect(registration)

@@ -39,7 +39,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "nxwa_onboarding",
     "nxwa_onboarding.sandbox",
+    # The database backend's table, for the worker tests (tests/test_workers.py); the suite's
+    # own default is the immediate backend (no TASKS setting). RQ needs only RQ_QUEUES here (its
+    # worker's settings add django_rq, whose unmanaged dashboard model would upset dumpdata).
+    "django_tasks_db",
 ]
+# A Redis database of its own (other projects on this machine use 0).
+RQ_QUEUES = {"default": {"URL": os.environ.get("NXWA_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -143,6 +143,9 @@ EVERY_KEY = {
     "SANDBOX_REGISTER_STEPS": (0.5, 1),
     "WEBHOOK_BASE_URL": "https://onboarding.example.com",
     "APPLICATION_FOR_OWNER": "nxwa_onboarding.services.applications.application_for_owner",
+    "FOLLOW_BACKOFF": (2, 120),
+    "STUCK_AFTER": 3600,
+    "TASK_BACKEND": "default",
 }
 
 
@@ -174,6 +177,10 @@ def test_every_key_set_correctly_gives_no_messages(debug: bool) -> None:
         ("WEBHOOK_BASE_URL", None),
         ("WEBHOOK_BASE_URL", "https://example.com/"),
         ("WEBHOOK_BASE_URL", "https://example.com:8443"),
+        ("FOLLOW_BACKOFF", (0.5, 0.5)),
+        ("FOLLOW_BACKOFF", [5, 600]),
+        ("STUCK_AFTER", 60),
+        ("TASK_BACKEND", "nxwa"),
     ],
 )
 def test_good_values_are_accepted(key: str, value: Any) -> None:
@@ -213,6 +220,12 @@ BAD = [
         ("APPLICATION_FOR_OWNER", value, "nxwa_onboarding.E015")
         for value in ["no.such.module.pick", "nxwa_onboarding.conf.DEFAULT_BASE_URL", 42, None]
     ],
+    *[
+        ("FOLLOW_BACKOFF", value, "nxwa_onboarding.E016")
+        for value in [(0, 5), (10, 5), (-1, 5), (5,), (1, 2, 3), ("5", "60"), (True, 5), 5, None]
+    ],
+    *[("STUCK_AFTER", value, "nxwa_onboarding.E017") for value in NOT_POSITIVE_INTEGERS],
+    *[("TASK_BACKEND", value, "nxwa_onboarding.E018") for value in ["", None, 1, ["default"]]],
 ]
 
 

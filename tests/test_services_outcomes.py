@@ -690,11 +690,15 @@ def test_create_client_is_claimed_before_the_call_and_never_doubled() -> None:
         time_machine.travel(timezone.now() + services.stale_after() + timedelta(seconds=1)),
         nxcloud() as rsps,
     ):
-        # Any call under way has ended: phoneList settles it first. Not listed: sent again.
+        # Any call under way has ended: phoneList settles it. Not listed: still unknown, and
+        # never sent again automatically; only a person resends (the admin's action).
         answer(rsps, "phoneList", data=[number("+86 139 0013 9000", 5)])
-        answer(rsps, "createClient")
-        assert services.create_client(registration).status == Status.CLIENT_CREATED
+        with pytest.raises(InvalidStateError, match="Staff can send it again"):
+            services.create_client(registration)
         assert len(calls_to(rsps, "phoneList")) == 1
+        assert calls_to(rsps, "createClient") == []
+        answer(rsps, "createClient")
+        assert services.create_client(registration, resend_unknown=True).status == Status.CLIENT_CREATED
         assert len(calls_to(rsps, "createClient")) == 1
 
 

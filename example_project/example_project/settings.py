@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -42,6 +43,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "nxwa_onboarding",
     "demo",
+    # The background work's queue: the database backend, run by `manage.py db_worker`
+    # (`make demo` starts one beside the web server).
+    "django_tasks_db",
 ]
 if SANDBOX:
     INSTALLED_APPS.append("nxwa_onboarding.sandbox")
@@ -78,6 +82,18 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+IMMEDIATE_PACKAGE = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+# NXWA_TASKS=immediate runs the background work inside the requests instead (no worker; then run
+# `manage.py nxwa_follow` from cron).
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": f"{IMMEDIATE_PACKAGE}.backends.immediate.ImmediateBackend",
+        }[env.str("NXWA_TASKS", default="database")]
+    }
+}
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]

@@ -228,3 +228,36 @@ def check_outcome_message(
     return messages.ERROR, gettext(
         "NXCloud could not be reached: the code was not checked and the try does not count. Try again."
     )
+
+
+def attention_text(obj: PhoneRegistration) -> str:
+    """What is known about a registration marked as needing attention ("" when it is not)."""
+    if obj.stuck_at is None or obj.status not in (
+        *services.follow.IN_PROGRESS,
+        PhoneRegistration.Status.CODE_SENT,
+    ):
+        return ""
+    since = timesince(obj.stuck_at)
+    if obj.status == PhoneRegistration.Status.CODE_SENT:
+        return gettext("Needs attention (for %(since)s): a code was sent and nobody has typed one since.") % {
+            "since": since
+        }
+    if obj.status == PhoneRegistration.Status.VERIFIED and obj.client_requested_at is not None:
+        known = gettext(
+            "createClient was sent %(when)s ago and its answer never came; NXCloud does not list "
+            "the number. Refresh it from NXCloud, then create the client again if it is still absent."
+        ) % {"when": timesince(obj.client_requested_at)}
+    elif obj.status == PhoneRegistration.Status.VERIFIED:
+        known = gettext("Its WhatsApp client has not been created: createClient keeps failing.")
+    elif obj.register_status is not None:
+        known = gettext("NXCloud last said: %(status)s.") % {"status": obj.get_register_status_display()}
+    else:
+        known = gettext("NXCloud has not listed the number yet.")
+    synced = (
+        gettext("Last change from phoneList %(when)s ago.") % {"when": timesince(obj.last_synced_at)}
+        if obj.last_synced_at
+        else gettext("phoneList has never changed it.")
+    )
+    return " ".join(
+        [gettext("Needs attention (for %(since)s): in progress too long.") % {"since": since}, known, synced]
+    )

@@ -91,6 +91,21 @@ class RegisteredElsewhereFilter(admin.SimpleListFilter):
         return queryset
 
 
+class NeedsAttentionFilter(admin.SimpleListFilter):
+    """In progress, or with a code out and no attempt, for longer than STUCK_AFTER."""
+
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[PhoneRegistration]) -> Any:
+        if self.value() == "yes":
+            return queryset.filter(services.follow.needs_attention())
+        return queryset
+
+
 class PhoneRegistrationAdmin(
     FunnelMixin,
     PageActionsMixin,
@@ -112,6 +127,7 @@ class PhoneRegistrationAdmin(
     funnel_filters = ("application",)
     list_filter = (
         "status",
+        NeedsAttentionFilter,
         RegisteredElsewhereFilter,
         "account_state",
         "application",
@@ -145,6 +161,7 @@ class PhoneRegistrationAdmin(
                     "phone_number",
                     "owner",
                     "status_badge",
+                    "attention",
                     "public_id",
                     "created_by",
                     "created_at",
@@ -287,6 +304,10 @@ class PhoneRegistrationAdmin(
             cached = services.get_state(obj, channel=Channel.ADMIN)
             obj._nxwa_admin_state = cached  # type: ignore[attr-defined]
         return cached
+
+    @admin.display(description=_("needs attention"))
+    def attention(self, obj: PhoneRegistration) -> str:
+        return presenters.attention_text(obj) or EMPTY
 
     @admin.display(description=_("code checks"))
     def check_summary(self, obj: PhoneRegistration) -> str:

@@ -10,7 +10,9 @@ client. One module per flow, leaves first:
 - ``registration``: creating registrations and sending codes;
 - ``verification``: checking codes;
 - ``client_setup``: createClient;
-- ``status``: phoneList, per application;
+- ``status``: phoneList for one number;
+- ``sync``: a whole phoneList applied in batches, per application;
+- ``follow``: following an application in steps (the tasks' and ``nxwa_follow``'s work);
 - ``applications``: customer applications (createApp, add by app key, assignment);
 - ``recovery``: calls left pending by a crash.
 
@@ -26,6 +28,7 @@ the database rows, so they hold across processes and servers.
 from __future__ import annotations
 
 from ..codes import code_digest, normalize_code
+from . import follow
 from .applications import (
     ListedNumber,
     add_application,
@@ -56,7 +59,8 @@ from .rules import (
     SendState,
 )
 from .state import get_state
-from .status import SyncSummary, refresh_status, sync_statuses
+from .status import SyncSummary, refresh_status
+from .sync import sync_statuses
 from .verification import check_code
 
 __all__ = [
@@ -83,6 +87,7 @@ __all__ = [
     "create_client",
     "create_registration",
     "failure_of",
+    "follow",
     "get_client",
     "get_state",
     "normalize_code",

@@ -19,16 +19,17 @@ logger = logging.getLogger("nxwa_onboarding.services")
 Status = RegistrationStatus
 
 
-def _settled_from_phone_list(registration: PhoneRegistration) -> bool:
-    """An earlier createClient's answer was lost: ask phoneList whether it took. Listed with a
-    register_status: it did (or failed there), and the registration follows what NXCloud says;
-    True, and nothing is sent again. Not listed: False (it may be sent again)."""
-    numbers = calls.get_client().phone_list(status.app_key(None))
+def settle_from_phone_list(registration: PhoneRegistration) -> bool:
+    """An earlier createClient's answer was lost: ask phoneList whether it took. Listed with
+    register_status 3-5: it did (``client_created``, or ``registered``), 1-2: it failed there;
+    True either way, the registration follows what NXCloud says. Not listed, or listed without
+    a register_status: False, and the outcome stays unknown (nothing is sent)."""
+    numbers = calls.get_client().phone_list(status.app_key(registration.application.appkey))
     item = status.listed(numbers).get(registration.phone_number)
     if item is None:
         return False
     status.apply_number(registration, item, timezone.now())
-    return True
+    return registration.status != Status.VERIFIED
 
 
 def create_client(
@@ -39,11 +40,12 @@ def create_client(
     A no-op for a registration whose client already exists. createClient is not idempotent, so
     the call is claimed first: ``client_requested_at`` is committed before the call (evidence if
     the process dies, and a second caller is refused meanwhile), cleared when the call certainly
-    failed, and kept when its outcome is unknown, so a retry waits until any call still under
-    way must have ended. After that, an unknown outcome is settled from phoneList, and the call
-    is sent again only when phoneList does not list the number, or when a person asks for it
+    failed, and kept when its outcome is unknown. An unknown outcome is settled from phoneList
+    once any call still under way must have ended (``stale_after()``; the follower does the
+    same on every step); it is never sent again automatically: only when a person asks for it
     (``resend_unknown=True``: the admin's action). Raises ``InvalidStateError`` before
-    verification or while a call is claimed, and the client's ``NXCloudError``/``TransportError``
+    verification, while a call is claimed or its outcome is unknown, and the client's
+    ``NXCloudError``/``TransportError``
     when the call fails (the registration stays ``verified``, so it can be tried again);
     ``calls.failure_of(err)`` says why, in the words every face uses.
     """
@@ -55,12 +57,20 @@ def create_client(
     now = timezone.now()
     claim = registration.client_requested_at
     lost = claim is not None and claim < now - calls.stale_after()
-    if lost and not resend_unknown and _settled_from_phone_list(registration):
-        return registration
+    if lost and not resend_unknown:
+        if settle_from_phone_list(registration):
+            return registration
+        raise InvalidStateError(
+            _(
+                "NXCloud's answer to creating this number's WhatsApp client was lost, and NXCloud "
+                "does not list it yet. Staff can send it again."
+            )
+        )
     mine = PhoneRegistration.objects.filter(pk=registration.pk, status=Status.VERIFIED)
-    claimed = mine.filter(
-        Q(client_requested_at__isnull=True) | Q(client_requested_at__lt=now - calls.stale_after())
-    ).update(client_requested_at=now, updated_at=now)
+    free = Q(client_requested_at__isnull=True)
+    if resend_unknown:
+        free |= Q(client_requested_at__lt=now - calls.stale_after())
+    claimed = mine.filter(free).update(client_requested_at=now, updated_at=now)
     if not claimed:
         raise InvalidStateError(
             _("The WhatsApp client for this number is already being created. Look again in a minute.")

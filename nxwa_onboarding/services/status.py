@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,10 +15,9 @@ from .. import signals
 from ..choices import RegistrationStatus
 from ..conf import conf
 from ..exceptions import NXCloudConfigurationError
-from ..models import Application, PhoneRegistration
+from ..models import PhoneRegistration
 from ..phone import digits_only
 from . import calls
-from .applications import resolve_application
 from .calls import clean_text
 from .rules import VERIFIED_STATES
 
@@ -42,7 +40,7 @@ def app_key(appkey: str | None) -> str:
     return key
 
 
-def _next_status(status: str, register_status: int | None) -> str:
+def next_status(status: str, register_status: int | None) -> str:
     """Where phoneList's register_status moves a registration verified here (5 registered, 1-2
     failed, 3-4 client). Only verification moves a registration to these states: an unverified
     one is never moved by phoneList (``apply_number`` flags it instead)."""
@@ -55,7 +53,7 @@ def _next_status(status: str, register_status: int | None) -> str:
     return status
 
 
-def _register_status(item: dict[str, Any]) -> int | None:
+def register_status_of(item: dict[str, Any]) -> int | None:
     value = item.get("register_status")
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5:
         return value
@@ -86,7 +84,7 @@ def apply_number(registration: PhoneRegistration, item: dict[str, Any], now: dat
     two concurrent syncs only one moves the status and sends ``registration_completed``.
     Everything NXCloud sent is cleaned before it is stored (``calls.clean_text``).
     """
-    register_status = _register_status(item)
+    register_status = register_status_of(item)
     if registration.verified_at is None and registration.status not in VERIFIED_STATES:
         if register_status in (3, 4, 5):
             return _flag_elsewhere(registration, now)
@@ -106,7 +104,7 @@ def apply_number(registration: PhoneRegistration, item: dict[str, Any], now: dat
         fields = dict(details)
         if register_status is not None:
             fields["register_status"] = register_status
-        new = _next_status(old, fields.get("register_status", registration.register_status))
+        new = next_status(old, fields.get("register_status", registration.register_status))
         if new != old:
             fields["status"] = new
             if new == Status.REGISTERED:
@@ -184,33 +182,3 @@ def refresh_status(registration: PhoneRegistration, *, appkey: str | None = None
     finally:
         mine.filter(status_requested_at=now).update(status_requested_at=None)
     return registration
-
-
-def sync_statuses(
-    application: Application | str | None = None, *, progress: Callable[[int, int], None] | None = None
-) -> SyncSummary:
-    """Read phoneList once for ``application`` (an ``Application``, an app key, or None: the
-    default application) and update every open registration *of that application* it lists."""
-    application = resolve_application(application)
-    numbers = calls.get_client().phone_list(app_key(application.appkey))
-    now = timezone.now()
-    if application.pk is not None:
-        Application.objects.filter(pk=application.pk).update(last_synced_at=now)
-    summary = SyncSummary(listed=len(numbers))
-    by_digits = listed(numbers)
-    registrations = PhoneRegistration.objects.open().filter(
-        application_id=application.pk, phone_number__in=list(by_digits)
-    )
-    found = {r.phone_number: r for r in registrations}
-    for index, (digits, item) in enumerate(by_digits.items(), start=1):
-        registration = found.get(digits)
-        if registration is None:
-            summary.unmatched.append(digits)
-        else:
-            summary.matched += 1
-            old = _apply_safely(registration, item, now)
-            if old is not None and old != registration.status:
-                summary.changed.append((digits, old, registration.status))
-        if progress is not None:
-            progress(index, len(by_digits))
-    return summary

@@ -1,0 +1,233 @@
+"""Following an application: one phoneList a step for all its numbers in progress.
+
+While an application has registrations in progress (verified, or client created), a chain of
+steps reads its phoneList once and updates every one of them (``sync.sync_statuses``), then
+comes back after a backoff (``FOLLOW_BACKOFF``: the shortest after a change, doubling up to the
+longest while nothing changes), and stops when nothing is in progress. The state is one
+``FollowState`` row per application key:
+
+- ``lease_until``: a step holds the application for as long as a phoneList can take
+  (``stale_after()``); two workers, or a worker and the cron pass, never step it at once;
+- ``chain``: the token of the one live chain; a task carrying another token stops, so however
+  many pages nudge, one chain runs, and a chain whose worker died (``next_step_at`` long past)
+  is replaced by the next nudge or cron pass.
+
+The tasks (``nxwa_onboarding.tasks``) and ``nxwa_follow`` call these; nothing here enqueues.
+
+Applications: following is keyed by the application's key. ``app_key_of`` and
+``registrations_of`` are the seam to an ``Application`` model: today every registration belongs
+to ``conf.APP_KEY``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from .. import signals
+from ..choices import RegistrationStatus
+from ..conf import conf
+from ..exceptions import NXCloudConfigurationError, OnboardingError
+from ..models import Application, FollowState, PhoneRegistration, VerificationAttempt
+from . import calls, sync
+from .applications import resolve_application
+
+logger = logging.getLogger("nxwa_onboarding.services")
+Status = RegistrationStatus
+
+#: Statuses the follower works on (and that keep its chain going).
+IN_PROGRESS = (Status.VERIFIED, Status.CLIENT_CREATED)
+
+
+# -- the seam to applications (issue 12) -------------------------------------------------------
+
+
+def app_key_of(registration: PhoneRegistration) -> str:
+    """The key of the application that follows ``registration`` ("" if none is configured)."""
+    return registration.application.appkey
+
+
+def registrations_of(app_key: str) -> QuerySet[PhoneRegistration]:
+    """The open registrations of the application with ``app_key``."""
+    return PhoneRegistration.objects.open().filter(application=resolve_application(app_key))
+
+
+def app_keys_in_progress() -> list[str]:
+    """The applications with something in progress: what a cron pass steps."""
+    busy = Application.objects.filter(registrations__status__in=IN_PROGRESS).distinct()
+    return sorted({application.appkey for application in busy if application.appkey})
+
+
+# -- steps -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """What a step did: ``ran`` False when another worker held the application or the chain was
+    replaced; ``again_at`` when the chain steps next (None: it stopped)."""
+
+    ran: bool
+    again_at: datetime | None = None
+    changed: int = 0
+    orphans: list[int] = field(default_factory=list)
+    error: str = ""
+
+
+def backoff(previous: float, changed: bool) -> float:
+    shortest, longest = conf.FOLLOW_BACKOFF
+    if changed or previous <= 0:
+        return shortest
+    return min(previous * 2, longest)
+
+
+def _state(app_key: str) -> FollowState:
+    state, _created = FollowState.objects.get_or_create(app_key=app_key)
+    return state
+
+
+#: A chain's task may run this early (clocks of different machines).
+EARLY = timedelta(seconds=1)
+
+
+def _due(state: FollowState, chain: str, now: datetime) -> bool:
+    """The chain is still this one and its step is due: a task of a replaced chain, or a copy
+    of a task that already ran (its step moved ``next_step_at`` on), stops here."""
+    if state.chain != chain:
+        return False
+    return state.next_step_at is None or state.next_step_at <= now + EARLY
+
+
+def chain_alive(app_key: str, now: datetime | None = None) -> bool:
+    """A chain is scheduled for the application and not overdue by more than ``stale_after()``."""
+    now = now or timezone.now()
+    state = FollowState.objects.filter(app_key=app_key).first()
+    return (
+        state is not None
+        and bool(state.chain)
+        and state.next_step_at is not None
+        and state.next_step_at >= now - calls.stale_after()
+    )
+
+
+def _claim(state: FollowState, chain: str | None, now: datetime) -> bool:
+    rows = FollowState.objects.filter(pk=state.pk).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
+    if chain is not None:
+        rows = rows.filter(chain=chain)
+    return bool(rows.update(lease_until=now + calls.stale_after()))
+
+
+def orphans(app_key: str, now: datetime) -> list[int]:
+    """Verified registrations whose createClient was never started (its task lost, or a call
+    that certainly failed) and not just now: the caller enqueues their client creation."""
+    return list(
+        registrations_of(app_key)
+        .filter(status=Status.VERIFIED, client_requested_at__isnull=True)
+        .filter(verified_at__lt=now - calls.stale_after())
+        .values_list("pk", flat=True)
+    )
+
+
+def step(app_key: str, *, chain: str | None = None) -> Step:
+    """One following step for the application: claim it, read its phoneList once, apply it to
+    every registration in progress, release it. ``chain``: the token of the task's chain (None
+    for the cron pass, which steps whatever the chain is). Safe to run twice, or after a worker
+    died mid-step (its lease lapses)."""
+    now = timezone.now()
+    state = _state(app_key)
+    if chain is not None and not _due(state, chain, now):
+        return Step(ran=False)
+    if not _claim(state, chain, now):
+        return Step(ran=False)
+    result = Step(ran=True)
+    changed = False
+    try:
+        working = registrations_of(app_key).filter(status__in=IN_PROGRESS)
+        if working.exists():
+            summary = sync.sync_statuses(app_key, registrations=working)
+            result.changed = len(summary.changed)
+            changed = bool(summary.changed)
+            result.orphans = orphans(app_key, now)
+    except (OnboardingError, NXCloudConfigurationError) as err:
+        result.error = f"{type(err).__name__}: {calls.failure_of(err) or 'rejected'}"
+        logger.warning("following %s: phoneList failed (%s)", app_key, result.error)
+    finally:
+        done = timezone.now()
+        interval = backoff(state.interval, changed)
+        more = registrations_of(app_key).filter(status__in=IN_PROGRESS).exists()
+        result.again_at = done + timedelta(seconds=interval) if more else None
+        mark_stuck(done)
+        FollowState.objects.filter(pk=state.pk).update(
+            lease_until=None,
+            interval=interval if more else 0,
+            last_step_at=done,
+            steps=state.steps + 1,
+            last_error=result.error[:255],
+        )
+        if chain is not None:
+            # The chain's own step schedules its next one (unless it was replaced meanwhile).
+            FollowState.objects.filter(pk=state.pk, chain=chain).update(
+                next_step_at=result.again_at, **({} if more else {"chain": ""})
+            )
+        elif not more:
+            FollowState.objects.filter(pk=state.pk).update(next_step_at=None, chain="")
+    return result
+
+
+def nudge(app_key: str) -> str | None:
+    """Make sure the application has a live chain: the token of a new one the caller must
+    enqueue, or None when one is alive (scheduled, or overdue by less than ``stale_after()``).
+    Cheap for the pages: one SELECT when a chain is alive."""
+    if not app_key:
+        return None
+    now = timezone.now()
+    if chain_alive(app_key, now):
+        return None
+    state = _state(app_key)
+    lapsed = now - calls.stale_after()
+    token = secrets.token_hex(8)
+    started = (
+        FollowState.objects.filter(pk=state.pk)
+        .filter(Q(chain="") | Q(next_step_at__isnull=True) | Q(next_step_at__lt=lapsed))
+        .update(chain=token, next_step_at=now, interval=0)
+    )
+    return token if started else None
+
+
+# -- stuck numbers -----------------------------------------------------------------------------
+
+
+def stuck_query(now: datetime) -> Q:
+    """In progress since before ``STUCK_AFTER`` ago, or a code out that long with no attempt."""
+    cutoff = now - timedelta(seconds=conf.STUCK_AFTER)
+    recent_attempt = VerificationAttempt.objects.filter(registration=OuterRef("pk"), created_at__gte=cutoff)
+    return Q(status__in=IN_PROGRESS, verified_at__lt=cutoff) | (
+        Q(status=Status.CODE_SENT, code_sent_at__lt=cutoff) & ~Q(Exists(recent_attempt))
+    )
+
+
+def needs_attention() -> Q:
+    """Marked stuck and still where it was stuck (the admin filter and the staff page's line)."""
+    return Q(stuck_at__isnull=False, status__in=(*IN_PROGRESS, Status.CODE_SENT))
+
+
+def mark_stuck(now: datetime | None = None) -> int:
+    """Mark registrations newly stuck (``stuck_at``) and send ``registration_stuck`` once for each."""
+    now = now or timezone.now()
+    found = list(PhoneRegistration.objects.filter(stuck_query(now), stuck_at__isnull=True)[:1000])
+    marked = 0
+    for registration in found:
+        if PhoneRegistration.objects.filter(pk=registration.pk, stuck_at__isnull=True).update(stuck_at=now):
+            registration.stuck_at = now
+            marked += 1
+            logger.warning(
+                "registration %s needs attention (%s)", registration.public_id, registration.status
+            )
+            signals.registration_stuck.send(sender=PhoneRegistration, registration=registration)
+    return marked

@@ -1,0 +1,120 @@
+"""The app's background work on Django's Tasks framework: the host picks the backend.
+
+Two tasks, each taking keys, never model instances, and each safe to run twice:
+
+- ``set_up_client(registration_pk)``: createClient for a verified number (claimed before the
+  call, so a second run, or a run after a worker died mid-call, never sends a second one);
+- ``follow_application(app_key, chain)``: one following step of an application, which then
+  enqueues the next with a backoff (``services.follow``).
+
+Faces call ``client_after_commit`` (an accepted check: enqueued once the transaction commits)
+and ``nudge`` (a page poll: makes sure the application's chain is alive; one SELECT when it is).
+On a backend that runs tasks at once (the immediate backend) pages never nudge, since the step
+would run inside their request: ``nxwa_follow`` from cron follows instead. An enqueue that fails
+(Redis down) is logged and left to ``nxwa_follow``, which picks up whatever was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from . import services
+from .conf import conf
+from .exceptions import InvalidStateError, NXCloudConfigurationError, OnboardingError
+from .models import PhoneRegistration
+from .services import follow
+from .taskapi import Task, task, task_backends
+
+logger = logging.getLogger(__name__)
+
+
+def queues_later() -> bool:
+    """Whether the host's backend runs tasks later, elsewhere (a worker), rather than at once."""
+    return bool(task_backends[conf.TASK_BACKEND].supports_defer)
+
+
+def enqueue(chosen: Task[..., Any], *args: Any, run_after: datetime | None = None) -> bool:
+    """Enqueue on the configured backend; False (logged) when the backend cannot take it."""
+    try:
+        backend_task = chosen.using(backend=conf.TASK_BACKEND)
+        if run_after is not None and queues_later():
+            backend_task = backend_task.using(run_after=run_after)
+        backend_task.enqueue(*args)
+    except Exception as err:
+        # Redis down, the database backend's table unreachable: the work is in the database
+        # (a verified registration, a follow state), so the cron pass catches up.
+        logger.warning(
+            "could not enqueue %s (%s): nxwa_follow will pick it up", chosen.name, type(err).__name__
+        )
+        return False
+    return True
+
+
+def client_after_commit(registration: PhoneRegistration) -> None:
+    """Create the number's WhatsApp client in the background once this transaction commits."""
+    pk = registration.pk
+    transaction.on_commit(lambda: enqueue(set_up_client, pk))
+
+
+def nudge(app_key: str) -> None:
+    """Make sure the application is being followed (a page poll; a client just created)."""
+    if not app_key or not queues_later():
+        return
+    try:
+        token = follow.nudge(app_key)
+    except Exception as err:
+        logger.warning("could not nudge the follower of %s (%s)", app_key, type(err).__name__)
+        return
+    if token is not None:
+        transaction.on_commit(lambda: enqueue(follow_application, app_key, token))
+
+
+@task()
+def set_up_client(registration_pk: int) -> str:
+    """createClient for a verified registration; then make sure its application is followed."""
+    registration = PhoneRegistration.objects.filter(pk=registration_pk).first()
+    if registration is None:
+        return "gone"
+    try:
+        services.create_client(registration)
+    except InvalidStateError:
+        outcome = "skipped"  # already created, claimed by another run, or its outcome unknown
+    except (OnboardingError, NXCloudConfigurationError) as err:
+        outcome = services.failure_of(err) or "rejected"
+        logger.warning("set_up_client for registration %s: %s", registration.public_id, outcome)
+    else:
+        outcome = registration.status
+    nudge(follow.app_key_of(registration))
+    return outcome
+
+
+@task()
+def follow_application(app_key: str, chain: str) -> dict[str, Any]:
+    """One following step of the application; the next is enqueued with the backoff."""
+    result = follow.step(app_key, chain=chain)
+    for pk in result.orphans:
+        enqueue(set_up_client, pk)
+    if result.ran and result.again_at is not None and queues_later():
+        enqueue(follow_application, app_key, chain, run_after=result.again_at)
+    return {"ran": result.ran, "changed": result.changed, "error": result.error}
+
+
+def follow_pass() -> list[tuple[str, follow.Step | None]]:
+    """The cron pass (``nxwa_follow``): step every application in progress whose chain is not
+    alive (inline: no worker needed), enqueue lost client creations, restart lost chains, mark
+    stuck registrations. Safe to run as often as you like, beside any number of workers."""
+    done: list[tuple[str, follow.Step | None]] = []
+    for app_key in follow.app_keys_in_progress():
+        result = None
+        if not follow.chain_alive(app_key):
+            result = follow.step(app_key)
+            for pk in result.orphans:
+                enqueue(set_up_client, pk)
+        nudge(app_key)
+        done.append((app_key, result))
+    follow.mark_stuck()
+    return done
