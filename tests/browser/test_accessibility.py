@@ -38,6 +38,7 @@ def wrong(code: str) -> str:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+@pytest.mark.usefixtures("follower")
 def test_every_customer_page_passes_axe(
     live_server: Any, chromium: Any, customer: Any, nxcloud: FakeNXCloud, axe: Axe, locale: str
 ) -> None:

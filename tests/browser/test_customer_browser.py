@@ -68,6 +68,7 @@ def chinese_phone_page(chromium: Any) -> Iterator[Any]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("follower")
 def test_customer_onboards_a_number_on_a_phone(
     live_server: Any, phone_page: Any, customer: Any, nxcloud: FakeNXCloud, screenshot_dir: Path
 ) -> None:
@@ -123,6 +124,7 @@ def test_customer_onboards_a_number_on_a_phone(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("follower")
 def test_the_same_flow_works_without_javascript(
     live_server: Any, no_js_phone_page: Any, customer: Any, nxcloud: FakeNXCloud, screenshot_dir: Path
 ) -> None:
