@@ -21,8 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from . import services
+from .choices import RegistrationStatus
 from .conf import conf
 from .exceptions import InvalidStateError, NXCloudConfigurationError, OnboardingError
 from .models import PhoneRegistration
@@ -118,3 +120,21 @@ def follow_pass() -> list[tuple[str, follow.Step | None]]:
         done.append((app_key, result))
     follow.mark_stuck()
     return done
+
+
+def keep_going(registration: PhoneRegistration) -> None:
+    """What a status poll does (the customer page's and the API's): never call NXCloud; make
+    sure the work that moves the number on is under way. A verified number whose creation task
+    was lost (a worker died, the queue was down) gets it enqueued again (the claim makes a second
+    run harmless); the application's follower is nudged."""
+    if registration.status not in (RegistrationStatus.VERIFIED, RegistrationStatus.CLIENT_CREATED):
+        return
+    if (
+        registration.status == RegistrationStatus.VERIFIED
+        and registration.client_requested_at is None
+        and registration.verified_at is not None
+        and registration.verified_at < timezone.now() - services.stale_after()
+        and queues_later()
+    ):
+        client_after_commit(registration)
+    nudge(follow.app_key_of(registration))

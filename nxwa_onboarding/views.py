@@ -38,7 +38,6 @@ from .addresses import client_ip
 from .forms import CodeForm, SendCodeForm, StartForm
 from .models import Channel, Method, PhoneRegistration, VerificationAttempt
 from .reports import safe_reports
-from .services import follow
 from .texts import join_sentences, until_text
 
 logger = logging.getLogger(__name__)
@@ -261,18 +260,7 @@ def refresh(request: HttpRequest, registration: PhoneRegistration) -> HttpRespon
     (never NXCloud itself). The page's script posts here too (``X-Requested-With: fetch``) with
     the status it shows (``shown``) and gets JSON instead of a redirect."""
     shown = request.POST.get("shown", "")
-    if registration.status in IN_PROGRESS:
-        if (
-            registration.status == Status.VERIFIED
-            and registration.client_requested_at is None
-            and registration.verified_at is not None
-            and registration.verified_at < timezone.now() - services.stale_after()
-            and tasks.queues_later()
-        ):
-            # Its creation task was lost (a worker died, the queue was down): enqueue it again;
-            # the claim makes a second run harmless.
-            tasks.client_after_commit(registration)
-        tasks.nudge(follow.app_key_of(registration))
+    tasks.keep_going(registration)
     if _wants_json(request):
         return JsonResponse(
             {

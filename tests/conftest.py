@@ -72,3 +72,33 @@ def staff_viewer(db: None) -> Any:
 @pytest.fixture
 def superuser(db: None) -> Any:
     return make_user("root", superuser=True)
+
+
+@pytest.fixture
+def follower() -> Iterator[None]:
+    """What a worker (or the cron job) does beside the site: the following pass, every 0.3 s,
+    in a thread with its own database connection. The pages never call NXCloud themselves."""
+    import threading
+
+    from django.db import connection
+
+    from nxwa_onboarding import tasks
+
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            while not stop.wait(0.3):
+                tasks.follow_pass()
+        except BaseException as err:  # surfaced by the test's teardown
+            errors.append(err)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name="follower", daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
+    assert not errors, errors

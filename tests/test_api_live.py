@@ -54,6 +54,7 @@ class SinglePageClient:
         return response
 
 
+@pytest.mark.usefixtures("follower")
 def test_a_single_page_client_takes_a_number_from_nothing_to_registered(
     sandbox_server: str, customer: Any, staff: Any
 ) -> None:

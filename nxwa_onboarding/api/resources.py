@@ -16,16 +16,14 @@ from uuid import UUID
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from ninja import Router
 from ninja import Status as Answer
 
-from .. import services
+from .. import services, tasks
 from ..addresses import client_ip
 from ..choices import AttemptOutcome, Channel, Failure, RefusalReason, RegistrationStatus, SendOutcome
-from ..exceptions import NXCloudConfigurationError, OnboardingError
 from ..forms import CodeForm, SendCodeForm, StartForm
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
 from . import present, problems
@@ -78,12 +76,11 @@ def address(request: HttpRequest) -> str:
     return ip
 
 
-def continue_setup(registration: PhoneRegistration, user: Any) -> None:
-    """What follows an accepted code: set up the number's WhatsApp client. Inline for now (as
-    the customer pages do); the one place to change when setup moves to a background task.
-    Raises what ``services.create_client`` raises."""
+def continue_setup(registration: PhoneRegistration) -> None:
+    """What follows an accepted code: the number's WhatsApp client is created in the background
+    once the check commits (``tasks.client_after_commit``), as on the customer pages."""
     if registration.status == Status.VERIFIED:
-        services.create_client(registration, user=user)
+        tasks.client_after_commit(registration)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -140,13 +137,7 @@ def check_code(request: HttpRequest, public_id: UUID, payload: CodeIn) -> Any:
     attempt = services.check_code(registration, code, user=user, ip=address(request), channel=CHANNEL)
     if attempt.outcome != AttemptOutcome.ACCEPTED:
         raise attempt_problem(request, registration, attempt)
-    try:
-        continue_setup(registration, user)
-    except (OnboardingError, NXCloudConfigurationError) as err:
-        # Verified is what was asked; the setup is tried again by ``refresh``.
-        logger.warning(
-            "setup after verification failed for %s: %s", registration.public_id, type(err).__name__
-        )
+    continue_setup(registration)
     return Answer(200, present.detail(registration, request))
 
 
@@ -172,21 +163,10 @@ def send_code(request: HttpRequest, public_id: UUID, payload: SendIn) -> Any:
     "registrations/{public_id}/refresh/", response={200: RegistrationOut, WRITE_PROBLEMS: ProblemOut}
 )
 def refresh(request: HttpRequest, public_id: UUID) -> Any:
-    """Move a verified number on (its setup, if that has not happened) and read its status from
-    WhatsApp's service, at most every two seconds: what a client polls until ``done``."""
+    """Where the number is now, read from the database (never from NXCloud): what a client polls
+    until ``done``. The work that moves it on runs in the background and is nudged here."""
     registration = own_registration(request, public_id)
-    try:
-        continue_setup(registration, caller(request))
-        last = registration.last_synced_at
-        if registration.status == Status.CLIENT_CREATED and (
-            last is None or timezone.now() - last >= REFRESH_INTERVAL
-        ):
-            services.refresh_status(registration)
-    except (OnboardingError, NXCloudConfigurationError) as err:
-        logger.warning("refresh failed for registration %s: %s", registration.public_id, type(err).__name__)
-        kind = services.failure_of(err)
-        if kind:
-            raise problems.failed(kind) from None
+    tasks.keep_going(registration)
     return Answer(200, present.detail(registration, request))
 
 

@@ -183,33 +183,3 @@ def strict_csp(page: Any, live_server_url: str) -> list[str]:
         lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
     )
     return refused
-
-
-@pytest.fixture
-def follower() -> Iterator[None]:
-    """What a worker (or the cron job) does beside the site: the following pass, every 0.3 s,
-    in a thread with its own database connection. The pages never call NXCloud themselves."""
-    import threading
-
-    from django.db import connection
-
-    from nxwa_onboarding import tasks
-
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            while not stop.wait(0.3):
-                tasks.follow_pass()
-        except BaseException as err:  # surfaced by the test's teardown
-            errors.append(err)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, name="follower", daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=30)
-    assert not errors, errors
