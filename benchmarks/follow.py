@@ -95,7 +95,7 @@ def bench_sync(listed: int) -> dict[str, Any]:
     from django.test.utils import CaptureQueriesContext
 
     from nxwa_onboarding import services
-    from tests.service_helpers import answer, nxcloud
+    from tests.helpers.services import answer, mocked_nxcloud
 
     _registrations(listed, "client_created")
     result: dict[str, Any] = {"listed": listed}
@@ -104,7 +104,7 @@ def bench_sync(listed: int) -> dict[str, Any]:
         ("nothing changed", 4),
         ("all changed", 5),
     ):
-        with nxcloud() as rsps, CaptureQueriesContext(connection) as queries:
+        with mocked_nxcloud() as rsps, CaptureQueriesContext(connection) as queries:
             answer(rsps, "phoneList", data=_listed(listed, register_status))
             started = time.perf_counter()
             summary = services.sync_statuses()
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
             PhoneRegistration.objects.all().delete()
             wire = {**settings.NXWA_ONBOARDING, "BASE_URL": "https://api2.nxcloud.com"}
-            with override_settings(NXWA_ONBOARDING=wire):  # what tests.service_helpers mocks
+            with override_settings(NXWA_ONBOARDING=wire):  # what tests.helpers.services mocks
                 results["sync"] = bench_sync(5000 if args.quick else 100_000)
     finally:
         teardown_django()

@@ -302,7 +302,7 @@ def bench_load(*, seconds: float, db_name: str) -> dict[str, Any]:
 def serve_loopback() -> None:
     """Child process: the loopback NXCloud, answering every call with success, until stdin closes."""
     sys.path.insert(0, str(ROOT))
-    from tests.loopback import LoopbackNXCloud
+    from tests.helpers.loopback import LoopbackNXCloud
 
     with LoopbackNXCloud() as server:
         print(server.base_url, flush=True)

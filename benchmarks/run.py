@@ -117,7 +117,7 @@ def loopback_server(**kwargs: Any) -> Iterator[Any]:
     from django.conf import settings
     from django.test import override_settings
 
-    from tests.loopback import LoopbackNXCloud
+    from tests.helpers.loopback import LoopbackNXCloud
 
     with LoopbackNXCloud(**kwargs) as server:
         nxwa = {**settings.NXWA_ONBOARDING, "BASE_URL": server.base_url}
@@ -413,7 +413,7 @@ def bench_overhead_with_latency(iterations: int, latency: float) -> Row:
     import requests
 
     from nxwa_onboarding import services
-    from tests.loopback import Behaviour
+    from tests.helpers.loopback import Behaviour
 
     phones = PhoneSource(start=20_000_000)
     bare: list[float] = []
@@ -447,7 +447,7 @@ def bench_queries() -> Row:
     from django.test.utils import CaptureQueriesContext
 
     from nxwa_onboarding import services
-    from tests.loopback import result
+    from tests.helpers.loopback import result
 
     phones = PhoneSource(start=30_000_000)
     rows: Row = {}

@@ -9,11 +9,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.test import override_settings
 from django.utils import timezone, translation
+from hypothesis import settings as hypothesis_settings
 
-PASSWORD = "correct-horse-battery"
+from nxwa_onboarding import tasks
+from tests.helpers.fuzz import PROFILE, examples
+from tests.helpers.users import VIEW_PERMS, make_user
+
+# Tests without their own count take the profile's (100 examples on CI, 10 locally).
+hypothesis_settings.register_profile("ci", max_examples=100)
+hypothesis_settings.register_profile("dev", max_examples=examples(100))
+hypothesis_settings.load_profile(PROFILE)
 
 
 @pytest.fixture(autouse=True)
@@ -25,22 +32,6 @@ def _fresh_language_and_timezone() -> Iterator[None]:
     yield
     translation.deactivate()
     timezone.deactivate()
-
-
-def make_user(
-    username: str, *, staff: bool = False, superuser: bool = False, perms: tuple[str, ...] = ()
-) -> Any:
-    user = get_user_model().objects.create_user(
-        username, password=PASSWORD, is_staff=staff or superuser, is_superuser=superuser
-    )
-    if perms:
-        user.user_permissions.set(
-            Permission.objects.filter(content_type__app_label="nxwa_onboarding", codename__in=perms)
-        )
-    return user
-
-
-VIEW_PERMS = ("view_phoneregistration", "view_verificationattempt", "view_coderequest")
 
 
 @pytest.fixture
@@ -82,8 +73,6 @@ def follower() -> Iterator[None]:
 
     from django.db import connection
 
-    from nxwa_onboarding import tasks
-
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -102,3 +91,20 @@ def follower() -> Iterator[None]:
     stop.set()
     thread.join(timeout=30)
     assert not errors, errors
+
+
+@pytest.fixture
+def sandbox_server(live_server: Any) -> Iterator[str]:
+    """The live server, with the app's client pointed at the sandbox mounted on it."""
+    settings = {
+        "ACCESS_KEY": "live-access-key",
+        "ACCESS_SECRET": "live-access-secret",
+        "BASE_URL": live_server.url + "/sandbox/nxcloud",
+        "APP_KEY": "live-app-key",
+        "TIMEOUT": (3.0, 10.0),
+        "SANDBOX_ALLOW_WITHOUT_DEBUG": True,
+        # Fast, but slow enough that "being set up" is seen before "registered".
+        "SANDBOX_REGISTER_STEPS": (0.4, 0.8),
+    }
+    with override_settings(NXWA_ONBOARDING=settings):
+        yield str(live_server.url)

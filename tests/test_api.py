@@ -2,7 +2,7 @@
 
 Every endpoint and every refusal a caller can meet: the status, the problem type, the words, what
 changed in the database and which NXCloud calls were (or were not) made. Every response is checked
-against the committed OpenAPI document (``tests.api_helpers.ApiClient``).
+against the committed OpenAPI document (``tests.helpers.api.ApiClient``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from django.utils import timezone
 from nxwa_onboarding import tasks
 from nxwa_onboarding.models import Channel, CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.testing import FakeNXCloud
-from tests.api_helpers import ApiClient, problem
-from tests.service_helpers import rules
+from tests.helpers.api import ApiClient, problem
+from tests.helpers.services import rules
 
 pytestmark = pytest.mark.django_db
 

@@ -24,8 +24,8 @@ from nxwa_onboarding.api.auth import SessionAuth, configured_auth
 from nxwa_onboarding.api.urls import api
 from nxwa_onboarding.models import PhoneRegistration
 from nxwa_onboarding.testing import FakeNXCloud
-from tests.api_helpers import DOCUMENT_PATH, ROOT, ApiClient, problem
-from tests.api_tokens import TokenAuth
+from tests.helpers.api import DOCUMENT_PATH, ROOT, ApiClient, problem
+from tests.helpers.api_tokens import TokenAuth
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 
@@ -53,7 +53,7 @@ def test_there_is_no_docs_page_that_would_load_a_cdn() -> None:
 @pytest.mark.django_db
 def test_api_authentication_names_the_class_the_api_is_built_with() -> None:
     assert isinstance(configured_auth(), SessionAuth)
-    with override_settings(NXWA_ONBOARDING={"API_AUTHENTICATION": "tests.api_tokens.TokenAuth"}):
+    with override_settings(NXWA_ONBOARDING={"API_AUTHENTICATION": "tests.helpers.api_tokens.TokenAuth"}):
         assert isinstance(configured_auth(), TokenAuth)
 
 

@@ -25,10 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from nxwa_onboarding.models import Channel, PhoneRegistration
-from tests.api_helpers import ROOT, validate
-from tests.test_e2e_live import Person, sandbox_server, wrong_code
-
-__all__ = ["sandbox_server"]  # the live server with the sandbox, a fixture of test_e2e_live
+from tests.helpers.api import ROOT, validate
+from tests.helpers.live import Person, wrong_code
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -16,7 +16,7 @@ from nxwa_onboarding import services
 from nxwa_onboarding.models import Channel, CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.testing import FakeNXCloud
 from nxwa_onboarding.texts import configuration_problem_text
-from tests.service_helpers import rules
+from tests.helpers.services import rules
 
 pytestmark = pytest.mark.django_db
 

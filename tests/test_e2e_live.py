@@ -9,81 +9,19 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from django.test import override_settings
 
 from nxwa_onboarding import tasks
 from nxwa_onboarding.client import NXCloudClient
 from nxwa_onboarding.exceptions import NXCloudAuthError, NXCloudError
 from nxwa_onboarding.models import Channel, CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.sandbox.models import SandboxMessage
-
-from .conftest import PASSWORD
+from tests.helpers.live import Person, wrong_code
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-CODE_ON_PAGE = re.compile(r'data-code="([0-9]+)"')
-
-
-@pytest.fixture
-def sandbox_server(live_server: Any) -> Iterator[str]:
-    """The live server, with the app's client pointed at the sandbox mounted on it."""
-    settings = {
-        "ACCESS_KEY": "live-access-key",
-        "ACCESS_SECRET": "live-access-secret",
-        "BASE_URL": live_server.url + "/sandbox/nxcloud",
-        "APP_KEY": "live-app-key",
-        "TIMEOUT": (3.0, 10.0),
-        "SANDBOX_ALLOW_WITHOUT_DEBUG": True,
-        # Fast, but slow enough that "being set up" is seen before "registered".
-        "SANDBOX_REGISTER_STEPS": (0.4, 0.8),
-    }
-    with override_settings(NXWA_ONBOARDING=settings):
-        yield str(live_server.url)
-
-
-class Person:
-    """A browser, reduced to what a form needs: cookies, the CSRF token, following redirects."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.session = requests.Session()
-
-    def get(self, path: str) -> requests.Response:
-        response = self.session.get(self.base + path, timeout=30)
-        assert response.status_code == 200, (path, response.status_code)
-        return response
-
-    def post(self, path: str, data: dict[str, str]) -> requests.Response:
-        if "csrftoken" not in self.session.cookies:
-            self.session.get(self.base + path, timeout=30)
-        data = {"csrfmiddlewaretoken": self.session.cookies["csrftoken"], **data}
-        response = self.session.post(
-            self.base + path, data=data, headers={"Referer": self.base + path}, timeout=30
-        )
-        assert response.status_code == 200, (path, response.status_code, response.text[:300])
-        return response
-
-    def login(self, path: str, username: str, then: str) -> None:
-        self.get(path)
-        page = self.post(path, {"username": username, "password": PASSWORD, "next": then})
-        assert "sessionid" in self.session.cookies, page.text[:500]
-
-    def code_from_inbox(self, digits: str) -> str:
-        """Open the sandbox inbox, then the number's messages, and read the newest code."""
-        listing = self.get("/sandbox/nxcloud/inbox/").text
-        assert f"/sandbox/nxcloud/inbox/{digits}/" in listing
-        codes = CODE_ON_PAGE.findall(self.get(f"/sandbox/nxcloud/inbox/{digits}/").text)
-        assert codes, "no code in the inbox"
-        return str(codes[0])  # newest first
-
-
-def wrong_code(code: str) -> str:
-    return "000000" if code != "000000" else "111111"
 
 
 def test_a_customer_registers_a_number_from_start_to_registered(

@@ -116,3 +116,14 @@ def test_no_lazy_import_of_our_own_modules_but_the_ones_that_need_it() -> None:
 def test_hand_written_sql_lives_in_one_module(marker: str) -> None:
     holders = [module_name(p) for p in MODULES if marker in p.read_text()]
     assert holders == ["nxwa_onboarding.services.sql"]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/helpers, shared fixtures in conftest files."""
+    tests = Path(__file__).resolve().parent
+    offenders = []
+    for path in tests.rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and "test_" in node.module.split(".")[-1]:
+                offenders.append(f"{path.relative_to(tests)}: {node.module}")
+    assert offenders == []

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from nxwa_onboarding.phone import allowed_methods, normalize_phone, sms_refusal_text
+from tests.helpers.fuzz import examples
 
 PHONE = "8613800138000"
 #: Full-width (U+FF10...) and Arabic-Indic (U+0660...) digits: other scripts' 0-9.
@@ -333,7 +334,7 @@ def is_subsequence(short: str, long: str) -> bool:
     return all(ch in remaining for ch in short)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(typed=typed_text, region=st.sampled_from(REGIONS))
 @example(typed="+86 138 ABCD 8000", region=None)
 @example(typed="+86 138 0013 8000 ext 12", region=None)

@@ -26,8 +26,7 @@ from nxwa_onboarding.exceptions import NXCloudAuthError, NXCloudError, NXCloudPa
 from nxwa_onboarding.sandbox.checks import check_sandbox_debug
 from nxwa_onboarding.sandbox.models import SandboxMessage, SandboxNumber
 from nxwa_onboarding.signing import compute_sign
-
-from .conftest import make_user
+from tests.helpers.users import make_user
 
 pytestmark = pytest.mark.django_db
 

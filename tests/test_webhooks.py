@@ -15,9 +15,8 @@ from nxwa_onboarding.models import Application, PhoneRegistration, WebhookDelive
 from nxwa_onboarding.sandbox import callbacks
 from nxwa_onboarding.testing import FakeNXCloud
 from nxwa_onboarding.webhooks import views as webhook_views
-
-from .service_helpers import OTHER_PHONE, PHONE, caught
-from .webhook_helpers import new_application, verified_under
+from tests.helpers.services import OTHER_PHONE, PHONE, caught
+from tests.helpers.webhooks import new_application, verified_under
 
 pytestmark = pytest.mark.django_db
 

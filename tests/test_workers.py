@@ -29,8 +29,8 @@ from django.utils import timezone
 
 from nxwa_onboarding import services, tasks
 from nxwa_onboarding.models import PhoneRegistration
-from tests.loopback import Behaviour, LoopbackNXCloud
-from tests.service_helpers import eventually
+from tests.helpers.loopback import Behaviour, LoopbackNXCloud
+from tests.helpers.services import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -8,7 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("onboarding/api/", include("nxwa_onboarding.api.urls")),
-    path("token-api/", include("tests.api_tokens")),
+    path("token-api/", include("tests.helpers.api_tokens")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("onboarding/", include("nxwa_onboarding.urls")),
     path("sandbox/nxcloud/", include("nxwa_onboarding.sandbox.urls")),

@@ -21,7 +21,7 @@ from nxwa_onboarding import services
 from nxwa_onboarding.models import PhoneRegistration
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.browser.conftest import Axe, strict_csp
-from tests.conftest import PASSWORD
+from tests.helpers.users import PASSWORD
 
 FIRST, FIRST_DIGITS = "+86 138 0013 8000", "8613800138000"
 SECOND, SECOND_DIGITS = "+86 139 0013 9000", "8613900139000"

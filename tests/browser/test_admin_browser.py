@@ -15,7 +15,7 @@ from django.urls import reverse
 from nxwa_onboarding import services
 from nxwa_onboarding.models import PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.testing import FakeNXCloud
-from tests.conftest import PASSWORD
+from tests.helpers.users import PASSWORD
 
 PHONE = "8613800138000"
 SECRET = "test-access-secret-CANARY-7f3a"

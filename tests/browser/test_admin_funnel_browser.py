@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from tests.test_demo_seed import run_demo_setup
+from tests.helpers.demo import run_demo_setup
 
 #: As strict as a host would set it: nothing inline, nothing from elsewhere.
 STRICT_CSP = (

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from nxwa_onboarding.models import PhoneRegistration
 from nxwa_onboarding.testing import FakeNXCloud
-from tests.conftest import PASSWORD
+from tests.helpers.users import PASSWORD
 
 DIGITS = "8613800138000"
 PHONE_VIEWPORT = {"width": 360, "height": 740}

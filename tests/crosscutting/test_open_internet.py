@@ -24,7 +24,7 @@ from nxwa_onboarding.choices import Channel, RefusalReason, RegistrationStatus
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.services.calls import REFUSALS_RECORDED
 from nxwa_onboarding.testing import FakeNXCloud
-from tests.service_helpers import answer, caught, nxcloud, rules, with_code
+from tests.helpers.services import answer, caught, mocked_nxcloud, rules, with_code
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_a_sync_never_hands_an_unverified_registration_someone_elses_account(nxc
 @contextmanager
 def nxcloud_answers_phone_list(items: list[Any]) -> Iterator[None]:
     """phoneList answers ``items`` (HTTP intercepted with responses)."""
-    with nxcloud() as rsps:
+    with mocked_nxcloud() as rsps:
         answer(rsps, "phoneList", data=items)
         yield
 
@@ -107,7 +107,7 @@ def test_a_customer_holds_a_limited_number_of_unverified_registrations(nxcloud: 
 
 def test_staff_are_not_bound_by_the_owner_and_address_limits() -> None:
     registration = services.create_registration(NUMBERS[0])
-    with rules(MAX_SENDS_PER_OWNER_PER_DAY=1, MAX_SENDS_PER_IP_PER_HOUR=1), nxcloud() as rsps:
+    with rules(MAX_SENDS_PER_OWNER_PER_DAY=1, MAX_SENDS_PER_IP_PER_HOUR=1), mocked_nxcloud() as rsps:
         answer(rsps, "getCode")
         sent = services.request_code(registration, ip="203.0.113.1", channel=Channel.ADMIN)
     assert sent.outcome == "sent"
@@ -258,7 +258,7 @@ def test_behind_a_proxy_the_configured_reader_tells_customers_apart(nxcloud: Fak
 
 def test_a_result_code_past_the_integer_column_and_a_nul_are_stored_not_crashed() -> None:
     registration = with_code()
-    with nxcloud() as rsps:
+    with mocked_nxcloud() as rsps:
         answer(rsps, "checkCode", 2**40, "wrong\x00code")
         attempt = services.check_code(registration, "111111")
     attempt.refresh_from_db()
