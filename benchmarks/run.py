@@ -225,10 +225,17 @@ class Floor:
             "code_digest": "%(digest)s",
             "outcome": f"'{AttemptOutcome.PENDING}'",
             "refusal_reason": "''",
-            "failure": "''",
             "result_message": "''",
             "created_at": "%(now)s",
         }
+        fields = {f.name for f in A._meta.concrete_fields}
+        if "failure" in fields:  # (the code before issue 10 had no such column: same floor there)
+            inserted["failure"] = "''"
+        by_ip = "%(ip)s"
+        if "ip_block" in fields:
+            # The address as the per-address rule counts it (an IPv4 address is its own block).
+            inserted["ip_block"] = "%(block)s"
+            a_ip, by_ip = col(A, "ip_block"), "%(block)s"
         # Every NOT NULL column gets a value (the app's INSERT fills the same ones from defaults):
         # a new required column fails here, loudly, instead of making the floor cheaper.
         required = {f.name for f in A._meta.concrete_fields if not f.null and not f.primary_key}
@@ -249,11 +256,15 @@ class Floor:
             f" AND a.{a_out} IN {among(COUNTED_ATTEMPTS)} THEN 1 END) on_code,"
             f" COUNT(CASE WHEN a.{a_out} = '{AttemptOutcome.PENDING}' THEN 1 END) pending"
             f" FROM {att} a WHERE a.{a_reg} = %(reg)s AND a.{a_id} <> %(me)s) mine CROSS JOIN ("
-            f"SELECT COUNT(*) n, MIN(a.{a_at}) oldest FROM {att} a WHERE a.{a_ip} = %(ip)s"
+            f"SELECT COUNT(*) n, MIN(a.{a_at}) oldest FROM {att} a WHERE a.{a_ip} = {by_ip}"
             f" AND a.{a_at} > %(hour_ago)s AND a.{a_out} IN {among(IP_COUNTED_ATTEMPTS)}"
             f" AND a.{a_id} <> %(me)s) byip WHERE r.{col(R, 'id')} = %(reg)s"
         )
-        finished = ("outcome", "failure", "result_code", "result_message", "http_status", "duration_ms")
+        finished = tuple(
+            name
+            for name in ("outcome", "failure", "result_code", "result_message", "http_status", "duration_ms")
+            if name in fields
+        )
         self.finish = (
             f"UPDATE {att} SET {', '.join(f'{col(A, name)} = %({name})s' for name in finished)}, "  # noqa: S608
             f"{col(A, 'finished_at')} = %(now)s"
@@ -292,10 +303,11 @@ class Floor:
         cursor = self.conn.cursor()
         self.begin(cursor)
         # Transaction 1: the pending row, then the rules with it in place; committed before the call.
-        cursor.execute(self.insert, {**reg, "ip": ip, "digest": digest, "now": self.when(now)})
+        cursor.execute(self.insert, {**reg, "ip": ip, "block": ip, "digest": digest, "now": self.when(now)})
         me = cursor.fetchone()[0]
         cursor.execute(
-            self.rules, {**reg, "me": me, "ip": ip, "hour_ago": self.when(now - timedelta(hours=1))}
+            self.rules,
+            {**reg, "me": me, "ip": ip, "block": ip, "hour_ago": self.when(now - timedelta(hours=1))},
         )
         status, verified_at, code_id, _sent_at, on_code, pending, _ip_count, _oldest = cursor.fetchone()
         assert status != self.verified, status

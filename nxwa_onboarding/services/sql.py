@@ -300,25 +300,45 @@ def serialise(*, owner_id: int | None, block: str) -> None:
     connection = _connection(alias_for(CodeRequest))
     if connection.vendor != "postgresql":
         return
+    with connection.cursor() as cursor:
+        for key in _lock_key(owner_id=owner_id, block=block):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+
+
+@functools.cache
+def _current_code_sql(alias: str, locked: bool) -> str:
+    select = _current_code_select(_names(alias)).replace("%(registration)s", "%s")
+    if not locked:
+        return select
+    # The per-address lock rides on the same statement (one round trip fewer on every code
+    # check): the one-row outer side of the LEFT JOIN is always evaluated, so the lock is held
+    # from this INSERT to the commit; the rules' SELECT that follows is a new statement, so it
+    # sees every attempt committed by whoever held the lock before. ``serialise`` is the plain
+    # version; tests/crosscutting/test_concurrency.py holds both to the cap.
+    return (
+        f"SELECT cur.id FROM (SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))) held "  # noqa: S608
+        f"LEFT JOIN LATERAL ({select}) cur ON TRUE"
+    )
+
+
+def current_code_expression(registration_pk: int, *, lock_block: str = "") -> RawSQL:
+    """The current code's id as a subquery, for a pending attempt's ``code_request_id`` (it goes
+    into the attempt's INSERT, so no extra round trip). ``lock_block``: on PostgreSQL, also take
+    the address block's advisory lock in that statement (what ``serialise`` does on its own)."""
+    alias = alias_for(VerificationAttempt)
+    if lock_block and _connection(alias).vendor == "postgresql":
+        sql = _current_code_sql(alias, True)
+        return RawSQL(sql, (_lock_key(owner_id=None, block=lock_block)[0], registration_pk))  # noqa: S611
+    return RawSQL(_current_code_sql(alias, False), (registration_pk,))  # noqa: S611
+
+
+def _lock_key(*, owner_id: int | None, block: str) -> list[str]:
     keys = []
     if owner_id is not None:
         keys.append(f"nxwa_onboarding:owner:{owner_id}")
     if block:
         keys.append(f"nxwa_onboarding:block:{block}")
-    with connection.cursor() as cursor:
-        for key in keys:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-
-
-@functools.cache
-def _current_code_sql(alias: str) -> str:
-    return _current_code_select(_names(alias)).replace("%(registration)s", "%s")
-
-
-def current_code_expression(registration_pk: int) -> RawSQL:
-    """The current code's id as a subquery, for a pending attempt's ``code_request_id`` (it goes
-    into the attempt's INSERT, so no extra round trip)."""
-    return RawSQL(_current_code_sql(alias_for(VerificationAttempt)), (registration_pk,))  # noqa: S611
+    return keys
 
 
 @functools.cache

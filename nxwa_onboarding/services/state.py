@@ -7,7 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from ..addresses import block_of, clean_ip
-from ..choices import Channel
+from ..choices import Channel, Method
 from ..models import PhoneRegistration
 from ..phone import allowed_methods
 from . import sql
@@ -31,8 +31,11 @@ WEB_CHANNELS = (Channel.CUSTOMER, Channel.API)
 ADDRESSED_CHANNELS = (Channel.CUSTOMER,)
 
 
-def scope_for(registration: PhoneRegistration, *, channel: str, ip: str | None) -> Scope:
-    """Which of the rules beyond the number apply to this request, and to whom."""
+def scope_for(
+    registration: PhoneRegistration, *, channel: str, ip: str | None, sending: bool = True
+) -> Scope:
+    """Which of the rules beyond the number apply to this request, and to whom. ``sending``
+    False (a code check): the number's kind is not looked up (only the send rules read it)."""
     block = block_of(clean_ip(ip))
     web = channel in WEB_CHANNELS
     return Scope(
@@ -40,7 +43,7 @@ def scope_for(registration: PhoneRegistration, *, channel: str, ip: str | None) 
         send_block=block if web else "",
         owner_id=registration.owner_id if web else None,
         address_missing=channel in ADDRESSED_CHANNELS and not block,
-        methods=allowed_methods(registration.phone_number),
+        methods=allowed_methods(registration.phone_number) if sending else (Method.SMS, Method.VOICE),
     )
 
 

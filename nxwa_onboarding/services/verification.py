@@ -62,10 +62,10 @@ def check_code(
         return calls.refuse(VerificationAttempt, base, refusal, timezone.now())
     assert digits is not None  # malformed() refuses exactly when there are no digits
 
-    scope = scope_for(registration, channel=channel, ip=ip)
+    scope = scope_for(registration, channel=channel, ip=ip, sending=False)
 
     def rules(row: VerificationAttempt, now: datetime) -> Verdict:
-        sql.serialise(owner_id=None, block=scope.check_block)
+        # The address block's lock was taken by the INSERT (current_code_expression).
         state = read_check_state(registration, scope, now, exclude_pk=row.pk)
         # The code the rules were read against (the same as the insert's in all but a race).
         return Verdict(state.refusal, {"code_request_id": state.code_request_id})
@@ -86,7 +86,9 @@ def check_code(
     recorded = calls.record_call(
         VerificationAttempt,
         base,
-        insert={"code_request_id": sql.current_code_expression(registration.pk)},
+        insert={
+            "code_request_id": sql.current_code_expression(registration.pk, lock_block=scope.check_block)
+        },
         rules=rules,
         call=lambda client: client.check_code(registration.phone_number, digits),
         success=AttemptOutcome.ACCEPTED,
