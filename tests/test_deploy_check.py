@@ -84,7 +84,7 @@ def test_only_debug_may_run_on_the_development_key() -> None:
 def test_make_demo_runs_every_command_with_debug_on() -> None:
     """The sandbox needs DEBUG (E010): ``make demo`` turns it on for each manage.py command."""
     plan = subprocess.run(
-        ["make", "-n", "demo"],  # -n: print the commands, run none
+        ["make", "--no-print-directory", "-n", "demo"],  # -n: print the commands, run none
         cwd=EXAMPLE.parent,
         capture_output=True,
         text=True,
