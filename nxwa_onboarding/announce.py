@@ -15,7 +15,7 @@ from . import services
 from .addresses import client_ip
 from .choices import Failure, Method
 from .models import CodeRequest, PhoneRegistration, VerificationAttempt
-from .texts import customer_configuration_text, is_configuration_failure
+from .texts import code_rejected_text, customer_configuration_text, is_configuration_failure
 
 
 def down_text() -> str:
@@ -86,17 +86,7 @@ def attempted(request: HttpRequest, registration: PhoneRegistration, attempt: An
     outcome = attempt.outcome
     if outcome == VerificationAttempt.Outcome.REJECTED:
         state = services.get_state(registration, ip=client_ip(request))
-        left = state.check.attempts_left
-        if left:
-            text = ngettext(
-                "That code was not accepted. You have %(n)d try left.",
-                "That code was not accepted. You have %(n)d tries left.",
-                left,
-            ) % {"n": left}
-        elif state.send.refusal is None:
-            text = _("That code was not accepted, and it was the last try for this code. Ask for a new one.")
-        else:
-            text = _("That code was not accepted, and it was the last try for this code.")
+        text = code_rejected_text(state.check.attempts_left, state.send.refusal is None)
         messages.error(request, text)
     elif outcome == VerificationAttempt.Outcome.REFUSED:
         refusal = services.Refusal(attempt.refusal_reason, attempt.retry_after)

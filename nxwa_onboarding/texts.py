@@ -152,3 +152,16 @@ def application_outcome_text(
             "key is only ever returned by createApp. If NXCloud shows it, add it here by its app key."
         )
     return _("NXCloud could not be reached, so nothing was created. Try again.")
+
+
+def code_rejected_text(attempts_left: int, can_send_now: bool) -> str:
+    """For customers (the pages and the API): a code NXCloud did not accept, and what is left."""
+    if attempts_left:
+        return ngettext(
+            "That code was not accepted. You have %(n)d try left.",
+            "That code was not accepted. You have %(n)d tries left.",
+            attempts_left,
+        ) % {"n": attempts_left}
+    if can_send_now:
+        return _("That code was not accepted, and it was the last try for this code. Ask for a new one.")
+    return _("That code was not accepted, and it was the last try for this code.")

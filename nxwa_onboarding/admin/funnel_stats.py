@@ -206,7 +206,8 @@ def what_went_wrong(period: Period, filters: dict[str, Any], funnel: Funnel) -> 
 
     sends = _grouped(CodeRequest, "send", rows(CodeRequest))
     checks = _grouped(VerificationAttempt, "check", rows(VerificationAttempt))
-    for row in sends.union(checks, all=True):
+    # No ordering: the models' default one names columns the grouped rows do not have.
+    for row in sends.union(checks, all=True).order_by():
         call, n = row["call"], row["n"]
         if row["outcome"] == AttemptOutcome.REFUSED:
             _add(funnel.refusals.setdefault(row["refusal_reason"], {}), call, n)

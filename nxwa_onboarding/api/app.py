@@ -32,10 +32,26 @@ NAMESPACE = "nxwa_onboarding_api"
 PROBLEM_REF = "#/components/schemas/ProblemOut"
 
 
+#: Responses' descriptions from RFC 9110, not from the running Python's ``http.HTTPStatus``
+#: (Python 3.13 renamed 422 "Unprocessable Entity" to "Unprocessable Content"): the document is
+#: the same on every supported Python.
+PHRASES = {422: "Unprocessable Content", 413: "Content Too Large"}
+
+
+def with_fixed_phrases(schema: Any) -> Any:
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                phrase = PHRASES.get(int(status)) if str(status).isdigit() else None
+                if phrase is not None:
+                    response["description"] = phrase
+    return schema
+
+
 class OnboardingAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
-        return with_problem_media_type(schema)
+        return with_fixed_phrases(with_problem_media_type(schema))
 
     def get_openapi_operation_id(self, operation: Any) -> str:
         return str(operation.view_func.__name__)

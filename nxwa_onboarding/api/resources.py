@@ -17,7 +17,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from ninja import Router
 from ninja import Status as Answer
 
@@ -26,6 +25,7 @@ from ..addresses import client_ip
 from ..choices import AttemptOutcome, Channel, Failure, RefusalReason, RegistrationStatus, SendOutcome
 from ..forms import CodeForm, SendCodeForm, StartForm
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
+from ..texts import code_rejected_text
 from . import present, problems
 from .auth import caller
 from .schemas import CodeIn, ProblemOut, RegistrationOut, RegistrationSummaryOut, SendIn, StartIn
@@ -182,16 +182,7 @@ def attempt_problem(
         left = state.check.attempts_left
         if attempt.outcome == AttemptOutcome.REFUSED:
             return problems.refused(attempt.refusal_reason, attempt.retry_after, attempts_left=left)
-        if left:
-            text = ngettext(
-                "That code was not accepted. You have %(n)d try left.",
-                "That code was not accepted. You have %(n)d tries left.",
-                left,
-            ) % {"n": left}
-        elif state.send.refusal is None:
-            text = _("That code was not accepted, and it was the last try for this code. Ask for a new one.")
-        else:
-            text = _("That code was not accepted, and it was the last try for this code.")
+        text = code_rejected_text(left, state.send.refusal is None)
         return problems.Problem(422, "code-rejected", _("Code not accepted"), text, attempts_left=left)
     if attempt.outcome == AttemptOutcome.UNKNOWN:
         return problems.failed(
