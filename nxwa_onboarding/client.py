@@ -47,6 +47,10 @@ CONNECT_RETRY_BACKOFF = (0.2, 0.5)
 TIMESTAMP_EXPIRED = 1004
 #: NXCloud's answer is read up to this many bytes (decoded); a larger one is a ``TransportError``.
 MAX_ANSWER_BYTES = 5 * 1024 * 1024
+#: The calls that list an application's numbers answer with all of them (about 250 bytes a
+#: number: 100,000 numbers are ~25 MB), so they may be larger; still never unbounded.
+LIST_ANSWER_BYTES = 256 * 1024 * 1024
+ANSWER_LIMITS = {"phoneList": LIST_ANSWER_BYTES, "getPhone": LIST_ANSWER_BYTES}
 
 
 def build_session() -> requests.Session:
@@ -193,9 +197,8 @@ class NXCloudClient:
         try:
             while True:
                 tries += 1
-                outcome = exchange(
-                    self.session, request, self._signed_headers, self.timeout, MAX_ANSWER_BYTES
-                )
+                limit = ANSWER_LIMITS.get(action, MAX_ANSWER_BYTES)
+                outcome = exchange(self.session, request, self._signed_headers, self.timeout, limit)
                 http_status = outcome.http_status
                 if outcome.unexpected is not None:
                     raise outcome.unexpected

@@ -5,6 +5,7 @@ loaded whole, whether or not it declares its length."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -74,3 +75,15 @@ def test_the_connection_is_still_reused_after_a_capped_read() -> None:
         for _ in range(3):
             client.create_client(PHONE)
         assert len(server.connections) == 1
+
+
+def test_a_phone_list_past_five_megabytes_is_read_whole() -> None:
+    """An application's whole list (100,000 numbers are ~25 MB) may be larger than any other
+    answer; it has its own, larger cap."""
+    numbers = [{"display_phone_number": f"+86 138 {n:08d}", "register_status": 5} for n in range(120_000)]
+    body = json.dumps({"code": 0, "message": "success", "data": numbers}).encode()
+    assert len(body) > LIMIT
+    with loopback() as server, open_client(server.base_url) as client:
+        server.push(Behaviour(kind="raw", body=body))
+        assert len(client.phone_list("app-key")) == 120_000
+    assert client_module.ANSWER_LIMITS["phoneList"] > len(body)
