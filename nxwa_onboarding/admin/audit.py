@@ -90,25 +90,24 @@ class AuditInline(AuditTimesMixin, ReadOnlyMixin, AuditInlineBase):
         return super().get_queryset(request).select_related("user", "registration")
 
 
+#: What an inline row shows of a call after its time (and a send's method) and outcome.
+CALL_FIELDS = (
+    "refusal_reason",
+    "retry_after",
+    "channel",
+    "user",
+    "ip",
+    "result_code",
+    "result_message",
+    "duration_ms",
+)
+
+
 class CodeRequestInline(AuditInline):
     model = CodeRequest
     verbose_name = _("code sent")
     verbose_name_plural = _("codes sent (newest first)")
-    fields = timed(
-        (
-            "created_at",
-            "method",
-            "outcome_badge",
-            "refusal_reason",
-            "retry_after",
-            "channel",
-            "user",
-            "ip",
-            "result_code",
-            "result_message",
-            "duration_ms",
-        )
-    )
+    fields = timed(("created_at", "method", "outcome_badge", *CALL_FIELDS))
     readonly_fields = fields
 
 
@@ -117,20 +116,7 @@ class VerificationAttemptInline(AuditInline):
     verbose_name = _("verification attempt")
     verbose_name_plural = _("verification attempts (newest first)")
     # The code is never stored; its digest is not shown either: it tells staff nothing.
-    fields = timed(
-        (
-            "created_at",
-            "outcome_badge",
-            "refusal_reason",
-            "retry_after",
-            "channel",
-            "user",
-            "ip",
-            "result_code",
-            "result_message",
-            "duration_ms",
-        )
-    )
+    fields = timed(("created_at", "outcome_badge", *CALL_FIELDS))
     readonly_fields = fields
 
 
