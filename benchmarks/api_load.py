@@ -9,10 +9,8 @@ code sent, accepted by the stand-in). Afterwards every submission must have its 
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -23,12 +21,9 @@ from benchmarks.load import (
     USERNAME,
     WORKERS,
     Phase,
-    free_port,
     run_phase,
+    served,
     signed_in_session,
-    start_process,
-    stop,
-    wait_until_up,
 )
 
 API = "/onboarding/api"
@@ -79,35 +74,7 @@ def bench_api_load(*, seconds: float, db_name: str) -> dict[str, Any]:
     from nxwa_onboarding.models import PhoneRegistration, VerificationAttempt
 
     registrations = prepare_api(6000 if seconds > 5 else 2000)
-    loopback = start_process(
-        [sys.executable, str(Path(__file__).with_name("load.py")), "--serve-loopback"], {}
-    )
-    assert loopback.stdout is not None
-    loopback_url = loopback.stdout.readline().strip()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "NXWA_BENCH_DB_NAME": db_name,
-        "NXWA_BENCH_BASE_URL": loopback_url,
-    }
-    gunicorn = start_process(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(WORKERS),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "benchmarks.wsgi:application",
-        ],
-        env,
-    )
-    try:
-        wait_until_up(base + "/bench/trivial/", gunicorn)
+    with served(db_name) as base:
         sessions = [signed_in_session(base) for _ in range(THREADS)]
         pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for registration in registrations:
@@ -144,9 +111,6 @@ def bench_api_load(*, seconds: float, db_name: str) -> dict[str, Any]:
         ):
             phases[name] = Phase(name)
             run_phase(phases[name], sessions, seconds, request)
-    finally:
-        stop(gunicorn)
-        stop(loopback)
     rows = {name: phase.summary() for name, phase in phases.items()}
     trivial_rps = rows["trivial Django view"]["rps"]
     for row in rows.values():

@@ -18,7 +18,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,32 @@ def stop(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
+@contextmanager
+def served(db_name: str) -> Iterator[str]:
+    """The loopback NXCloud stand-in, and gunicorn serving the benchmark project against it;
+    yields the site's base URL once it answers, and stops both afterwards."""
+    loopback = start_process([sys.executable, str(Path(__file__)), "--serve-loopback"], {})
+    try:
+        assert loopback.stdout is not None
+        loopback_url = loopback.stdout.readline().strip()
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+            "NXWA_BENCH_DB_NAME": db_name,
+            "NXWA_BENCH_BASE_URL": loopback_url,
+        }
+        command = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}"]
+        gunicorn = start_process([*command, "--log-level", "warning", "benchmarks.wsgi:application"], env)
+        try:
+            wait_until_up(base + "/bench/trivial/", gunicorn)
+            yield base
+        finally:
+            stop(gunicorn)
+    finally:
+        stop(loopback)
+
+
 def bench_load(*, seconds: float, db_name: str) -> dict[str, Any]:
     from django.urls import NoReverseMatch, reverse
 
@@ -188,33 +215,7 @@ def bench_load(*, seconds: float, db_name: str) -> dict[str, Any]:
     except NoReverseMatch:
         return {"skipped": "the customer pages are not there yet"}
     registrations = prepare(6000 if seconds > 5 else 2000)
-    loopback = start_process([sys.executable, str(Path(__file__)), "--serve-loopback"], {})
-    assert loopback.stdout is not None
-    loopback_url = loopback.stdout.readline().strip()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "NXWA_BENCH_DB_NAME": db_name,
-        "NXWA_BENCH_BASE_URL": loopback_url,
-    }
-    gunicorn = start_process(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(WORKERS),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "benchmarks.wsgi:application",
-        ],
-        env,
-    )
-    try:
-        wait_until_up(base + "/bench/trivial/", gunicorn)
+    with served(db_name) as base:
         sessions = [signed_in_session(base) for _ in range(THREADS)]
         pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for registration in registrations:
@@ -274,9 +275,6 @@ def bench_load(*, seconds: float, db_name: str) -> dict[str, Any]:
         ):
             pages[name] = Phase(name)
             run_phase(pages[name], sessions, seconds, request)
-    finally:
-        stop(gunicorn)
-        stop(loopback)
     rows = {name: phase.summary() for name, phase in pages.items()}
     trivial_rps = rows["trivial Django view"]["rps"]
     for row in rows.values():
