@@ -101,7 +101,9 @@ class CheckFacts:
     code_sent_at: datetime | None
     attempts_on_code: int  # COUNTED_ATTEMPTS on the current code
     pending: int  # attempts in flight on this registration
-    ip_attempts: int | None  # IP_COUNTED_ATTEMPTS from the address in the last hour; None: no address
+    ip_attempts: (
+        int | None
+    )  # IP_COUNTED_ATTEMPTS from the address in the last hour, up to the limit; None: no address
     ip_oldest: datetime | None  # the oldest of those
     address_missing: bool = False
 

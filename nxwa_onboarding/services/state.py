@@ -74,7 +74,7 @@ def read_check_state(
     """The check rules' verdict, read in one statement (a second only when a refusal lasts until
     a new code may be sent); refreshes the registration's status."""
     limits = Limits.from_settings()
-    facts = sql.read_check_facts(registration, scope, now, exclude_pk=exclude_pk)
+    facts = sql.read_check_facts(registration, scope, limits, now, exclude_pk=exclude_pk)
     refresh_from_facts(registration, facts)
 
     def new_code_at() -> datetime | None:

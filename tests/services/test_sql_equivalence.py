@@ -70,7 +70,7 @@ limits_strategy = st.builds(
     code_ttl=st.just(timedelta(minutes=10)),
     resend_cooldown=st.just(timedelta(minutes=1)),
     max_sends_per_day=st.just(5),
-    max_attempts_per_ip_per_hour=st.just(30),
+    max_attempts_per_ip_per_hour=st.integers(1, 4),
     max_sends_per_owner_per_day=st.integers(1, 4),
     max_sends_per_ip_per_hour=st.integers(1, 4),
     max_sends_per_day_global=st.integers(1, 6),
@@ -88,7 +88,7 @@ attempts = st.lists(
 
 
 def orm_check_facts(
-    registration: PhoneRegistration, scope: Scope, now: datetime, exclude_pk: int | None
+    registration: PhoneRegistration, scope: Scope, limits: Limits, now: datetime, exclude_pk: int | None
 ) -> CheckFacts:
     """What the check rules need, with the ORM and nothing clever."""
     fresh = PhoneRegistration.objects.get(pk=registration.pk)
@@ -110,7 +110,7 @@ def orm_check_facts(
             created_at__gt=now - timedelta(hours=1),
             outcome__in=IP_COUNTED_ATTEMPTS,
         )
-        ip_attempts = from_ip.count()
+        ip_attempts = min(from_ip.count(), limits.max_attempts_per_ip_per_hour)
         ip_oldest = from_ip.aggregate(oldest=Min("created_at"))["oldest"]
     return CheckFacts(
         status=fresh.status,
@@ -221,17 +221,20 @@ def make_rows(
     return made, code_requests, made_attempts
 
 
+EXAMPLES = {
+    "regs": registrations,
+    "send_rows": sends,
+    "attempt_rows": attempts,
+    "ip": st.none() | st.sampled_from(ADDRESSES),
+    "limits": limits_strategy,
+    "counted": st.booleans(),
+    "exclude": st.booleans(),
+}
+
+
 class SqlEqualsOrm(TestCase):
     @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
-    @given(
-        regs=registrations,
-        send_rows=sends,
-        attempt_rows=attempts,
-        ip=st.none() | st.sampled_from(ADDRESSES),
-        limits=limits_strategy,
-        counted=st.booleans(),
-        exclude=st.booleans(),
-    )
+    @given(**EXAMPLES)
     def test_the_rules_read_the_same_facts_as_the_orm(
         self,
         regs: list[tuple[str, str, int]],
@@ -257,15 +260,41 @@ class SqlEqualsOrm(TestCase):
             exclude_attempt = attempt_pk if exclude else None
             exclude_send = send_pk if exclude else None
 
-            assert sql.read_check_facts(registration, scope, now, exclude_pk=exclude_attempt) == (
-                orm_check_facts(registration, scope, now, exclude_attempt)
+            assert sql.read_check_facts(registration, scope, limits, now, exclude_pk=exclude_attempt) == (
+                orm_check_facts(registration, scope, limits, now, exclude_attempt)
             )
             assert sql.read_send_facts(registration, scope, limits, now, exclude_pk=exclude_send) == (
                 orm_send_facts(registration, scope, limits, now, exclude_send)
             )
             check, send = sql.read_state_facts(registration, scope, limits, now)
-            assert check == orm_check_facts(registration, scope, now, None)
+            assert check == orm_check_facts(registration, scope, limits, now, None)
             assert send == orm_send_facts(registration, scope, limits, now, None)
+
+
+class PreparedSqlEqualsOrm(TestCase):
+    """The same, with every statement prepared at once (``prepare_threshold`` 0): what a host
+    that enables prepared statements runs (``sql._prepared_cursor``), generic plans included."""
+
+    def setUp(self) -> None:
+        connection.ensure_connection()
+        raw = connection.connection
+        if connection.vendor != "postgresql" or not hasattr(raw, "prepare_threshold"):
+            self.skipTest("prepared statements: PostgreSQL with psycopg 3")
+        self.threshold = raw.prepare_threshold
+        raw.prepare_threshold = 0
+        self.addCleanup(setattr, raw, "prepare_threshold", self.threshold)
+
+    @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+    @given(**EXAMPLES)
+    def test_the_prepared_rules_read_the_same_facts_as_the_orm(self, **example: Any) -> None:
+        SqlEqualsOrm.test_the_rules_read_the_same_facts_as_the_orm.hypothesis.inner_test(self, **example)  # type: ignore[attr-defined]
+        # Before the example's rollback, which makes psycopg forget (and deallocate) them all.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%capped%"]
+            )
+            (prepared,) = cursor.fetchone()
+        assert prepared > 0, "the rule reads were not prepared"
 
 
 class CountEqualsOrm(TestCase):
