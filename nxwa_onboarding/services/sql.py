@@ -1,25 +1,20 @@
 """Every hand-written SQL statement of the app, and why it is not the ORM.
 
-The rules run on every code submission and every view of a status page. Through the ORM, the
-same reads spent many times longer building the query in Python (Q objects, subqueries and
-filtered aggregates resolved and compiled anew every time) than the database spent answering it,
-so they are plain SELECTs, built once per database alias and variant and cached. Finishing a row
-is a plain UPDATE for the same reason. (The figures: ``benchmarks/HISTORY.md``.)
+The rules run on every code submission and every status page. Through the ORM, the same reads
+spent longer building the query in Python than the database spent answering it, so they are
+plain SELECTs, built once per alias and variant and cached, run on a cursor PostgreSQL may keep
+them prepared on (``cursors.py``). Finishing a row is a plain UPDATE for the same reason.
 
-Fenced here: this is the only module with ``noqa: S608``. Only names taken from the models and
-our own outcome constants go into the text; every value is a parameter, adapted by its field
-exactly as the ORM would. Each statement runs on the connection the database router picks for
-its model. ``tests/services/test_sql_equivalence.py`` proves, on random rows, that these
-statements return the same facts as plain ORM queries, so they can be changed or deleted safely.
+Fenced here: the only module with ``noqa: S608``. Only names taken from the models and our own
+outcome constants go into the text; every value is a parameter, adapted by its field as the ORM
+would, on the connection the router picks for its model. ``tests/services/test_sql_equivalence.py``
+proves, on random rows, that they return the same facts as plain ORM queries.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +26,7 @@ from django.db.models.expressions import RawSQL
 from ..choices import AttemptOutcome, SendOutcome
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
 from . import rows
+from .cursors import server_binding_cursor
 from .rules import (
     CALLED_SENDS,
     CODE_BEARING_SENDS,
@@ -44,8 +40,7 @@ from .rules import (
 )
 
 
-def alias_for(model: type[Model]) -> str:
-    """The database the router writes ``model`` to (the rules read where the rows are written)."""
+def alias_for(model: type[Model]) -> str:  # the rules read where the router writes the rows
     return router.db_for_write(model)
 
 
@@ -53,9 +48,12 @@ def _connection(alias: str) -> BaseDatabaseWrapper:
     return connections[alias]
 
 
+def _cursor(connection: BaseDatabaseWrapper) -> Any:  # the rule reads' (cursors.py)
+    return server_binding_cursor(connection) or connection.cursor()
+
+
 def _column(model: type[Model], name: str) -> Field[Any, Any]:
-    field = model._meta.get_field(name)
-    if not isinstance(field, Field) or not field.column:
+    if not isinstance(field := model._meta.get_field(name), Field) or not field.column:
         raise TypeError(f"{model.__name__}.{name} is not a column")
     return field
 
@@ -68,8 +66,7 @@ def _sql_in(values: tuple[str, ...]) -> str:
 
 
 @functools.cache
-def _names(alias: str) -> dict[str, str]:
-    """Quoted table and column names, from the models (so a custom db_table still works)."""
+def _names(alias: str) -> dict[str, str]:  # quoted names from the models (a custom db_table works)
     quote = _connection(alias).ops.quote_name
 
     def column(model: type[Model], name: str) -> str:
@@ -91,9 +88,6 @@ def _names(alias: str) -> dict[str, str]:
         "ip_block": column(VerificationAttempt, "ip_block"),
         "owner_id": column(PhoneRegistration, "owner"),
     }
-
-
-# -- the statements ---------------------------------------------------------------------------------
 
 
 def _current_code_select(n: dict[str, str]) -> str:
@@ -197,9 +191,6 @@ def _state_sql(alias: str, check_block: bool, with_owner: bool, send_block: bool
     return f"SELECT * FROM ({check}) chk CROSS JOIN ({send}) snd"  # noqa: S608
 
 
-# -- parameters and values ---------------------------------------------------------------------------
-
-
 def _db_datetime(value: datetime, alias: str) -> Any:
     """``value`` as a parameter compared with ``created_at``, adapted as the ORM would."""
     return _column(VerificationAttempt, "created_at").get_db_prep_value(value, _connection(alias))
@@ -244,37 +235,8 @@ def _send_params(
     return params
 
 
-@contextmanager
-def _prepared_cursor(alias: str) -> Iterator[Any]:
-    """A cursor whose statements PostgreSQL may keep prepared on the connection.
-
-    Django's PostgreSQL cursors bind parameters on the client by default (its OPTIONS
-    ``server_side_binding``), so every execution of a rule read is planned anew, and these
-    statements, with their subqueries, took longer to plan than to run (a status page: 2.9 ms
-    planning, 0.4 ms running). On psycopg 3 this cursor binds on the server, and psycopg
-    prepares a statement once it has run ``prepare_threshold`` times on the connection (5; a
-    host behind a pooler that cannot keep prepared statements sets ``"prepare_threshold":
-    None`` in OPTIONS, which this honours). Same connection, same transaction, Django's
-    wrapper (query logging, ``execute_wrapper``) around it. Elsewhere: Django's own cursor.
-    ``tests/services/test_sql_equivalence.py`` runs the statements through this path."""
-    connection = _connection(alias)
-    psycopg = sys.modules.get("psycopg") if connection.vendor == "postgresql" else None
-    if psycopg is not None:
-        connection.close_if_health_check_failed()
-        connection.ensure_connection()
-    if psycopg is None or not isinstance(connection.connection, psycopg.Connection):
-        with connection.cursor() as cursor:  # psycopg 2, SQLite, the others
-            yield cursor
-        return
-    with connection.wrap_database_errors:
-        raw = psycopg.Cursor(connection.connection)
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    with wrap(raw) as cursor:
-        yield cursor
-
-
 def _fetch_row(alias: str, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
-    with _prepared_cursor(alias) as cursor:
+    with _cursor(_connection(alias)) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -325,18 +287,15 @@ def read_state_facts(
         **_send_params(registration, scope, limits, now, None, alias),
     }
     sql = _state_sql(alias, bool(scope.check_block), scope.owner_id is not None, bool(scope.send_block))
-    row = _fetch_row(alias, sql, params)
-    return rows.check_facts(row[: rows.CHECK_COLUMNS], scope), rows.send_facts(
-        row[rows.CHECK_COLUMNS :], scope
-    )
+    row, split = _fetch_row(alias, sql, params), rows.CHECK_COLUMNS
+    return rows.check_facts(row[:split], scope), rows.send_facts(row[split:], scope)
 
 
 def serialise(*, owner_id: int | None, block: str) -> None:
-    """Inside the write-ahead transaction, on PostgreSQL: wait for any other transaction
-    counting the same owner or address block, so parallel requests on different registrations
-    cannot all read "under the limit" (transaction-level advisory locks, released at commit,
-    always taken in the same order). SQLite serialises writing transactions already; other
-    databases get no such guarantee (the number's own limits still hold everywhere)."""
+    """Inside the write-ahead transaction, on PostgreSQL: wait for any other transaction counting
+    the same owner or address block, so parallel requests cannot all read "under the limit"
+    (advisory locks, released at commit, taken in one order). SQLite serialises writing
+    transactions already; elsewhere no such guarantee (the number's own limits still hold)."""
     connection = _connection(alias_for(CodeRequest))
     if connection.vendor != "postgresql":
         return
@@ -396,15 +355,14 @@ def update_row(model: type[Model], pk: int, values: dict[str, Any], *, where: st
     connection = _connection(alias)
     names = tuple(values)
     params = [_column(model, name).get_db_prep_save(value, connection) for name, value in values.items()]
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(_update_sql(model, names, where, alias), [*params, pk])
         return int(cursor.rowcount)
 
 
 # -- the audit lists' count --------------------------------------------------------------------------
 
-#: Exact up to the limit (a bounded scan), else PostgreSQL's own estimate of the table's rows
-#: (pg_class, scaled to the table's current size as the planner does), else an exact count.
+#: Exact up to the limit, else the planner's estimate (pg_class, scaled as it does), else exact.
 _COUNT_OR_ESTIMATE = """
 SELECT
     CASE
@@ -425,9 +383,8 @@ LEFT JOIN (
 
 
 def count_or_estimate(model: type[Model], alias: str, exact_up_to: int) -> tuple[int, bool] | None:
-    """All rows of ``model``'s table: ``(count, False)`` exactly up to ``exact_up_to``, past it
-    ``(estimate, True)`` from the planner's statistics; None on a database other than
-    PostgreSQL (the caller counts with the ORM). One statement, whatever the table's size."""
+    """``(count, False)`` exactly up to ``exact_up_to``, past it ``(estimate, True)`` from the
+    planner's statistics; None off PostgreSQL (the caller counts with the ORM). One statement."""
     connection = _connection(alias)
     if connection.vendor != "postgresql":
         return None
