@@ -65,14 +65,14 @@ class Phase:
         }
 
 
-def signed_in_session(base: str) -> requests.Session:
+def signed_in_session(base: str, username: str = USERNAME, password: str = PASSWORD) -> requests.Session:
     session = requests.Session()
     page = session.get(base + "/accounts/login/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     assert token, "no CSRF token on the login page"
     response = session.post(
         base + "/accounts/login/",
-        data={"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": token.group(1)},
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)},
         allow_redirects=False,
         timeout=30,
     )
@@ -180,9 +180,10 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def served(db_name: str) -> Iterator[str]:
-    """The loopback NXCloud stand-in, and gunicorn serving the benchmark project against it;
-    yields the site's base URL once it answers, and stops both afterwards."""
+def served(db_name: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """The loopback NXCloud stand-in, and gunicorn serving the benchmark project against it
+    (``extra_env``: more of the environment benchmarks/settings.py reads); yields the site's
+    base URL once it answers, and stops both afterwards."""
     loopback = start_process([sys.executable, str(Path(__file__)), "--serve-loopback"], {})
     try:
         assert loopback.stdout is not None
@@ -193,6 +194,7 @@ def served(db_name: str) -> Iterator[str]:
             "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
             "NXWA_BENCH_DB_NAME": db_name,
             "NXWA_BENCH_BASE_URL": loopback_url,
+            **(extra_env or {}),
         }
         command = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}"]
         gunicorn = start_process([*command, "--log-level", "warning", "benchmarks.wsgi:application"], env)

@@ -14,6 +14,8 @@ Sections (each skipped with a note when its precondition is missing):
 4. The customer pages under load: gunicorn (2 workers) against a trivial Django view.
 5. The JSON API under the same load: the state endpoint and the code submission, against the
    same trivial view (``--only api``).
+6. The status page and the code submission at 5,000 and at 500,000 attempts, limits at their
+   defaults, prepared statements off and on (``--only throughput``; benchmarks/throughput.py).
 
 The table is printed; everything is written to ``benchmarks/results/latest.json`` and, for a
 complete full-size run only, the table to ``benchmarks/RESULTS.md``. Usage:
@@ -715,6 +717,10 @@ def render(results: Row) -> str:
         add("")
     if "api" in results:
         render_api(results["api"], add)
+    if "throughput" in results:
+        from benchmarks.throughput import render_throughput
+
+        render_throughput(results["throughput"], add)
     return "\n".join(lines)
 
 
@@ -743,7 +749,7 @@ def render_api(api: Row, add: Callable[[str], None]) -> None:
     add("")
 
 
-SECTIONS = ("overhead", "check_code", "queries", "admin", "funnel", "load", "api")
+SECTIONS = ("overhead", "check_code", "queries", "admin", "funnel", "load", "api", "throughput")
 
 
 def main() -> None:
@@ -768,7 +774,7 @@ def main() -> None:
     if args.child:
         child_main(args.child, iterations)
         return
-    wanted = set(args.only or ["overhead", "queries", "admin", "funnel", "load", "api"])
+    wanted = set(args.only or ["overhead", "queries", "admin", "funnel", "load", "api", "throughput"])
     started = time.monotonic()
 
     from django.db import connection
@@ -839,6 +845,16 @@ def main() -> None:
             with timed("api"):
                 results["api"] = bench_api_load(
                     seconds=5 if args.quick else 15, db_name=str(connection.settings_dict["NAME"])
+                )
+        if "throughput" in wanted:
+            from benchmarks.throughput import bench_throughput
+
+            print("status page and code submission at 5,000 and 500,000 attempts ...", file=sys.stderr)
+            with timed("throughput"):
+                results["throughput"] = bench_throughput(
+                    seconds=4 if args.quick else 8,
+                    db_name=str(connection.settings_dict["NAME"]),
+                    quick=args.quick,
                 )
     finally:
         teardown_django()

@@ -47,6 +47,24 @@ NXWA_ONBOARDING: dict[str, Any] = {
     "MAX_OPEN_REGISTRATIONS_PER_OWNER": 10**9,
 }
 
+# Each simulated customer's address, as a proxy passes it on (benchmarks/throughput.py sends
+# one per registration); without the header, the connection's (127.0.0.1).
+NXWA_ONBOARDING["CLIENT_IP"] = "benchmarks.addresses.forwarded_for"
+
+if os.environ.get("NXWA_BENCH_LIMITS") == "defaults":
+    # benchmarks/throughput.py: every rule limit at the app's default, as in production.
+    NXWA_ONBOARDING = {key: value for key, value in NXWA_ONBOARDING.items() if not key.startswith("MAX_")}
+if os.environ.get("NXWA_BENCH_TASKS") == "db":
+    # A worker's setup: an accepted check enqueues (one INSERT) instead of creating the client
+    # inside the request, as the immediate backend does. No worker runs: the queue only fills.
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+if os.environ.get("NXWA_BENCH_PREPARE") and _engine != "django.db.backends.sqlite3":
+    # psycopg 3 prepares a statement once it has run this many times on a connection (Django's
+    # default: never, for poolers that cannot hold prepared statements; README "Performance").
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = int(
+        os.environ["NXWA_BENCH_PREPARE"]
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
