@@ -16,6 +16,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.test import Client
 from django.urls import reverse
 
+from nxwa_onboarding import urls as customer_urls
 from nxwa_onboarding.models import PhoneRegistration
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.helpers.pages import start, text_of, url
@@ -54,6 +55,18 @@ def assert_calm_page(response: Any, words: str = CALM) -> None:
 @pytest.fixture
 def registration(signed_in: Client, nxcloud: FakeNXCloud) -> PhoneRegistration:
     return start(signed_in)
+
+
+def test_the_list_above_is_every_customer_page() -> None:
+    """A new page joins ``test_every_page_is_a_calm_503...`` (and takes the decorator)."""
+    assert {pattern.name for pattern in customer_urls.urlpatterns} == {
+        "list",
+        "start",
+        "detail",
+        "check",
+        "send",
+        "refresh",
+    }
 
 
 @pytest.mark.parametrize("error", [OperationalError, InterfaceError])
