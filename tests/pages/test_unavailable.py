@@ -12,10 +12,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 
+from nxwa_onboarding import unavailable
 from nxwa_onboarding import urls as customer_urls
 from nxwa_onboarding.models import PhoneRegistration
 from nxwa_onboarding.testing import FakeNXCloud
@@ -145,3 +146,12 @@ def test_the_api_answers_the_unavailable_problem(
         "detail": CALM,
     }
     assert not [leak for leak in LEAKS if leak in response.content.decode()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_the_failure_happened_in_is_rolled_back_not_committed(rf: Any) -> None:
+    """A host's ``ATOMIC_REQUESTS``: the view's atomic block must not commit on the broken
+    connection (the commit would fail and be a 500); marked for rollback, Django closes it."""
+    with transaction.atomic():
+        unavailable.database_down(rf.get("/"), OperationalError("gone"))
+        assert transaction.get_rollback()
