@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +78,14 @@ def worker(
         "NXWA_WORKER_READ_TIMEOUT": str(read_timeout),
         "PYTHONPATH": str(ROOT),
     }
+    # Its own process group: rqworker runs each job in a forked work-horse, which must not
+    # outlive the worker (``killed``, and the clean-up below, reach it too).
     process = subprocess.Popen(
-        [sys.executable, "-m", "django", *command], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+        [sys.executable, "-m", "django", *command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         yield process
@@ -91,6 +97,14 @@ def worker(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        killed(process)
+
+
+def killed(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker's whole process group (the worker and any work-horse of its)."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def nxwa(base_url: str) -> dict[str, Any]:
@@ -138,8 +152,7 @@ def test_a_worker_killed_during_create_client_never_sends_it_again(backend: str)
         tasks.client_after_commit(registration)
         with worker(backend, nx.base_url, read_timeout=120) as process:
             assert eventually(lambda: len(nx.calls("createClient")) == 1, timeout=60)
-            process.send_signal(signal.SIGKILL)
-            process.wait()
+            killed(process)  # the machine's crash: the worker and the call it was making
         registration.refresh_from_db()
         assert registration.status == Status.VERIFIED
         assert registration.client_requested_at is not None  # the claim: evidence of the call
