@@ -12,7 +12,7 @@ AXE_VERSION ?= 4.14.1
 AXE_DIR := .cache/axe-core-$(AXE_VERSION)
 AXE_JS := $(AXE_DIR)/axe.min.js
 
-.PHONY: install axe demo test test-postgres test-browser test-api openapi matrix lint bench clean
+.PHONY: install axe demo test test-postgres test-restart test-browser test-api openapi matrix lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,13 +39,19 @@ demo: install
 	cd example_project && DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py demo_setup
 	cd example_project && { DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py db_worker --no-reload --interval 0.5 & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py runserver 127.0.0.1:$(PORT); }
 
-## test: the whole suite (browser tests and schemathesis excepted: see test-browser, test-api)
+## test: the whole suite (browser tests, schemathesis and the PostgreSQL restart excepted: see
+## test-browser, test-api, test-restart)
 test: install
-	$(PYTEST) -m "not browser and not schemathesis" --cov --cov-report=term
+	$(PYTEST) -m "not browser and not schemathesis and not pg_restart" --cov --cov-report=term
 
 ## test-postgres: the same suite on PostgreSQL (concurrency tests included)
 test-postgres: install
-	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m "not browser and not schemathesis" --cov --cov-report=term
+	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m "not browser and not schemathesis and not pg_restart" --cov --cov-report=term
+
+## test-restart: PostgreSQL stopped and started under load (calm 503s, no half rows, service
+## resumes); it stops the machine's PostgreSQL for a few seconds: run it alone (needs root)
+test-restart: install
+	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m pg_restart -p no:randomly
 
 ## test-browser: Playwright driving the system's Chromium (/usr/bin/chromium), axe-core on every page
 test-browser: install $(AXE_JS)

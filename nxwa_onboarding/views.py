@@ -39,6 +39,7 @@ from .forms import CodeForm, SendCodeForm, StartForm
 from .models import Channel, Method, PhoneRegistration, VerificationAttempt
 from .reports import safe_reports
 from .texts import join_sentences, until_text
+from .unavailable import unavailable_when_database_down
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 @never_cache
 @safe_reports
+@unavailable_when_database_down
 @login_required
 def registration_list(request: HttpRequest) -> HttpResponse:
     """The signed-in customer's own registrations, newest first."""
@@ -74,6 +76,7 @@ def registration_list(request: HttpRequest) -> HttpResponse:
 @transaction.non_atomic_requests
 @never_cache
 @safe_reports
+@unavailable_when_database_down
 @login_required
 def start(request: HttpRequest) -> HttpResponse:
     """Add a number and send its first code; then go to the registration's page."""
@@ -118,6 +121,7 @@ def start(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @safe_reports
+@unavailable_when_database_down
 @login_required
 def detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """The number's state and what to do next."""
@@ -213,6 +217,7 @@ def _post_only(view: View) -> View:
 @transaction.non_atomic_requests
 @never_cache
 @safe_reports
+@unavailable_when_database_down
 @sensitive_post_parameters("code")
 @login_required
 @_post_only
@@ -236,6 +241,7 @@ def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse
 @transaction.non_atomic_requests
 @never_cache
 @safe_reports
+@unavailable_when_database_down
 @login_required
 @_post_only
 def send_code(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse:
@@ -253,6 +259,7 @@ def send_code(request: HttpRequest, registration: PhoneRegistration) -> HttpResp
 @transaction.non_atomic_requests
 @never_cache
 @safe_reports
+@unavailable_when_database_down
 @login_required
 @_post_only
 def refresh(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from ..unavailable import DATABASE_DOWN, database_down
 from . import problems, resources
 from .auth import configured_auth
 
@@ -131,6 +132,12 @@ def on_http_error(request: HttpRequest, exc: Any) -> HttpResponse:
     return problems.bad_request().response()
 
 
+def on_database_down(request: HttpRequest, exc: Any) -> HttpResponse:
+    """The database unreachable (its auth's session read included): 503, not a 500."""
+    database_down(request, exc)
+    return problems.unavailable().response()
+
+
 def on_unexpected(request: HttpRequest, exc: Any) -> HttpResponse:
     """What Django does for an uncaught exception (the signal, the ``django.request`` error
     with the request), but answered as problem details: no traceback, at DEBUG on or off."""
@@ -165,5 +172,7 @@ def build_api(
     api.add_exception_handler(ValidationError, on_validation_error)
     api.add_exception_handler(HttpError, on_http_error)
     api.add_exception_handler(Http404, on_not_found)
+    for error in DATABASE_DOWN:
+        api.add_exception_handler(error, on_database_down)
     api.add_exception_handler(Exception, on_unexpected)
     return api

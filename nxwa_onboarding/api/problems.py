@@ -24,6 +24,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from .. import unavailable as database_unavailable
 from ..choices import Failure, RefusalReason
 from ..texts import customer_configuration_text, refusal_text
 
@@ -204,6 +205,17 @@ def bad_request() -> Problem:
 def method_not_allowed() -> Problem:
     return Problem(
         405, "method-not-allowed", _("Method not allowed"), _("This address does not take that method.")
+    )
+
+
+def unavailable() -> Problem:
+    """The database unreachable (``nxwa_onboarding.unavailable``): the customer pages' words."""
+    return Problem(
+        503,
+        database_unavailable.PROBLEM,
+        database_unavailable.title(),
+        database_unavailable.detail(),
+        retry_after=database_unavailable.RETRY_AFTER,
     )
 
 

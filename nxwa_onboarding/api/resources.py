@@ -37,7 +37,7 @@ Status = RegistrationStatus
 #: A client's polling may ask NXCloud for the number's status this often (as the page's).
 REFRESH_INTERVAL = timedelta(seconds=2)
 
-READ_PROBLEMS = frozenset({401, 404, 500})
+READ_PROBLEMS = frozenset({401, 404, 500, 503})
 WRITE_PROBLEMS = frozenset({400, 401, 403, 404, 409, 422, 429, 500, 503, 504})
 
 router = Router(tags=["registrations"])

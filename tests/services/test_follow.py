@@ -227,7 +227,8 @@ def test_an_enqueue_that_fails_is_caught_up_by_the_cron_pass(settings: Any, nxcl
 
 
 class BrokenBackend(task_backends["default"].__class__):  # type: ignore[misc]
-    """A queue that is down (Redis refusing connections)."""
+    """A queue that is down (Redis refusing connections), on the immediate backend's catch-up;
+    a real Redis killed under a real worker is ``tests/test_workers.py``."""
 
     supports_defer = True
 

@@ -1,0 +1,123 @@
+"""A real server for fault tests: gunicorn on the test database (``tests/settings_served.py``),
+signed-in HTTP sessions, and the machine's PostgreSQL stopped and started."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import requests
+from django.http import HttpRequest, HttpResponseBase
+
+from tests.helpers.loopback import closed_port
+from tests.helpers.users import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+#: The cluster the suite runs on (Debian's layout: /etc/postgresql/<version>/main).
+CLUSTER = ("15", "main")
+
+
+def served_by(get_response: Callable[[HttpRequest], HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Middleware: the worker's pid on every response, so a test can tell the workers apart."""
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        response = get_response(request)
+        response["X-Served-By"] = str(os.getpid())
+        return response
+
+    return middleware
+
+
+@contextmanager
+def gunicorn(db_name: str, nxcloud_url: str, log: IO[bytes], workers: int = 2) -> Iterator[str]:
+    """gunicorn (sync workers) serving ``tests.urls`` on the test database; yields its base URL."""
+    port = closed_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings_served",
+        "NXWA_SERVED_DB_NAME": db_name,
+        "NXWA_SERVED_BASE_URL": nxcloud_url,
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
+    process = subprocess.Popen(
+        [*command, "--log-level", "warning", "django.core.wsgi:get_wsgi_application()"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, "gunicorn exited"
+            try:
+                requests.get(base + "/accounts/login/", timeout=2)
+                break
+            except requests.RequestException:
+                assert time.monotonic() < deadline, "gunicorn did not come up"
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def signed_in(base: str, username: str) -> requests.Session:
+    """A browser-like session signed in through the login page."""
+    session = requests.Session()
+    page = session.get(base + "/accounts/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert token, "no CSRF token on the login page"
+    response = session.post(
+        base + "/accounts/login/",
+        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token.group(1)},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert response.status_code == 302, f"login failed: {response.status_code}"
+    return session
+
+
+def postgres(action: str) -> None:
+    """``pg_ctlcluster`` start, stop or restart of the machine's cluster (fast shutdown)."""
+    version, name = CLUSTER
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action], check=True, capture_output=True
+    )
+
+
+def postgres_ready(timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], check=False).returncode == 0:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@contextmanager
+def postgres_comes_back() -> Iterator[None]:
+    """Whatever happens inside, PostgreSQL is running again afterwards."""
+    try:
+        yield
+    finally:
+        if not postgres_ready(timeout=1):
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", *CLUSTER, "start"],
+                check=False,
+                capture_output=True,
+            )
+        assert postgres_ready(), "PostgreSQL did not come back"
