@@ -3,9 +3,11 @@
 Issue 13's goal: each at least 0.3x the requests per second of a trivial Django view served by
 the same gunicorn in the same run, and flat whether the audit tables hold 5,000 or 500,000
 attempts. Unlike ``load.py`` (limits out of the way, every request from 127.0.0.1), this is
-production's shape: every rule limit at its default, each registration's customer at its own
-address (``X-Forwarded-For``, read by ``benchmarks.addresses``), the database Tasks backend (an
-accepted check enqueues the client creation; no worker runs), and the history of the audit
+production's shape: every rule limit at its default, 320 signed-in merchants owning up to ten
+registrations each (as many as the default limits let one customer send codes to in a day), each
+registration's customer at its own address (``X-Forwarded-For``, read by
+``benchmarks.addresses``), the database Tasks backend (an accepted check enqueues the client
+creation; no worker runs), and the history of the audit
 tables generated in bulk (``scale.generate``: registrations a minute apart going back in time,
 one code request and five attempts each, from 10.x.y.z addresses).
 
@@ -36,28 +38,39 @@ def address(index: int) -> str:
     return f"198.{18 + index // 65536 % 2}.{index // 256 % 256}.{index % 256}"
 
 
-def merchants(first: int, count: int) -> list[list[tuple[Any, str]]]:
-    """``count`` registrations with a code sent just now, owned in turn by the THREADS bench
-    merchants (one signed-in session each); per merchant, (registration, its address)."""
+#: Merchants per client thread: each signs in once and owns up to ten of the registrations, as
+#: the default limits allow one customer (MAX_SENDS_PER_OWNER_PER_DAY).
+MERCHANTS_PER_THREAD = 40
+
+
+def merchant_name(thread: int, n: int) -> str:
+    return f"bench-merchant-{thread}-{n}"
+
+
+def merchants(first: int, count: int) -> list[list[tuple[str, Any, str]]]:
+    """``count`` registrations with a code sent just now, owned in turn by THREADS x
+    MERCHANTS_PER_THREAD merchants; per client thread, (merchant, registration, its address)."""
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
     from nxwa_onboarding.models import CodeRequest, PhoneRegistration
 
-    users = []
-    for n in range(THREADS):
-        user, made = get_user_model().objects.get_or_create(username=f"bench-merchant-{n}")
-        if made:
-            user.set_password(PASSWORD)
-            user.save()
-        users.append(user)
+    model = get_user_model()
+    names = [merchant_name(t, n) for n in range(MERCHANTS_PER_THREAD) for t in range(THREADS)]
+    password = make_password(PASSWORD)
+    model.objects.bulk_create(
+        [model(username=name, password=password) for name in names], ignore_conflicts=True
+    )
+    users = {user.username: user for user in model.objects.filter(username__in=names)}
     now = timezone.now()
+    owners = [users[names[i % len(names)]] for i in range(count)]
     registrations = PhoneRegistration.objects.bulk_create(
         PhoneRegistration(
             phone_number=f"86135{first + i:08d}",
             status=PhoneRegistration.Status.CODE_SENT,
-            owner=users[i % THREADS],
-            created_by=users[i % THREADS],
+            owner=owners[i],
+            created_by=owners[i],
             last_code_method="sms",
             code_sent_at=now,
         )
@@ -76,9 +89,9 @@ def merchants(first: int, count: int) -> list[list[tuple[Any, str]]]:
         )
         for i, registration in enumerate(registrations)
     )
-    owned: list[list[tuple[Any, str]]] = [[] for _ in range(THREADS)]
+    owned: list[list[tuple[str, Any, str]]] = [[] for _ in range(THREADS)]
     for i, registration in enumerate(registrations):
-        owned[i % THREADS].append((registration, address(first + i)))
+        owned[i % len(names) % THREADS].append((owners[i].username, registration, address(first + i)))
     return owned
 
 
@@ -123,7 +136,7 @@ def plans(registration: Any, ip: str) -> dict[str, Any]:
 
 
 def measure(
-    db_name: str, owned: list[list[tuple[Any, str]]], seconds: float, prepare: bool
+    db_name: str, owned: list[list[tuple[str, Any, str]]], seconds: float, prepare: bool
 ) -> dict[str, Any]:
     """One server: the trivial view, the status page, the code submission."""
     from django.urls import reverse
@@ -132,10 +145,12 @@ def measure(
     if prepare:
         env["NXWA_BENCH_PREPARE"] = "5"
     with served(db_name, env) as base:
-        sessions = [signed_in_session(base, f"bench-merchant-{n}", PASSWORD) for n in range(THREADS)]
-        pending: list[queue.SimpleQueue[tuple[Any, str]]] = []
+        names = {name for mine in owned for name, _, _ in mine}
+        signed_in = {name: signed_in_session(base, name, PASSWORD) for name in sorted(names)}
+        sessions = [requests.Session() for _ in range(THREADS)]  # run_phase's; unused here
+        pending: list[queue.SimpleQueue[tuple[str, Any, str]]] = []
         for mine in owned:
-            waiting: queue.SimpleQueue[tuple[Any, str]] = queue.SimpleQueue()
+            waiting: queue.SimpleQueue[tuple[str, Any, str]] = queue.SimpleQueue()
             for item in mine:
                 waiting.put(item)
             pending.append(waiting)
@@ -143,19 +158,19 @@ def measure(
         rng = random.Random(13)
 
         def trivial(session: requests.Session, index: int) -> requests.Response:
-            return session.get(base + "/bench/trivial/", timeout=30)
+            return signed_in[owned[index][0][0]].get(base + "/bench/trivial/", timeout=30)
 
         def status_page(session: requests.Session, index: int) -> requests.Response:
-            registration, ip = rng.choice(owned[index])
-            return session.get(
-                base + registration.get_absolute_url(), headers={"X-Forwarded-For": ip}, timeout=30
-            )
+            name, registration, ip = rng.choice(owned[index])
+            url = base + registration.get_absolute_url()
+            return signed_in[name].get(url, headers={"X-Forwarded-For": ip}, timeout=30)
 
         def submit_code(session: requests.Session, index: int) -> requests.Response | None:
             try:
-                registration, ip = pending[index].get_nowait()
+                name, registration, ip = pending[index].get_nowait()
             except queue.Empty:
                 return None
+            session = signed_in[name]
             submitted.append(registration)
             url = base + reverse("nxwa_onboarding:check", kwargs={"public_id": registration.public_id})
             return session.post(
@@ -215,7 +230,7 @@ def bench_throughput(*, seconds: float, db_name: str, quick: bool = False) -> di
             ).count()
             run["total_5xx"] = sum(row["errors_5xx"] for row in run["pages"].values())
             size["prepared" if prepare else "unprepared"] = run
-            registration, ip = owned[0][-1]
+            _, registration, ip = owned[0][-1]
             size["plans"] = plans(registration, ip)
         result["sizes"][label] = size
     small, large = result["sizes"]["small"], result["sizes"]["large"]

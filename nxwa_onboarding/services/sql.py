@@ -110,7 +110,8 @@ def _check_sql(alias: str, with_block: bool, exclude: bool) -> str:
         f" AND a.{n['outcome']} IN {_sql_in(IP_COUNTED_ATTEMPTS)}{not_mine}"
     )
     block_columns = (
-        f"(SELECT COUNT(*) FROM (SELECT 1 {block_rows} LIMIT %(block_attempt_cap)s) capped), "  # noqa: S608
+        f"(SELECT COUNT(*) FROM (SELECT 1 {block_rows} ORDER BY a.{n['created_at']} DESC"  # noqa: S608
+        " LIMIT %(block_attempt_cap)s) capped), "
         f"(SELECT a.{n['created_at']} {block_rows} ORDER BY a.{n['created_at']} LIMIT 1)"
         if with_block
         else "0, NULL"
@@ -131,15 +132,15 @@ def _check_sql(alias: str, with_block: bool, exclude: bool) -> str:
 
 @functools.cache
 def _send_sql(alias: str, with_owner: bool, with_block: bool, exclude: bool) -> str:
-    """The registration's status; sends to its number in the last 24 hours, its own last send
-    and call and whether one is in flight (filtered aggregates as CASE); and, as subqueries, the calls counted by the rules beyond the number: the owner's
-    in the last day, the address block's in the last hour, the installation's in the last day
-    (each counting no more rows than its limit needs)."""
+    """The registration's status; its number's sends today, its own last send and call and
+    whether one is in flight; as subqueries, the calls the rules beyond the number count (the
+    owner's today, the block's this hour, everyone's today), no more rows than their caps."""
     n = _names(alias)
     not_mine = f" AND c.{n['id']} <> %(exclude)s" if exclude else ""
     today = f"c.{n['outcome']} IN {_sql_in(COUNTED_SENDS)} AND c.{n['created_at']} > %(day_ago)s{not_mine}"
     mine = f"c.{n['registration_id']} = %(registration)s"
     called = f"c.{n['outcome']} IN {_sql_in(CALLED_SENDS)}{not_mine}"
+    newest = f" ORDER BY c.{n['created_at']} DESC"
     # The number's sends today (through the phone number's index) and the registration's own,
     # apart: an OR of the two in one scan was planned as a scan of every send and registration.
     counts = (
@@ -154,11 +155,12 @@ def _send_sql(alias: str, with_owner: bool, with_block: bool, exclude: bool) -> 
         f"FROM {n['sends']} c WHERE {mine}) own"
     )
 
-    def bounded(where: str, cap: str) -> str:
-        """The count (up to the cap) and the oldest of the calls ``where`` selects."""
+    def bounded(where: str, cap: str, by_time: str = "") -> str:
+        """The count (up to the cap) and the oldest of the calls ``where`` selects; ``by_time``
+        walks them newest first, so the plan reads the time index, never the whole table."""
         rows = f"FROM {n['sends']} c {where} AND {called}"
         return (
-            f"(SELECT COUNT(*) FROM (SELECT 1 {rows} LIMIT %({cap})s) capped), "  # noqa: S608
+            f"(SELECT COUNT(*) FROM (SELECT 1 {rows}{by_time} LIMIT %({cap})s) capped), "  # noqa: S608
             f"(SELECT c.{n['created_at']} {rows} ORDER BY c.{n['created_at']} LIMIT 1)"
         )
 
@@ -171,12 +173,9 @@ def _send_sql(alias: str, with_owner: bool, with_block: bool, exclude: bool) -> 
         if with_owner
         else "NULL, NULL"
     )
-    block = (
-        bounded(f"WHERE c.{n['ip_block']} = %(block)s AND c.{n['created_at']} > %(hour_ago)s", "block_cap")
-        if with_block
-        else "NULL, NULL"
-    )
-    everyone = bounded(f"WHERE c.{n['created_at']} > %(day_ago)s", "global_cap")
+    in_block = f"WHERE c.{n['ip_block']} = %(block)s AND c.{n['created_at']} > %(hour_ago)s"
+    block = bounded(in_block, "block_cap", newest) if with_block else "NULL, NULL"
+    everyone = bounded(f"WHERE c.{n['created_at']} > %(day_ago)s", "global_cap", newest)
     return (
         f"SELECT r.{n['status']}, r.{n['verified_at']}, s.today, s.oldest, s.last_send, "  # noqa: S608
         f"s.last_call, s.pending, {owner}, {block}, {everyone} "
