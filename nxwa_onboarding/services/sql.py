@@ -3,7 +3,7 @@
 The rules run on every code submission and every status page. Through the ORM, the same reads
 spent longer building the query in Python than the database spent answering it, so they are
 plain SELECTs, built once per alias and variant and cached, run on a cursor PostgreSQL may keep
-them prepared on (``cursors.py``). Finishing a row is a plain UPDATE for the same reason.
+them prepared on (``cursors.py``). Rows picked by id are written by ``sql_rows.py``.
 
 Fenced here: the only module with ``noqa: S608``. Only names taken from the models and our own
 outcome constants go into the text; every value is a parameter, adapted by its field as the ORM
@@ -44,15 +44,15 @@ def alias_for(model: type[Model]) -> str:  # the rules read where the router wri
     return router.db_for_write(model)
 
 
-def _connection(alias: str) -> BaseDatabaseWrapper:
+def connection_for(alias: str) -> BaseDatabaseWrapper:
     return connections[alias]
 
 
-def _cursor(connection: BaseDatabaseWrapper) -> Any:  # the rule reads' (cursors.py)
+def cursor_for(connection: BaseDatabaseWrapper) -> Any:  # the rule reads' (cursors.py)
     return server_binding_cursor(connection) or connection.cursor()
 
 
-def _column(model: type[Model], name: str) -> Field[Any, Any]:
+def column_of(model: type[Model], name: str) -> Field[Any, Any]:
     if not isinstance(field := model._meta.get_field(name), Field) or not field.column:
         raise TypeError(f"{model.__name__}.{name} is not a column")
     return field
@@ -67,10 +67,10 @@ def _sql_in(values: tuple[str, ...]) -> str:
 
 @functools.cache
 def _names(alias: str) -> dict[str, str]:  # quoted names from the models (a custom db_table works)
-    quote = _connection(alias).ops.quote_name
+    quote = connection_for(alias).ops.quote_name
 
     def column(model: type[Model], name: str) -> str:
-        return quote(str(_column(model, name).column))
+        return quote(str(column_of(model, name).column))
 
     return {
         "registrations": quote(PhoneRegistration._meta.db_table),
@@ -193,7 +193,7 @@ def _state_sql(alias: str, check_block: bool, with_owner: bool, send_block: bool
 
 def _db_datetime(value: datetime, alias: str) -> Any:
     """``value`` as a parameter compared with ``created_at``, adapted as the ORM would."""
-    return _column(VerificationAttempt, "created_at").get_db_prep_value(value, _connection(alias))
+    return column_of(VerificationAttempt, "created_at").get_db_prep_value(value, connection_for(alias))
 
 
 def _check_params(
@@ -236,7 +236,7 @@ def _send_params(
 
 
 def _fetch_row(alias: str, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
-    with _cursor(_connection(alias)) as cursor:
+    with cursor_for(connection_for(alias)) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -296,7 +296,7 @@ def serialise(*, owner_id: int | None, block: str) -> None:
     the same owner or address block, so parallel requests cannot all read "under the limit"
     (advisory locks, released at commit, taken in one order). SQLite serialises writing
     transactions already; elsewhere no such guarantee (the number's own limits still hold)."""
-    connection = _connection(alias_for(CodeRequest))
+    connection = connection_for(alias_for(CodeRequest))
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
@@ -325,7 +325,7 @@ def current_code_expression(registration_pk: int, *, lock_block: str = "") -> Ra
     into the attempt's INSERT, so no extra round trip). ``lock_block``: on PostgreSQL, also take
     the address block's advisory lock in that statement (what ``serialise`` does on its own)."""
     alias = alias_for(VerificationAttempt)
-    if lock_block and _connection(alias).vendor == "postgresql":
+    if lock_block and connection_for(alias).vendor == "postgresql":
         sql = _current_code_sql(alias, True)
         return RawSQL(sql, (_lock_key(owner_id=None, block=lock_block)[0], registration_pk))  # noqa: S611
     return RawSQL(_current_code_sql(alias, False), (registration_pk,))  # noqa: S611
@@ -338,59 +338,3 @@ def _lock_key(*, owner_id: int | None, block: str) -> list[str]:
     if block:
         keys.append(f"nxwa_onboarding:block:{block}")
     return keys
-
-
-@functools.cache
-def _update_sql(model: type[Model], names: tuple[str, ...], where: str, alias: str) -> str:
-    quote = _connection(alias).ops.quote_name
-    assignments = ", ".join(f"{quote(str(_column(model, name).column))} = %s" for name in names)
-    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s AND {where}"  # noqa: S608
-
-
-def update_row(model: type[Model], pk: int, values: dict[str, Any], *, where: str) -> int:
-    """``model.objects.filter(pk=pk, <where>).update(**values)`` without the ORM's per-call query
-    building. Each value is adapted by its field exactly as ``update()`` would; ``where`` is a
-    fixed SQL condition of ours, never input. Returns the number of rows changed (0 or 1)."""
-    alias = alias_for(model)
-    connection = _connection(alias)
-    names = tuple(values)
-    params = [_column(model, name).get_db_prep_save(value, connection) for name, value in values.items()]
-    with _cursor(connection) as cursor:
-        cursor.execute(_update_sql(model, names, where, alias), [*params, pk])
-        return int(cursor.rowcount)
-
-
-# -- the audit lists' count --------------------------------------------------------------------------
-
-#: Exact up to the limit, else the planner's estimate (pg_class, scaled as it does), else exact.
-_COUNT_OR_ESTIMATE = """
-SELECT
-    CASE
-        WHEN bounded.n <= %s THEN bounded.n
-        WHEN planner.estimate IS NOT NULL THEN GREATEST(planner.estimate, bounded.n)
-        ELSE (SELECT COUNT(*) FROM {table})
-    END,
-    bounded.n > %s AND planner.estimate IS NOT NULL
-FROM (SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} LIMIT %s) AS first_rows) AS bounded
-LEFT JOIN (
-    SELECT (
-        c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::integer)
-    )::bigint AS estimate
-    FROM pg_class c
-    WHERE c.oid = to_regclass(%s) AND c.relpages > 0 AND c.reltuples > 0
-) AS planner ON TRUE
-"""
-
-
-def count_or_estimate(model: type[Model], alias: str, exact_up_to: int) -> tuple[int, bool] | None:
-    """``(count, False)`` exactly up to ``exact_up_to``, past it ``(estimate, True)`` from the
-    planner's statistics; None off PostgreSQL (the caller counts with the ORM). One statement."""
-    connection = _connection(alias)
-    if connection.vendor != "postgresql":
-        return None
-    table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor:
-        sql = _COUNT_OR_ESTIMATE.format(table=table)
-        cursor.execute(sql, [exact_up_to, exact_up_to, exact_up_to + 1, table])
-        count, estimated = cursor.fetchone()
-    return int(count), bool(estimated)

@@ -28,7 +28,7 @@ from nxwa_onboarding.choices import (
     SendOutcome,
 )
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
-from nxwa_onboarding.services import sql
+from nxwa_onboarding.services import sql, sql_rows
 from nxwa_onboarding.services.rules import (
     CALLED_SENDS,
     CODE_BEARING_SENDS,
@@ -306,7 +306,7 @@ class CountEqualsOrm(TestCase):
         PhoneRegistration.objects.bulk_create(
             PhoneRegistration(phone_number=f"86138{index:08d}") for index in range(rows)
         )
-        got = sql.count_or_estimate(PhoneRegistration, "default", exact_up_to)
+        got = sql_rows.count_or_estimate(PhoneRegistration, "default", exact_up_to)
         if connection.vendor != "postgresql":
             assert got is None  # the caller counts with the ORM
             return
