@@ -114,7 +114,29 @@ def fresh_database(name: str, processes_env: dict[str, str]) -> Iterator[None]:
         yield
     finally:
         connections.close_all()
-        server_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name)
+
+
+#: Databases this run could not drop (the server was unreachable for all of ``patience``).
+UNDROPPED: list[str] = []
+
+
+def drop_database(name: str, patience: float = 60) -> None:
+    """Drop ``name``, waiting out a server that is restarting; noted in ``UNDROPPED`` if it
+    stays unreachable (never raised: it would hide why the run stopped)."""
+    import psycopg
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            server_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.OperationalError as err:
+            if time.monotonic() > deadline:
+                print(f"could not drop database {name} ({err}): drop it by hand", file=sys.stderr)
+                UNDROPPED.append(name)
+                return
+            time.sleep(1)
 
 
 def rows(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -474,12 +496,17 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as err:
             results["backends"][backend] = {"error": f"{type(err).__name__}: {err}", "failures": [str(err)]}
         if "machine" not in results:
-            results["machine"] = machine_info(machine)
+            try:
+                results["machine"] = machine_info(machine)
+            except Exception as err:
+                results["machine"] = {"error": f"{type(err).__name__}: {err}"}
+    results["undropped_databases"] = UNDROPPED
     table = render(results)
     print(table)
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "cluster.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    return 1 if any(r.get("failures") for r in results["backends"].values()) else 0
+    failed = any(r.get("failures") for r in results["backends"].values())
+    return 1 if failed or UNDROPPED else 0
 
 
 def machine_info(machine: Any) -> Row:
