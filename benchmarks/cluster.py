@@ -168,15 +168,16 @@ def empty_rq() -> None:
             registry.remove(job_id, delete_job=True)
 
 
-def wait_for_rq_workers(count: int, seconds: float = 60) -> None:
+def wait_for_rq_workers(names: list[str], seconds: float = 60) -> None:
+    """Until RQ lists a live worker by each of ``names`` (a dead run's workers linger there)."""
     import django_rq
     from rq import Worker
 
     redis = django_rq.get_connection("default")
     deadline = time.monotonic() + seconds
-    while len(Worker.all(connection=redis)) < count:
+    while not set(names) <= {worker.name for worker in Worker.all(connection=redis)}:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"fewer than {count} RQ workers registered after {seconds} s")
+            raise RuntimeError(f"RQ workers {names} not all registered after {seconds} s")
         time.sleep(0.2)
 
 
@@ -267,9 +268,14 @@ def run_backend(backend: str, count: int, timeout: float, log_dir: Path) -> Row:
             "nxcloud", nxcloud_port, {**common, "NXWA_CLUSTER_ROLE": "nxcloud"}, workers=2, threads=4
         )
         wait_until_answers(nxcloud + "/probe/api/", server)
+        names: list[str] = []
         for n in range(1, WORKERS + 1):
             env = {**common, "NXWA_BENCH_BASE_URL": f"{nxcloud}/worker{n}"}
-            processes.start(f"worker{n}", ["-m", "django", *WORKER_COMMANDS[backend]], env)
+            command = [*WORKER_COMMANDS[backend]]
+            if backend == "rq":
+                names.append(f"nxwa-cluster-worker{n}-{os.getpid()}-{int(time.time())}")
+                command += ["--name", names[-1]]
+            processes.start(f"worker{n}", ["-m", "django", *command], env)
         sites = []
         for n in range(1, SITES + 1):
             port = free_port()
@@ -278,7 +284,7 @@ def run_backend(backend: str, count: int, timeout: float, log_dir: Path) -> Row:
             sites.append(f"http://127.0.0.1:{port}")
             wait_until_answers(sites[-1] + "/bench/trivial/", site)
         if backend == "rq":
-            wait_for_rq_workers(WORKERS)
+            wait_for_rq_workers(names)
         result["setup_s"] = round(time.monotonic() - began, 1)
 
         merchants = make_merchants(count, sites)
@@ -312,6 +318,7 @@ def run_backend(backend: str, count: int, timeout: float, log_dir: Path) -> Row:
         result["chain_stopped"] = wait_for_chain_to_stop()
         result["requests"] = tally.as_dict()
         result["server_errors"] = tally.server_errors()
+        result["merchant_errors"] = tally.errors[:20]
         result.update(counts(backend))
         processes.stop_all()
         result["tracebacks"] = {p.name: p.tracebacks() for p in processes.started if p.tracebacks()}
@@ -419,6 +426,7 @@ def failures(r: Row) -> list[str]:
         ),
         (r.get("server_errors") == 0, f"5xx responses: {r.get('server_errors')}"),
         (unanswered == 0, f"requests without an answer: {unanswered}"),
+        (not r.get("merchant_errors"), f"merchants' threads broke: {r.get('merchant_errors')}"),
         (r.get("phone_list_calls", 0) > 0, "no phoneList call: nothing followed the numbers"),
         (not r.get("nxcloud_refused"), f"NXCloud refused calls: {r.get('nxcloud_refused')}"),
         ("tasks" in r and failed_tasks(r["backend"], r["tasks"]) == 0, f"failed tasks: {r.get('tasks')}"),

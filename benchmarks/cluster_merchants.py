@@ -38,6 +38,8 @@ class Tally:
     """Response statuses by kind of request, from every merchant's thread."""
 
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
+    #: What broke a merchant's thread (an answer it could not read, a broken barrier).
+    errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, kind: str, status: int) -> None:
@@ -78,6 +80,7 @@ class Merchant:
     checked_at: float = 0.0
     done_at: float = 0.0
     last_shown: str = ""
+    registered_seen: bool = False  # the page said "registered"
     polls: int = 0
 
     def post(self, tally: Tally, kind: str, path: str, data: dict[str, str], **kwargs: Any) -> Any:
@@ -112,10 +115,19 @@ def _load_page(merchant: Merchant, tally: Tally) -> bool:
         return True  # counted; the script would try again on the next reload
     shown = SHOWN_FIELD.search(page.text)
     merchant.last_shown = shown.group(1) if shown else ""
+    merchant.registered_seen = "nxwa-done" in page.text
     return shown is not None and "data-nxwa-poll" in page.text
 
 
 def verify_and_follow(merchant: Merchant, tally: Tally, barrier: threading.Barrier, deadline: float) -> None:
+    try:
+        _verify_and_follow(merchant, tally, barrier, deadline)
+    except Exception as err:
+        with tally.lock:
+            tally.errors.append(f"{merchant.username}: {type(err).__name__}: {err}")
+
+
+def _verify_and_follow(merchant: Merchant, tally: Tally, barrier: threading.Barrier, deadline: float) -> None:
     barrier.wait(timeout=TIMEOUT)
     checked = merchant.post(tally, "code submission", merchant.page + "check/", {"code": merchant.code})
     merchant.checked_at = time.monotonic()
@@ -142,4 +154,5 @@ def verify_and_follow(merchant: Merchant, tally: Tally, barrier: threading.Barri
         if state.get("changed") or state.get("done"):
             in_progress = _load_page(merchant, tally)
             attempt = 0
-    merchant.done_at = time.monotonic()
+    if merchant.registered_seen:
+        merchant.done_at = time.monotonic()
