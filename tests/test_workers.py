@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,14 @@ def worker(backend: str, base_url: str, read_timeout: float = 5.0) -> Iterator[s
         "NXWA_WORKER_READ_TIMEOUT": str(read_timeout),
         "PYTHONPATH": str(ROOT),
     }
+    # A session of its own: rqworker's scheduler (and RQ's work horse) are processes of their own
+    # that outlive a SIGKILLed worker; they are stopped with its group.
     process = subprocess.Popen(
-        [sys.executable, "-m", "django", *command], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+        [sys.executable, "-m", "django", *command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         yield process
@@ -78,6 +84,8 @@ def worker(backend: str, base_url: str, read_timeout: float = 5.0) -> Iterator[s
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        with suppress(ProcessLookupError):  # whatever of its group is left (none, normally)
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def nxwa(base_url: str) -> dict[str, Any]:
@@ -125,7 +133,7 @@ def test_a_worker_killed_during_create_client_never_sends_it_again(backend: str)
         tasks.client_after_commit(registration)
         with worker(backend, nx.base_url, read_timeout=120) as process:
             assert eventually(lambda: len(nx.calls("createClient")) == 1, timeout=60)
-            process.send_signal(signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)  # the machine died: the worker and its scheduler
             process.wait()
         registration.refresh_from_db()
         assert registration.status == Status.VERIFIED
