@@ -15,15 +15,18 @@ For the database backend (django-tasks-db, ``db_worker``) and then RQ (django-ta
   all submit their code at the same moment (a barrier; half to each instance) and poll their
   page as its script does until registered (``benchmarks.cluster_merchants``).
 
-Asserted (the run exits 1 otherwise): exactly one createClient per number (so exactly as many as
-merchants), every registration ``registered`` in the site and its number at register_status 5 in
-the sandbox, one accepted attempt per registration and no other attempt, one registration and one
-code request per number, no 5xx and no unanswered request, no createClient or phoneList from a
-web instance (the pages never call NXCloud beyond the code), no failed task and no traceback in
-any process's log. Reported: those counts, phoneList calls (by the followers), and the seconds
-from the barrier until every code submission had its answer and until every registration was
+Asserted (``benchmarks.cluster_counts``; the run exits 1 otherwise): exactly one createClient
+per number (so exactly as many as merchants), every registration ``registered`` in the site and
+its number at register_status 5 in the sandbox, one accepted attempt per registration and no
+other attempt, one registration and one code request per number, one follow state, no 5xx and no
+unanswered request, no createClient or phoneList from a web instance (the pages never call
+NXCloud beyond the code), no failed task, no traceback in any process's log, and the follower's
+chain stopped once nothing was in progress. Reported besides: phoneList calls (all by the
+workers' followers), the polls, and the seconds from the barrier until every code submission had
+its answer, until the last createClient (NXCloud's clock) and until every registration was
 ``registered``. Written to ``benchmarks/results/cluster.json``; the processes' logs to
-``benchmarks/results/cluster-logs/``.
+``benchmarks/results/cluster-logs/``. Every process is stopped and the database dropped on the
+way out, on failure too.
 
 Usage: ``python benchmarks/cluster.py [--quick] [--backend db|rq] [--merchants N] [--timeout S]``
 with ``DATABASE_URL`` on the PostgreSQL server (``make bench`` sets it).
@@ -49,6 +52,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.cluster_settings"
 os.environ["NXWA_CLUSTER_ROLE"] = "site"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
+from benchmarks.cluster_counts import counts, failures, rows  # noqa: E402
 from benchmarks.cluster_merchants import PASSWORD, Merchant, Tally, sign_up, verify_and_follow  # noqa: E402
 from benchmarks.cluster_processes import Processes, free_port, wait_until_answers  # noqa: E402
 
@@ -139,14 +143,6 @@ def drop_database(name: str, patience: float = 60) -> None:
             time.sleep(1)
 
 
-def rows(sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
-        return list(cursor.fetchall())
-
-
 # -- queues -----------------------------------------------------------------------------------
 
 
@@ -179,26 +175,6 @@ def wait_for_rq_workers(names: list[str], seconds: float = 60) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"RQ workers {names} not all registered after {seconds} s")
         time.sleep(0.2)
-
-
-def task_outcomes(backend: str) -> Row:
-    if backend == "db":
-        found = rows("SELECT status, COUNT(*) FROM django_tasks_database_dbtaskresult GROUP BY status")
-        return {"by_status": {str(status): int(n) for status, n in found}}
-    import django_rq
-
-    queue = django_rq.get_queue("default")
-    return {
-        "failed": queue.failed_job_registry.count,
-        "finished": queue.finished_job_registry.count,
-        "queued": queue.count,
-    }
-
-
-def failed_tasks(backend: str, outcomes: Row) -> int:
-    if backend == "db":
-        return int(outcomes["by_status"].get("FAILED", 0))
-    return int(outcomes["failed"])
 
 
 # -- one backend --------------------------------------------------------------------------------
@@ -258,185 +234,97 @@ def run_backend(backend: str, count: int, timeout: float, log_dir: Path) -> Row:
     began = time.monotonic()
     name = database_name(backend)
     nxcloud_port = free_port()
-    nxcloud = f"http://127.0.0.1:{nxcloud_port}"
     common = {"NXWA_BENCH_DB_NAME": name, "NXWA_CLUSTER_BACKEND": backend}
     result: Row = {"backend": backend, "merchants": count, "database": name}
     with fresh_database(name, common), Processes(log_dir / backend) as processes:
+        result["database_s"] = round(time.monotonic() - began, 1)
         if backend == "rq":
             empty_rq()
-        server = processes.gunicorn(
-            "nxcloud", nxcloud_port, {**common, "NXWA_CLUSTER_ROLE": "nxcloud"}, workers=2, threads=4
-        )
-        wait_until_answers(nxcloud + "/probe/api/", server)
-        names: list[str] = []
-        for n in range(1, WORKERS + 1):
-            env = {**common, "NXWA_BENCH_BASE_URL": f"{nxcloud}/worker{n}"}
-            command = [*WORKER_COMMANDS[backend]]
+        try:
+            result.update(measure(backend, count, timeout, processes, nxcloud_port, common))
+        finally:
+            processes.stop_all()
             if backend == "rq":
-                names.append(f"nxwa-cluster-worker{n}-{os.getpid()}-{int(time.time())}")
-                command += ["--name", names[-1]]
-            processes.start(f"worker{n}", ["-m", "django", *command], env)
-        sites = []
-        for n in range(1, SITES + 1):
-            port = free_port()
-            env = {**common, "NXWA_BENCH_BASE_URL": f"{nxcloud}/web{n}"}
-            site = processes.gunicorn(f"web{n}", port, env, workers=2, threads=1)
-            sites.append(f"http://127.0.0.1:{port}")
-            wait_until_answers(sites[-1] + "/bench/trivial/", site)
-        if backend == "rq":
-            wait_for_rq_workers(names)
-        result["setup_s"] = round(time.monotonic() - began, 1)
-
-        merchants = make_merchants(count, sites)
-        tally = Tally()
-        signed_up = time.monotonic()
-        with ThreadPoolExecutor(SIGN_UP_THREADS) as pool:
-            list(pool.map(lambda m: sign_up(m, tally), merchants))
-        hand_out_codes(merchants)
-        result["sign_up_s"] = round(time.monotonic() - signed_up, 1)
-
-        released: list[float] = []
-        barrier = threading.Barrier(count, action=lambda: released.append(time.monotonic()))
-        deadline = time.monotonic() + timeout
-        threads = [
-            threading.Thread(target=verify_and_follow, args=(m, tally, barrier, deadline), daemon=True)
-            for m in merchants
-        ]
-        for thread in threads:
-            thread.start()
-        while not released and any(t.is_alive() for t in threads):
-            time.sleep(0.01)
-        t0 = released[0] if released else time.monotonic()
-        result["all_registered_s"] = wait_for_registered(count, t0, deadline)
-        for thread in threads:
-            thread.join(max(deadline - time.monotonic(), 0) + 5)
-        answered = [m.checked_at for m in merchants if m.checked_at]
-        result["all_codes_answered_s"] = round(max(answered) - t0, 2) if answered else None
-        seen = [m.done_at for m in merchants if m.done_at]
-        result["all_pages_show_registered_s"] = round(max(seen) - t0, 2) if len(seen) == count else None
-        result["polls"] = sum(m.polls for m in merchants)
-        result["chain_stopped"] = wait_for_chain_to_stop()
-        result["requests"] = tally.as_dict()
-        result["server_errors"] = tally.server_errors()
-        result["merchant_errors"] = tally.errors[:20]
-        result.update(counts(backend))
-        processes.stop_all()
+                empty_rq()  # whatever the run left: our queue, its registries
         result["tracebacks"] = {p.name: p.tracebacks() for p in processes.started if p.tracebacks()}
-        if backend == "rq":
-            empty_rq()
     result["elapsed_s"] = round(time.monotonic() - began, 1)
     result["failures"] = failures(result)
     return result
 
 
-def counts(backend: str) -> Row:
-    """What the database holds afterwards: the site's rows and NXCloud's record of its calls."""
-    from django.db.models import Count
+def measure(
+    backend: str, count: int, timeout: float, processes: Processes, nxcloud_port: int, common: dict[str, str]
+) -> Row:
+    began = time.monotonic()
+    sites = start_cluster(backend, processes, nxcloud_port, common)
+    result: Row = {"setup_s": round(time.monotonic() - began, 1)}
+    result.update(merchants_at_once(count, timeout, sites))
+    result["chain_stopped"] = wait_for_chain_to_stop()
+    result.update(counts(backend))
+    return result
 
-    from benchmarks.cluster_nxcloud import CALLS_TABLE
-    from nxwa_onboarding.models import CodeRequest, FollowState, PhoneRegistration, VerificationAttempt
 
-    calls: dict[str, dict[str, int]] = {}
-    for action, caller, n in rows(f"SELECT action, caller, COUNT(*) FROM {CALLS_TABLE} GROUP BY 1, 2"):  # noqa: S608
-        calls.setdefault(str(action), {})[str(caller)] = int(n)
-    per_number = [
-        int(n)
-        for (n,) in rows(
-            f"SELECT COUNT(*) FROM {CALLS_TABLE} WHERE action = 'createClient' GROUP BY phone"  # noqa: S608
-        )
+def start_cluster(backend: str, processes: Processes, nxcloud_port: int, common: dict[str, str]) -> list[str]:
+    """NXCloud, the workers and the web instances, each up; the instances' base URLs."""
+    nxcloud = f"http://127.0.0.1:{nxcloud_port}"
+    server = processes.gunicorn(
+        "nxcloud", nxcloud_port, {**common, "NXWA_CLUSTER_ROLE": "nxcloud"}, workers=2, threads=4
+    )
+    wait_until_answers(nxcloud + "/probe/api/", server)
+    names: list[str] = []
+    for n in range(1, WORKERS + 1):
+        env = {**common, "NXWA_BENCH_BASE_URL": f"{nxcloud}/worker{n}"}
+        command = [*WORKER_COMMANDS[backend]]
+        if backend == "rq":
+            names.append(f"nxwa-cluster-worker{n}-{os.getpid()}-{int(time.time())}")
+            command += ["--name", names[-1]]
+        processes.start(f"worker{n}", ["-m", "django", *command], env)
+    sites = []
+    for n in range(1, SITES + 1):
+        port = free_port()
+        env = {**common, "NXWA_BENCH_BASE_URL": f"{nxcloud}/web{n}"}
+        site = processes.gunicorn(f"web{n}", port, env, workers=2, threads=1)
+        sites.append(f"http://127.0.0.1:{port}")
+        wait_until_answers(sites[-1] + "/bench/trivial/", site)
+    if backend == "rq":
+        wait_for_rq_workers(names)
+    return sites
+
+
+def merchants_at_once(count: int, timeout: float, sites: list[str]) -> Row:
+    """Sign the merchants up, then verify all at once and follow until registered (or timeout)."""
+    merchants = make_merchants(count, sites)
+    tally = Tally()
+    began = time.monotonic()
+    with ThreadPoolExecutor(SIGN_UP_THREADS) as pool:
+        list(pool.map(lambda m: sign_up(m, tally), merchants))
+    hand_out_codes(merchants)
+    result: Row = {"sign_up_s": round(time.monotonic() - began, 1)}
+
+    released: list[float] = []
+    barrier = threading.Barrier(count, action=lambda: released.append(time.monotonic()))
+    deadline = time.monotonic() + timeout
+    threads = [
+        threading.Thread(target=verify_and_follow, args=(m, tally, barrier, deadline), daemon=True)
+        for m in merchants
     ]
-    refused = rows(f"SELECT action, COUNT(*) FROM {CALLS_TABLE} WHERE answer IS DISTINCT FROM 0 GROUP BY 1")  # noqa: S608
-    attempts_per_registration = list(
-        PhoneRegistration.objects.annotate(n=Count("attempts")).values_list("n", flat=True)
-    )
-    return {
-        "nxcloud_calls": calls,
-        "nxcloud_refused": {str(action): int(n) for action, n in refused},
-        "create_client_calls": sum(per_number),
-        "create_client_numbers": len(per_number),
-        "create_client_most_per_number": max(per_number, default=0),
-        "phone_list_calls": sum(calls.get("phoneList", {}).values()),
-        # By NXCloud's clock: from the first code it checked to the last createClient it answered.
-        "all_clients_created_s": span("checkCode", "createClient"),
-        "follow_states": FollowState.objects.count(),
-        "registrations": PhoneRegistration.objects.count(),
-        "registration_numbers": PhoneRegistration.objects.values("phone_number").distinct().count(),
-        "registrations_by_status": {
-            str(row["status"]): int(row["n"])
-            for row in PhoneRegistration.objects.values("status").annotate(n=Count("pk")).order_by()
-        },
-        "sandbox_registered_numbers": sandbox_registered(),
-        "code_requests": CodeRequest.objects.count(),
-        "attempts": VerificationAttempt.objects.count(),
-        "accepted_attempts": VerificationAttempt.objects.filter(outcome="accepted").count(),
-        "registrations_without_exactly_one_attempt": sum(1 for n in attempts_per_registration if n != 1),
-        "tasks": task_outcomes(backend),
-    }
-
-
-def span(first: str, last: str) -> float | None:
-    """Seconds from NXCloud's first ``first`` call to its last ``last`` call."""
-    from benchmarks.cluster_nxcloud import CALLS_TABLE
-
-    found = rows(
-        f"SELECT EXTRACT(EPOCH FROM MAX(at) FILTER (WHERE action = %s) - MIN(at) FILTER (WHERE action = %s))"  # noqa: S608
-        f" FROM {CALLS_TABLE}",
-        [last, first],
-    )
-    return None if found[0][0] is None else round(float(found[0][0]), 2)
-
-
-def sandbox_registered() -> int:
-    """Numbers at register_status 5 in the sandbox, by its own rule (``SANDBOX_REGISTER_STEPS``)."""
-    from nxwa_onboarding.conf import conf
-
-    _to_created, to_registered = conf.SANDBOX_REGISTER_STEPS
-    found = rows(
-        "SELECT COUNT(*) FROM nxwa_sandbox_sandboxnumber WHERE client_created_at IS NOT NULL"
-        " AND forced_register_status IS NULL AND client_created_at <= now() - make_interval(secs => %s)",
-        [to_registered],
-    )
-    return int(found[0][0])
-
-
-def failures(r: Row) -> list[str]:
-    """What went wrong in one backend's run (empty: every promise held)."""
-    n = r["merchants"]
-    calls = r.get("nxcloud_calls", {})
-    unanswered = sum(c.get("599", 0) for c in r.get("requests", {}).values())
-    checks = [
-        (r.get("all_registered_s") is not None, "not every registration reached registered in time"),
-        (r.get("create_client_calls") == n, f"createClient calls: {r.get('create_client_calls')}, not {n}"),
-        (r.get("create_client_numbers") == n, f"numbers called: {r.get('create_client_numbers')}, not {n}"),
-        (r.get("create_client_most_per_number") == 1, "a number had more than one createClient"),
-        (
-            r.get("registrations_by_status") == {"registered": n},
-            f"statuses: {r.get('registrations_by_status')}",
-        ),
-        (r.get("sandbox_registered_numbers") == n, "not every number is registered in the sandbox"),
-        (r.get("registrations") == n, f"registrations: {r.get('registrations')}, not {n}"),
-        (r.get("registration_numbers") == n, f"numbers registered: {r.get('registration_numbers')}, not {n}"),
-        (r.get("follow_states") == 1, f"follow states: {r.get('follow_states')}, not 1 (one application)"),
-        (r.get("code_requests") == n, f"code requests: {r.get('code_requests')}, not {n}"),
-        (r.get("attempts") == n, f"attempt rows: {r.get('attempts')}, not {n}"),
-        (r.get("accepted_attempts") == n, f"accepted attempts: {r.get('accepted_attempts')}, not {n}"),
-        (
-            r.get("registrations_without_exactly_one_attempt") == 0,
-            "a registration without exactly one attempt",
-        ),
-        (r.get("server_errors") == 0, f"5xx responses: {r.get('server_errors')}"),
-        (unanswered == 0, f"requests without an answer: {unanswered}"),
-        (not r.get("merchant_errors"), f"merchants' threads broke: {r.get('merchant_errors')}"),
-        (r.get("phone_list_calls", 0) > 0, "no phoneList call: nothing followed the numbers"),
-        (not r.get("nxcloud_refused"), f"NXCloud refused calls: {r.get('nxcloud_refused')}"),
-        ("tasks" in r and failed_tasks(r["backend"], r["tasks"]) == 0, f"failed tasks: {r.get('tasks')}"),
-        (not r.get("tracebacks"), f"tracebacks in the logs: {r.get('tracebacks')}"),
-        (bool(r.get("chain_stopped")), "the follower's chain did not stop once nothing was in progress"),
-    ]
-    for action in ("createClient", "phoneList", "getPhone"):
-        by_web = {caller: k for caller, k in calls.get(action, {}).items() if caller.startswith("web")}
-        checks.append((not by_web, f"{action} from the web instances: {by_web}"))
-    return [message for ok, message in checks if not ok]
+    for thread in threads:
+        thread.start()
+    while not released and any(t.is_alive() for t in threads):
+        time.sleep(0.01)
+    t0 = released[0] if released else time.monotonic()
+    result["all_registered_s"] = wait_for_registered(count, t0, deadline)
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0) + 5)
+    answered = [m.checked_at for m in merchants if m.checked_at]
+    result["all_codes_answered_s"] = round(max(answered) - t0, 2) if answered else None
+    seen = [m.done_at for m in merchants if m.done_at]
+    result["all_pages_show_registered_s"] = round(max(seen) - t0, 2) if len(seen) == count else None
+    result["polls"] = sum(m.polls for m in merchants)
+    result["requests"] = tally.as_dict()
+    result["server_errors"] = tally.server_errors()
+    result["merchant_errors"] = tally.errors[:20]
+    return result
 
 
 # -- the run ------------------------------------------------------------------------------------
