@@ -146,11 +146,17 @@ def drop_database(name: str, patience: float = 60) -> None:
 # -- queues -----------------------------------------------------------------------------------
 
 
-def empty_rq() -> None:
-    """Our queue and its registries, in our Redis database only."""
+def empty_rq(*, scheduler_lock: bool = False) -> None:
+    """Our queue and its registries, in our Redis database only; and, before the workers start,
+    its scheduler lock: one left by a killed scheduler holds for its TTL, and RQ's workers try
+    for it again only every maintenance interval (10 minutes), so the follower's delayed steps
+    would wait that long."""
     import django_rq
+    from rq.scheduler import RQScheduler
 
     queue = django_rq.get_queue("default")
+    if scheduler_lock:
+        queue.connection.delete(RQScheduler.get_locking_key(queue.name))
     queue.empty()  # type: ignore[no-untyped-call]
     for registry in (
         queue.scheduled_job_registry,
@@ -165,15 +171,19 @@ def empty_rq() -> None:
 
 
 def wait_for_rq_workers(names: list[str], seconds: float = 60) -> None:
-    """Until RQ lists a live worker by each of ``names`` (a dead run's workers linger there)."""
+    """Until RQ lists a live worker by each of ``names`` (a dead run's workers linger there) and
+    one of them holds the scheduler lock."""
     import django_rq
     from rq import Worker
+    from rq.scheduler import RQScheduler
 
     redis = django_rq.get_connection("default")
     deadline = time.monotonic() + seconds
-    while not set(names) <= {worker.name for worker in Worker.all(connection=redis)}:
+    while not set(names) <= {worker.name for worker in Worker.all(connection=redis)} or not redis.exists(
+        RQScheduler.get_locking_key("default")  # one of them runs the scheduler
+    ):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"RQ workers {names} not all registered after {seconds} s")
+            raise RuntimeError(f"RQ workers {names} (one with the scheduler) not up after {seconds} s")
         time.sleep(0.2)
 
 
@@ -239,7 +249,7 @@ def run_backend(backend: str, count: int, timeout: float, log_dir: Path) -> Row:
     with fresh_database(name, common), Processes(log_dir / backend) as processes:
         result["database_s"] = round(time.monotonic() - began, 1)
         if backend == "rq":
-            empty_rq()
+            empty_rq(scheduler_lock=True)
         try:
             result.update(measure(backend, count, timeout, processes, nxcloud_port, common))
         finally:
