@@ -78,6 +78,7 @@ lint: install
 bench: install
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/run.py
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/follow.py
+	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/cluster.py
 
 clean:
 	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output .cache

@@ -102,6 +102,10 @@ def follow_application(app_key: str, chain: str) -> dict[str, Any]:
         enqueue(set_up_client, pk)
     if result.ran and result.again_at is not None and queues_later():
         enqueue(follow_application, app_key, chain, run_after=result.again_at)
+    elif result.ran and result.again_at is None and follow.in_progress(app_key):
+        # The chain ended on "nothing in progress", but a number went in progress since that
+        # look, and its own nudge may have found this chain still alive: start the next one.
+        nudge(app_key)
     return {"ran": result.ran, "changed": result.changed, "error": result.error}
 
 

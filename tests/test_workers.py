@@ -78,8 +78,8 @@ def worker(
         "NXWA_WORKER_READ_TIMEOUT": str(read_timeout),
         "PYTHONPATH": str(ROOT),
     }
-    # Its own process group: rqworker runs each job in a forked work-horse, which must not
-    # outlive the worker (``killed``, and the clean-up below, reach it too).
+    # Its own process group: rqworker runs each job in a forked work-horse and its scheduler in a
+    # process of its own, which must not outlive the worker (``killed`` reaches them too).
     process = subprocess.Popen(
         [sys.executable, "-m", "django", *command],
         cwd=ROOT,

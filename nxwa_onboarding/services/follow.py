@@ -123,6 +123,11 @@ def _claim(state: FollowState, chain: str | None, now: datetime) -> bool:
     return bool(rows.update(lease_until=now + calls.stale_after()))
 
 
+def in_progress(app_key: str) -> bool:
+    """The application has a registration the follower works on."""
+    return registrations_of(app_key).filter(status__in=IN_PROGRESS).exists()
+
+
 def orphans(app_key: str, now: datetime) -> list[int]:
     """Verified registrations whose createClient was never started (its task lost, or a call
     that certainly failed) and not just now: the caller enqueues their client creation."""
@@ -160,7 +165,7 @@ def step(app_key: str, *, chain: str | None = None) -> Step:
     finally:
         done = timezone.now()
         interval = backoff(state.interval, changed)
-        more = registrations_of(app_key).filter(status__in=IN_PROGRESS).exists()
+        more = in_progress(app_key)
         result.again_at = done + timedelta(seconds=interval) if more else None
         mark_stuck(done)
         FollowState.objects.filter(pk=state.pk).update(

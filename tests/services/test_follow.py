@@ -146,6 +146,39 @@ def test_the_chain_backs_off_and_stops(queue: Any, nxcloud: FakeNXCloud, setting
     assert FollowState.objects.get().chain == ""
 
 
+def test_a_number_set_up_as_the_chain_stops_is_still_followed(
+    queue: Any, nxcloud: FakeNXCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chain's last step has found nothing in progress and not yet ended the chain when a
+    number's client is created in another worker: that task's nudge finds the chain alive and
+    starts none. The number must be followed all the same, not left to a page poll or cron."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        tasks.nudge(APP_KEY)
+    [last] = enqueued(queue, "follow_application")
+    queue.clear()
+    late = registration("8613800138000", Status.NEW)
+    seen_alive: list[bool] = []
+    mark_stuck = follow.mark_stuck
+
+    def meanwhile(now: Any = None) -> int:  # called between the step's last look and its end
+        if not seen_alive:
+            PhoneRegistration.objects.filter(pk=late.pk).update(status=Status.CLIENT_CREATED)
+            nxcloud.start_client(late.phone_number)
+            seen_alive.append(follow.chain_alive(APP_KEY))
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                tasks.nudge(APP_KEY)  # what set_up_client does once the client is created
+        return mark_stuck(now)
+
+    monkeypatch.setattr(follow, "mark_stuck", meanwhile)
+    run(last)
+    assert seen_alive == [True]  # that nudge found the old chain alive and started none
+    [following] = enqueued(queue, "follow_application")
+    assert following.args[1] == FollowState.objects.get().chain != ""
+    monkeypatch.undo()
+    run(following)
+    assert PhoneRegistration.objects.get().register_status == 3
+
+
 def test_a_task_run_twice_steps_once(queue: Any, nxcloud: FakeNXCloud) -> None:
     numbers(2, nxcloud)
     with TestCase.captureOnCommitCallbacks(execute=True):
