@@ -1,13 +1,14 @@
 """``make bench``, issue 13's part: following numbers, counted and timed in one run.
 
-1. Polls and steps: registrations in progress, each customer's page polled; NXCloud calls made
-   by the polls (goal 0) and by one following step (goal: one phoneList per application).
+1. Polls and steps: registrations in progress across three applications, each customer's page
+   polled; NXCloud calls made by the polls (goal 0) and by one following step (goal: one
+   phoneList per application).
 2. A phoneList pass over many listed numbers (100,000; ``--quick``: 5,000): queries and seconds
    when nothing changed and when everything changed.
 
 Two gunicorn instances and two workers with 200 merchants verifying at once, for the database
-backend and for RQ, are in ``benchmarks/cluster.py`` (also run by ``make bench``). Not here yet:
-the status page / code submission under load at 5,000 and 500,000 attempts (issue 13, "Measured").
+backend and for RQ, are in ``benchmarks/cluster.py`` (also run by ``make bench``). The status page
+and the code submission at 5,000 and 500,000 attempts: ``benchmarks/throughput.py``.
 
 Usage: ``python benchmarks/follow.py [--quick]``; writes ``benchmarks/results/follow.json``.
 """
@@ -54,37 +55,50 @@ def _listed(count: int, register_status: int) -> list[dict[str, Any]]:
     ]
 
 
-def bench_polls(waiting: int, polls: int) -> dict[str, Any]:
-    """Customers' pages polling while numbers wait; then one following pass."""
+def bench_polls(waiting: int, polls: int, applications: int = 3) -> dict[str, Any]:
+    """Customers' pages polling while numbers wait under ``applications`` applications (the
+    default one and others made by createApp); then one following pass."""
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.urls import reverse
 
-    from nxwa_onboarding import tasks
+    from nxwa_onboarding import services, tasks
+    from nxwa_onboarding.models import Application, PhoneRegistration
     from nxwa_onboarding.testing import fake_nxcloud
 
     made = _registrations(waiting, "client_created")
     owner = get_user_model().objects.create_user("bench-owner")
-    type(made[0]).objects.update(owner=owner)
+    PhoneRegistration.objects.update(owner=owner)
     browser = Client()
     browser.force_login(owner)
     with fake_nxcloud() as nxcloud:
-        for item in made:
+        apps = [Application.objects.default()]
+        for n in range(applications - 1):
+            created = services.create_application(f"bench application {n}", owner=owner)
+            assert created.outcome == Application.Outcome.CREATED, services.outcome_text(created)
+            apps.append(created)
+        for index, item in enumerate(made):
+            application = apps[index % len(apps)]
+            PhoneRegistration.objects.filter(pk=item.pk).update(application=application)
             nxcloud.start_client(item.phone_number)
+            nxcloud.bind(item.phone_number, "" if application.is_default else application.app_key)
+        before = len(nxcloud.calls)
         started = time.perf_counter()
         for index in range(polls):
             item = made[index % len(made)]
             url = reverse("nxwa_onboarding:refresh", kwargs={"public_id": item.public_id})
             browser.post(url, {"shown": "client_created"}, HTTP_X_REQUESTED_WITH="fetch")
         poll_seconds = time.perf_counter() - started
-        by_polls = len(nxcloud.calls)
+        by_polls = len(nxcloud.calls) - before
         tasks.follow_pass()
-        by_step = len(nxcloud.calls) - by_polls
+        step = nxcloud.calls[before + by_polls :]
     return {
         "waiting": waiting,
+        "applications": len(apps),
         "polls": polls,
         "nxcloud_calls_by_polls": by_polls,
-        "nxcloud_calls_per_step": by_step,
+        "nxcloud_calls_per_step": len(step),
+        "phone_list_app_keys_per_step": len({str(call.payload.get("appkey")) for call in step}),
         "poll_ms_mean": round(1000 * poll_seconds / max(polls, 1), 2),
     }
 
