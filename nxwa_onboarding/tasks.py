@@ -72,7 +72,14 @@ def nudge(app_key: str) -> None:
         logger.warning("could not nudge the follower of %s (%s)", app_key, type(err).__name__)
         return
     if token is not None:
-        transaction.on_commit(lambda: enqueue(follow_application, app_key, token))
+        transaction.on_commit(lambda: _start_chain(app_key, token))
+
+
+def _start_chain(app_key: str, token: str) -> None:
+    """Enqueue a new chain's first step; a queue that cannot take it (Redis down) leaves no
+    chain that only looks alive: the next nudge or cron pass starts one again at once."""
+    if not enqueue(follow_application, app_key, token):
+        follow.abandon(app_key, token)
 
 
 @task()

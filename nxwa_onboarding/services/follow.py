@@ -205,6 +205,11 @@ def nudge(app_key: str) -> str | None:
     return token if started else None
 
 
+def abandon(app_key: str, token: str) -> None:
+    """Forget the chain ``token`` that was never enqueued (only if it is still the live one)."""
+    FollowState.objects.filter(app_key=app_key, chain=token).update(chain="", next_step_at=None)
+
+
 # -- stuck numbers -----------------------------------------------------------------------------
 
 

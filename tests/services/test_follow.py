@@ -259,6 +259,16 @@ def test_an_enqueue_that_fails_is_caught_up_by_the_cron_pass(settings: Any, nxcl
     assert len(nxcloud.calls_to("createClient")) == 1
 
 
+def test_a_chain_the_queue_could_not_take_is_started_again_by_the_next_nudge(settings: Any) -> None:
+    settings.TASKS = {"default": {"BACKEND": "tests.services.test_follow.BrokenBackend"}}
+    item = registration("8613800138000", Status.CLIENT_CREATED)
+    app_key = follow.app_key_of(item)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        tasks.nudge(app_key)  # the queue is down: logged, and no chain left looking alive
+    assert not follow.chain_alive(app_key)
+    assert follow.nudge(app_key) is not None  # the next poll (or the cron pass) starts one
+
+
 class BrokenBackend(task_backends["default"].__class__):  # type: ignore[misc]
     """A queue that is down (Redis refusing connections), on the immediate backend's catch-up;
     a real Redis killed under a real worker is ``tests/test_workers.py``."""
