@@ -62,23 +62,24 @@ def client_after_commit(registration: PhoneRegistration) -> None:
     transaction.on_commit(lambda: enqueue(set_up_client, pk))
 
 
-def nudge(app_key: str) -> None:
-    """Make sure the application is being followed (a page poll; a client just created)."""
+def nudge(app_key: str, first_step_at: datetime | None = None) -> None:
+    """Make sure the application is being followed (a page poll; a client just created; the
+    cron pass, whose own step makes the new chain's first wait: ``first_step_at``)."""
     if not app_key or not queues_later():
         return
     try:
-        token = follow.nudge(app_key)
+        token = follow.nudge(app_key, first_step_at)
     except Exception as err:
         logger.warning("could not nudge the follower of %s (%s)", app_key, type(err).__name__)
         return
     if token is not None:
-        transaction.on_commit(lambda: _start_chain(app_key, token))
+        transaction.on_commit(lambda: _start_chain(app_key, token, first_step_at))
 
 
-def _start_chain(app_key: str, token: str) -> None:
+def _start_chain(app_key: str, token: str, first_step_at: datetime | None) -> None:
     """Enqueue a new chain's first step; a queue that cannot take it (Redis down) leaves no
     chain that only looks alive: the next nudge or cron pass starts one again at once."""
-    if not enqueue(follow_application, app_key, token):
+    if not enqueue(follow_application, app_key, token, run_after=first_step_at):
         follow.abandon(app_key, token)
 
 
@@ -127,7 +128,10 @@ def follow_pass() -> list[tuple[str, follow.Step | None]]:
             result = follow.step(app_key)
             for pk in result.orphans:
                 enqueue(set_up_client, pk)
-        nudge(app_key)
+        if result is None or not result.ran:
+            nudge(app_key)
+        elif result.again_at is not None:
+            nudge(app_key, first_step_at=result.again_at)  # not a second phoneList at once
         done.append((app_key, result))
     follow.mark_stuck()
     return done

@@ -185,10 +185,11 @@ def step(app_key: str, *, chain: str | None = None) -> Step:
     return result
 
 
-def nudge(app_key: str) -> str | None:
+def nudge(app_key: str, first_step_at: datetime | None = None) -> str | None:
     """Make sure the application has a live chain: the token of a new one the caller must
     enqueue, or None when one is alive (scheduled, or overdue by less than ``stale_after()``).
-    Cheap for the pages: one SELECT when a chain is alive."""
+    ``first_step_at``: when the new chain's first step is due (default now; the cron pass, having
+    just stepped, gives its step's next time). Cheap for the pages: one SELECT when one is alive."""
     if not app_key:
         return None
     now = timezone.now()
@@ -200,7 +201,7 @@ def nudge(app_key: str) -> str | None:
     started = (
         FollowState.objects.filter(pk=state.pk)
         .filter(Q(chain="") | Q(next_step_at__isnull=True) | Q(next_step_at__lt=lapsed))
-        .update(chain=token, next_step_at=now, interval=0)
+        .update(chain=token, next_step_at=first_step_at or now, interval=0)
     )
     return token if started else None
 

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from nxwa_onboarding import services, signals, tasks
+from nxwa_onboarding.conf import conf
 from nxwa_onboarding.models import FollowState, PhoneRegistration
 from nxwa_onboarding.services import follow, sync
 from nxwa_onboarding.taskapi import task_backends
@@ -210,6 +211,13 @@ def test_a_chain_whose_worker_died_is_picked_up_by_the_cron_pass(queue: Any, nxc
     assert len(nxcloud.calls_to("phoneList")) == 1  # the lease lapsed: the cron pass stepped
     [fresh] = enqueued(queue, "follow_application")  # and a new chain replaced the dead one
     assert fresh.args[1] == FollowState.objects.get().chain
+    # Its first step waits for the backoff after the cron's: not a second phoneList at once.
+    with time_machine.travel(later, tick=False):
+        assert run(fresh)["ran"] is False
+    assert len(nxcloud.calls_to("phoneList")) == 1
+    with time_machine.travel(later + timedelta(seconds=conf.FOLLOW_BACKOFF[1]), tick=False):
+        assert run(fresh)["ran"] is True
+    assert len(nxcloud.calls_to("phoneList")) == 2
 
 
 def test_a_replaced_chains_task_stops(queue: Any, nxcloud: FakeNXCloud) -> None:
