@@ -24,6 +24,7 @@ from benchmarks.load import (
     run_phase,
     served,
     signed_in_session,
+    with_code_sent,
 )
 
 API = "/onboarding/api"
@@ -32,38 +33,11 @@ API = "/onboarding/api"
 def prepare_api(count: int) -> list[Any]:
     """``count`` registrations of the bench customer with a code sent (numbers of their own)."""
     from django.contrib.auth import get_user_model
-    from django.utils import timezone
-
-    from nxwa_onboarding.models import CodeRequest, PhoneRegistration
 
     user = get_user_model().objects.filter(username=USERNAME).first()
     if user is None:
         user = get_user_model().objects.create_user(USERNAME, password=PASSWORD)
-    now = timezone.now()
-    registrations = PhoneRegistration.objects.bulk_create(
-        PhoneRegistration(
-            phone_number=f"86135{i:08d}",
-            status=PhoneRegistration.Status.CODE_SENT,
-            owner=user,
-            created_by=user,
-            last_code_method="sms",
-            code_sent_at=now,
-        )
-        for i in range(count)
-    )
-    CodeRequest.objects.bulk_create(
-        CodeRequest(
-            registration=registration,
-            method="sms",
-            channel="api",
-            outcome=CodeRequest.Outcome.SENT,
-            result_code=0,
-            http_status=200,
-            finished_at=now,
-        )
-        for registration in registrations
-    )
-    return list(registrations)
+    return with_code_sent([user], [f"86135{i:08d}" for i in range(count)], channel="api")
 
 
 def bench_api_load(*, seconds: float, db_name: str) -> dict[str, Any]:

@@ -54,7 +54,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgr
 
 from benchmarks.cluster_counts import counts, failures, rows  # noqa: E402
 from benchmarks.cluster_merchants import PASSWORD, Merchant, Tally, sign_up, verify_and_follow  # noqa: E402
-from benchmarks.cluster_processes import Processes, free_port, wait_until_answers  # noqa: E402
+from benchmarks.cluster_processes import Processes, wait_until_answers  # noqa: E402
+from benchmarks.load import free_port  # noqa: E402
 
 Row = dict[str, Any]
 RESULTS_DIR = ROOT / "benchmarks" / "results"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import queue
-import re
 import socket
 import statistics
 import subprocess
@@ -66,18 +65,10 @@ class Phase:
 
 
 def signed_in_session(base: str, username: str = USERNAME, password: str = PASSWORD) -> requests.Session:
-    session = requests.Session()
-    page = session.get(base + "/accounts/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert token, "no CSRF token on the login page"
-    response = session.post(
-        base + "/accounts/login/",
-        data={"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)},
-        allow_redirects=False,
-        timeout=30,
-    )
-    assert response.status_code == 302, f"login failed: {response.status_code}"
-    return session
+    # Imported here: this file also runs as the loopback stand-in's child, before sys.path has ROOT.
+    from tests.helpers.served import signed_in
+
+    return signed_in(base, username, password)
 
 
 def run_phase(
@@ -110,39 +101,49 @@ def run_phase(
     phase.elapsed = time.monotonic() - started
 
 
-def prepare(count: int) -> list[Any]:
-    """The bench customer and ``count`` registrations with a code sent (as request_code leaves them)."""
-    from django.contrib.auth import get_user_model
+def with_code_sent(
+    owners: list[Any], numbers: list[str], *, channel: str = "customer", addresses: list[str] | None = None
+) -> list[Any]:
+    """Registrations of ``numbers`` (owned in turn by ``owners``), each with a code sent just
+    now, as request_code leaves them; ``addresses``: each send's address."""
     from django.utils import timezone
 
     from nxwa_onboarding.models import CodeRequest, PhoneRegistration
 
-    user = get_user_model().objects.create_user(USERNAME, password=PASSWORD)
     now = timezone.now()
     registrations = PhoneRegistration.objects.bulk_create(
         PhoneRegistration(
-            phone_number=f"86137{i:08d}",
+            phone_number=number,
             status=PhoneRegistration.Status.CODE_SENT,
-            owner=user,
-            created_by=user,
+            owner=owners[i % len(owners)],
+            created_by=owners[i % len(owners)],
             last_code_method="sms",
             code_sent_at=now,
         )
-        for i in range(count)
+        for i, number in enumerate(numbers)
     )
     CodeRequest.objects.bulk_create(
         CodeRequest(
             registration=registration,
             method="sms",
-            channel="customer",
+            channel=channel,
             outcome=CodeRequest.Outcome.SENT,
             result_code=0,
             http_status=200,
             finished_at=now,
+            ip=addresses[i] if addresses else None,
         )
-        for registration in registrations
+        for i, registration in enumerate(registrations)
     )
     return list(registrations)
+
+
+def prepare(count: int) -> list[Any]:
+    """The bench customer and ``count`` registrations with a code sent (as request_code leaves them)."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(USERNAME, password=PASSWORD)
+    return with_code_sent([user], [f"86137{i:08d}" for i in range(count)])
 
 
 def start_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from tests.settings import *  # noqa: F403
-from tests.settings import DATABASES, MIDDLEWARE, NXWA_ONBOARDING
+from tests.settings import DATABASES, LIMITS_OUT_OF_THE_WAY, MIDDLEWARE, NXWA_ONBOARDING
 
 DATABASES["default"]["NAME"] = os.environ["NXWA_SERVED_DB_NAME"]
 DATABASES["default"]["CONN_MAX_AGE"] = None
@@ -18,12 +18,7 @@ NXWA_ONBOARDING = {
     **NXWA_ONBOARDING,
     "BASE_URL": os.environ["NXWA_SERVED_BASE_URL"],
     "TIMEOUT": (2.0, 5.0),
-    "MAX_ATTEMPTS_PER_IP_PER_HOUR": 10**9,
-    "MAX_SENDS_PER_DAY": 10**6,
-    "MAX_SENDS_PER_IP_PER_HOUR": 10**9,
-    "MAX_SENDS_PER_OWNER_PER_DAY": 10**9,
-    "MAX_SENDS_PER_DAY_GLOBAL": 10**9,
-    "MAX_OPEN_REGISTRATIONS_PER_OWNER": 10**9,
+    **LIMITS_OUT_OF_THE_WAY,
 }
 LOGGING = {
     "version": 1,

@@ -75,15 +75,15 @@ def gunicorn(db_name: str, nxcloud_url: str, log: IO[bytes], workers: int = 2) -
             process.wait()
 
 
-def signed_in(base: str, username: str) -> requests.Session:
-    """A browser-like session signed in through the login page."""
+def signed_in(base: str, username: str, password: str = PASSWORD) -> requests.Session:
+    """A browser-like session signed in through the login page (the benchmarks' too)."""
     session = requests.Session()
     page = session.get(base + "/accounts/login/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     assert token, "no CSRF token on the login page"
     response = session.post(
         base + "/accounts/login/",
-        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token.group(1)},
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)},
         allow_redirects=False,
         timeout=30,
     )
