@@ -46,7 +46,7 @@ test: install
 
 ## test-postgres: the same suite on PostgreSQL (concurrency tests included)
 test-postgres: install
-	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m "not browser and not schemathesis and not pg_restart" --cov --cov-report=term
+	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m "not browser and not schemathesis and not pg_restart"
 
 ## test-restart: PostgreSQL stopped and started under load (calm 503s, no half rows, service
 ## resumes); it stops the machine's PostgreSQL for a few seconds: run it alone (needs root)
@@ -59,8 +59,9 @@ test-browser: install $(AXE_JS)
 
 ## matrix: the suite on every supported Django (noxfile.py): 5.2 + Python 3.11, 6.0 + 3.12, and
 ## 6.1 + 3.13 on PostgreSQL; warnings are errors. The Pythons come from PATH or pyenv.
+## SESSIONS="django6.0 django6.1": only those.
 matrix: install
-	POSTGRES_URL=$(POSTGRES_URL) $(BIN)/nox
+	POSTGRES_URL=$(POSTGRES_URL) $(BIN)/nox $(if $(SESSIONS),-s $(SESSIONS))
 
 ## test-api: schemathesis against the JSON API on a live server (bounded examples)
 test-api: install
