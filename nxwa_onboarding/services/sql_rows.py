@@ -4,8 +4,8 @@ The other half of the SQL fence (``sql.py`` holds the rules' statements): finish
 row in one plain UPDATE, a sync's batch of rows in one ``UPDATE ... FROM (VALUES ...)`` (Django's
 ``bulk_update`` builds a CASE per field and row: about 2 ms a row at an application's scale),
 and the admin's count that stops counting. Names come from the models, values are parameters
-adapted by their fields as the ORM would. ``tests/services/test_sql_equivalence.py`` holds them
-to the ORM's results.
+adapted by their fields as the ORM would. ``tests/services/test_sql_equivalence.py`` holds the
+count to the ORM's, ``tests/services/test_sql_rows.py`` the batch to ``bulk_update``'s result.
 """
 
 from __future__ import annotations
@@ -39,10 +39,12 @@ def update_row(model: type[Model], pk: int, values: dict[str, Any], *, where: st
         return int(cursor.rowcount)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=16)  # a full batch's text, and the last (shorter) ones of recent syncs
 def _update_many_sql(model: type[Model], names: tuple[str, ...], count: int, alias: str) -> str:
     """``UPDATE t SET a = v.a ... FROM (VALUES (id, a, ...), ...) v WHERE t.id = v.id``. On
-    PostgreSQL the values are cast to the columns' types and named; SQLite names them column1..."""
+    PostgreSQL the values are cast to the columns' types, as ``bulk_update`` casts its CASE (so
+    a value too long for its column is cut as there; the sync cuts its values first) and named;
+    SQLite names them column1..."""
     connection = connection_for(alias)
     quote, table = connection.ops.quote_name, connection.ops.quote_name(model._meta.db_table)
     fields = [model._meta.pk, *(column_of(model, name) for name in names)]

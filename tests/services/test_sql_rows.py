@@ -63,3 +63,15 @@ class UpdateManyEqualsBulkUpdate(TestCase):
         assert sql_rows.update_many(PhoneRegistration, ours, NAMES)
         PhoneRegistration.objects.bulk_update(django, list(NAMES))
         assert [state(r) for r in ours] == [state(r) for r in django]
+
+
+class TooLongAlike(TestCase):
+    def test_a_value_too_long_for_its_column_is_treated_as_bulk_update_treats_it(self) -> None:
+        """PostgreSQL: both cast to the column's type, which cuts 21 characters to 20 (the sync
+        cuts its values itself first); SQLite keeps all 21 in both."""
+        ours, django = rows(1, "86138"), rows(1, "86139")
+        for registration in (*ours, *django):
+            registration.number_status = "x" * 21
+        sql_rows.update_many(PhoneRegistration, ours, ("number_status",))
+        PhoneRegistration.objects.bulk_update(django, ["number_status"])
+        assert state(ours[0]) == state(django[0])
