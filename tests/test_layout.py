@@ -114,10 +114,8 @@ def test_no_lazy_import_of_our_own_modules_but_the_ones_that_need_it() -> None:
 
 @pytest.mark.parametrize("marker", ["noqa: S608", "cursor()", "RawSQL("])
 def test_hand_written_sql_lives_in_one_module(marker: str) -> None:
-    """``services/sql.py`` (the rules' statements) and ``services/sql_rows.py`` (rows by id)."""
-    holders = {module_name(p) for p in MODULES if marker in p.read_text()}
-    assert holders <= {"nxwa_onboarding.services.sql", "nxwa_onboarding.services.sql_rows"}
-    assert "nxwa_onboarding.services.sql" in holders
+    holders = [module_name(p) for p in MODULES if marker in p.read_text()]
+    assert holders == ["nxwa_onboarding.services.sql"]
 
 
 def test_no_test_module_imports_another() -> None:

@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
-from ..services import sql_rows
+from ..services import sql
 
 if TYPE_CHECKING:
     PaginatorBase = Paginator[Any]
@@ -33,7 +33,7 @@ class EstimatedCountPaginator(PaginatorBase):
     """Counts exactly up to ``exact_up_to`` rows; past that, an unfiltered PostgreSQL list is estimated.
 
     Counting a big audit table is a full scan (twice per page with Django's defaults) that grows
-    with the table. Here one query (``services.sql_rows.count_or_estimate``) counts at most
+    with the table. Here one query (``services.sql.count_or_estimate``) counts at most
     ``exact_up_to + 1`` rows and reads the planner's row estimate, so a page costs the same
     whatever the table's size (benchmarks/HISTORY.md has the figures).
     A filtered or searched list, and any list on another database, is counted exactly.
@@ -54,7 +54,7 @@ class EstimatedCountPaginator(PaginatorBase):
         queryset = self.object_list
         if not self.lists_whole_table or not isinstance(queryset, QuerySet):
             return super().count
-        counted = sql_rows.count_or_estimate(queryset.model, queryset.db, self.exact_up_to)
+        counted = sql.count_or_estimate(queryset.model, queryset.db, self.exact_up_to)
         if counted is None:  # not PostgreSQL: an exact count
             return super().count
         count, estimated = counted

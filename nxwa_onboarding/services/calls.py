@@ -35,8 +35,7 @@ from ..exceptions import (
 )
 from ..models import CallRecord
 from .rules import Refusal
-from .sql import alias_for
-from .sql_rows import update_row
+from .sql import alias_for, update_row
 
 logger = logging.getLogger("nxwa_onboarding.services")
 

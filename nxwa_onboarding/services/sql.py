@@ -1,20 +1,20 @@
 """Every hand-written SQL statement of the app, and why it is not the ORM.
 
-The rules run on every code submission and every status page. Through the ORM, the same reads
-spent longer building the query in Python than the database spent answering it, so they are
-plain SELECTs, built once per alias and variant and cached, run on a cursor PostgreSQL may keep
-them prepared on (``cursors.py``). Rows picked by id are written by ``sql_rows.py``.
-
-Fenced here: the only module with ``noqa: S608``. Only names taken from the models and our own
-outcome constants go into the text; every value is a parameter, adapted by its field as the ORM
-would, on the connection the router picks for its model. ``tests/services/test_sql_equivalence.py``
-proves, on random rows, that they return the same facts as plain ORM queries.
+The rules run on every code submission and status page; through the ORM, building their reads
+took longer than answering them, so they are plain SELECTs built once per alias and variant, on a
+cursor PostgreSQL may keep them prepared on (``cursors.py``). Rows picked by id are written by
+plain UPDATEs for the same reason: a call's finish, a sync's batch (``bulk_update`` built a CASE
+per field and row, ~2 ms a row). The only module with ``noqa: S608``: only the models' names and
+our outcome constants go into the text, every value is a parameter adapted by its field, on the
+router's connection. ``tests/services/test_sql_equivalence.py`` proves on random rows that they
+read and write what plain ORM code does.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -141,8 +141,7 @@ def _send_sql(alias: str, with_owner: bool, with_block: bool, exclude: bool) -> 
     mine = f"c.{n['registration_id']} = %(registration)s"
     called = f"c.{n['outcome']} IN {_sql_in(CALLED_SENDS)}{not_mine}"
     newest = f" ORDER BY c.{n['created_at']} DESC"
-    # The number's sends today (through the phone number's index) and the registration's own,
-    # apart: an OR of the two in one scan was planned as a scan of every send and registration.
+    # The number's sends and the registration's own apart (as one OR, every row was scanned).
     counts = (
         f"SELECT num.today, num.oldest, own.last_send, own.last_call, own.pending FROM "  # noqa: S608
         f"(SELECT COUNT(*) today, MIN(c.{n['created_at']}) oldest FROM {n['sends']} c"
@@ -156,23 +155,18 @@ def _send_sql(alias: str, with_owner: bool, with_block: bool, exclude: bool) -> 
     )
 
     def bounded(where: str, cap: str, by_time: str = "") -> str:
-        """The count (up to the cap) and the oldest of the calls ``where`` selects; ``by_time``
-        walks them newest first, so the plan reads the time index, never the whole table."""
+        """Count (to the cap) and oldest of the calls ``where`` picks; ``by_time``: by the time index."""
         rows = f"FROM {n['sends']} c {where} AND {called}"
         return (
             f"(SELECT COUNT(*) FROM (SELECT 1 {rows}{by_time} LIMIT %({cap})s) capped), "  # noqa: S608
             f"(SELECT c.{n['created_at']} {rows} ORDER BY c.{n['created_at']} LIMIT 1)"
         )
 
-    owner = (
-        bounded(
-            f"INNER JOIN {n['registrations']} o ON o.{n['id']} = c.{n['registration_id']}"
-            f" WHERE o.{n['owner_id']} = %(owner)s AND c.{n['created_at']} > %(day_ago)s",
-            "owner_cap",
-        )
-        if with_owner
-        else "NULL, NULL"
+    of_owner = (
+        f"INNER JOIN {n['registrations']} o ON o.{n['id']} = c.{n['registration_id']}"
+        f" WHERE o.{n['owner_id']} = %(owner)s AND c.{n['created_at']} > %(day_ago)s"
     )
+    owner = bounded(of_owner, "owner_cap") if with_owner else "NULL, NULL"
     in_block = f"WHERE c.{n['ip_block']} = %(block)s AND c.{n['created_at']} > %(hour_ago)s"
     block = bounded(in_block, "block_cap", newest) if with_block else "NULL, NULL"
     everyone = bounded(f"WHERE c.{n['created_at']} > %(day_ago)s", "global_cap", newest)
@@ -203,9 +197,8 @@ def _check_params(
     if exclude_pk is not None:
         params["exclude"] = exclude_pk
     if block:
-        params["block"] = block
-        params["block_attempt_cap"] = limits.max_attempts_per_ip_per_hour
-        params["hour_ago"] = _db_datetime(now - timedelta(hours=1), alias)
+        hour_ago = _db_datetime(now - timedelta(hours=1), alias)
+        params.update(block=block, block_attempt_cap=limits.max_attempts_per_ip_per_hour, hour_ago=hour_ago)
     return params
 
 
@@ -226,12 +219,10 @@ def _send_params(
     if exclude_pk is not None:
         params["exclude"] = exclude_pk
     if scope.owner_id is not None:
-        params["owner"] = scope.owner_id
-        params["owner_cap"] = limits.max_sends_per_owner_per_day
+        params.update(owner=scope.owner_id, owner_cap=limits.max_sends_per_owner_per_day)
     if scope.send_block:
-        params["block"] = scope.send_block
-        params["block_cap"] = limits.max_sends_per_ip_per_hour
-        params["hour_ago"] = _db_datetime(now - timedelta(hours=1), alias)
+        hour_ago = _db_datetime(now - timedelta(hours=1), alias)
+        params.update(block=scope.send_block, block_cap=limits.max_sends_per_ip_per_hour, hour_ago=hour_ago)
     return params
 
 
@@ -244,35 +235,22 @@ def _fetch_row(alias: str, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(row)
 
 
-# -- what the services call ------------------------------------------------------------------------------
-
-
 def read_check_facts(
-    registration: PhoneRegistration,
-    scope: Scope,
-    limits: Limits,
-    now: datetime,
-    *,
-    exclude_pk: int | None = None,
+    reg: PhoneRegistration, scope: Scope, limits: Limits, now: datetime, *, exclude_pk: int | None = None
 ) -> CheckFacts:
     """One SELECT: what the check rules need. ``exclude_pk``: the caller's own pending attempt."""
     alias = alias_for(VerificationAttempt)
-    params = _check_params(registration.pk, scope.check_block, limits, now, exclude_pk, alias)
+    params = _check_params(reg.pk, scope.check_block, limits, now, exclude_pk, alias)
     row = _fetch_row(alias, _check_sql(alias, bool(scope.check_block), exclude_pk is not None), params)
     return rows.check_facts(row, scope)
 
 
 def read_send_facts(
-    registration: PhoneRegistration,
-    scope: Scope,
-    limits: Limits,
-    now: datetime,
-    *,
-    exclude_pk: int | None = None,
+    reg: PhoneRegistration, scope: Scope, limits: Limits, now: datetime, *, exclude_pk: int | None = None
 ) -> SendFacts:
     """One SELECT: what the send rules need. ``exclude_pk``: the caller's own pending send."""
     alias = alias_for(CodeRequest)
-    params = _send_params(registration, scope, limits, now, exclude_pk, alias)
+    params = _send_params(reg, scope, limits, now, exclude_pk, alias)
     sql = _send_sql(alias, scope.owner_id is not None, bool(scope.send_block), exclude_pk is not None)
     return rows.send_facts(_fetch_row(alias, sql, params), scope)
 
@@ -292,10 +270,8 @@ def read_state_facts(
 
 
 def serialise(*, owner_id: int | None, block: str) -> None:
-    """Inside the write-ahead transaction, on PostgreSQL: wait for any other transaction counting
-    the same owner or address block, so parallel requests cannot all read "under the limit"
-    (advisory locks, released at commit, taken in one order). SQLite serialises writing
-    transactions already; elsewhere no such guarantee (the number's own limits still hold)."""
+    """In the write-ahead transaction on PostgreSQL, wait for any other one counting the same owner
+    or block (advisory locks, released at commit, in one order); SQLite serialises writes itself."""
     connection = connection_for(alias_for(CodeRequest))
     if connection.vendor != "postgresql":
         return
@@ -309,11 +285,10 @@ def _current_code_sql(alias: str, locked: bool) -> str:
     select = _current_code_select(_names(alias)).replace("%(registration)s", "%s")
     if not locked:
         return select
-    # The per-address lock rides on the same statement (one round trip fewer on every code
-    # check): the one-row outer side of the LEFT JOIN is always evaluated, so the lock is held
-    # from this INSERT to the commit; the rules' SELECT that follows is a new statement, so it
-    # sees every attempt committed by whoever held the lock before. ``serialise`` is the plain
-    # version; tests/crosscutting/test_concurrency.py holds both to the cap.
+    # The per-address lock rides on the same statement (a round trip fewer on every check): the
+    # one-row outer side of the LEFT JOIN is always evaluated, so the lock is held from this INSERT
+    # to the commit, and the rules' SELECT after it sees every attempt of the lock's last holder.
+    # ``serialise`` is the plain version; tests/crosscutting/test_concurrency.py holds both.
     return (
         f"SELECT cur.id FROM (SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))) held "  # noqa: S608
         f"LEFT JOIN LATERAL ({select}) cur ON TRUE"
@@ -321,9 +296,8 @@ def _current_code_sql(alias: str, locked: bool) -> str:
 
 
 def current_code_expression(registration_pk: int, *, lock_block: str = "") -> RawSQL:
-    """The current code's id as a subquery, for a pending attempt's ``code_request_id`` (it goes
-    into the attempt's INSERT, so no extra round trip). ``lock_block``: on PostgreSQL, also take
-    the address block's advisory lock in that statement (what ``serialise`` does on its own)."""
+    """The current code's id as a subquery in a pending attempt's INSERT (no extra round trip);
+    ``lock_block``: on PostgreSQL, the block's advisory lock in that statement too (``serialise``)."""
     alias = alias_for(VerificationAttempt)
     if lock_block and connection_for(alias).vendor == "postgresql":
         sql = _current_code_sql(alias, True)
@@ -332,9 +306,90 @@ def current_code_expression(registration_pk: int, *, lock_block: str = "") -> Ra
 
 
 def _lock_key(*, owner_id: int | None, block: str) -> list[str]:
-    keys = []
-    if owner_id is not None:
-        keys.append(f"nxwa_onboarding:owner:{owner_id}")
-    if block:
-        keys.append(f"nxwa_onboarding:block:{block}")
-    return keys
+    owner = [f"nxwa_onboarding:owner:{owner_id}"] if owner_id is not None else []
+    return owner + ([f"nxwa_onboarding:block:{block}"] if block else [])
+
+
+@functools.cache
+def _update_sql(model: type[Model], names: tuple[str, ...], where: str, alias: str) -> str:
+    quote = connection_for(alias).ops.quote_name
+    assignments = ", ".join(f"{quote(str(column_of(model, name).column))} = %s" for name in names)
+    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s AND {where}"  # noqa: S608
+
+
+def update_row(model: type[Model], pk: int, values: dict[str, Any], *, where: str) -> int:
+    """``model.objects.filter(pk=pk, <where>).update(**values)``, each value adapted by its field
+    as ``update()`` would; ``where`` is a fixed condition of ours. Rows changed (0 or 1)."""
+    alias = alias_for(model)
+    connection = connection_for(alias)
+    params = [column_of(model, name).get_db_prep_save(value, connection) for name, value in values.items()]
+    with cursor_for(connection) as cursor:
+        cursor.execute(_update_sql(model, tuple(values), where, alias), [*params, pk])
+        return int(cursor.rowcount)
+
+
+@functools.lru_cache(maxsize=16)  # a full batch's text, and the last (shorter) ones of recent syncs
+def _update_many_sql(model: type[Model], names: tuple[str, ...], count: int, alias: str) -> str:
+    """``UPDATE t SET a = v.a FROM (VALUES (id, a), ...) v WHERE t.id = v.id``; PostgreSQL casts the
+    values to the columns' types (as ``bulk_update`` casts its CASE), SQLite names them column1..."""
+    connection = connection_for(alias)
+    quote, table = connection.ops.quote_name, connection.ops.quote_name(model._meta.db_table)
+    fields = [model._meta.pk, *(column_of(model, name) for name in names)]
+    postgres = connection.vendor == "postgresql"
+    slots = ", ".join(f"%s::{f.db_type(connection)}" if postgres else "%s" for f in fields)
+    named = [quote(str(f.column)) if postgres else f"column{n + 1}" for n, f in enumerate(fields)]
+    source = f"AS v({', '.join(named)})" if postgres else "AS v"
+    sets = ", ".join(
+        f"{quote(str(f.column))} = v.{ref}" for f, ref in zip(fields[1:], named[1:], strict=True)
+    )
+    values = ", ".join([f"({slots})"] * count)
+    pk = quote(str(fields[0].column))
+    return f"UPDATE {table} SET {sets} FROM (VALUES {values}) {source} WHERE {table}.{pk} = v.{named[0]}"  # noqa: S608
+
+
+def update_many(model: type[Model], objs: Sequence[Model], names: tuple[str, ...]) -> bool:
+    """``bulk_update(objs, names)`` in one statement on PostgreSQL and SQLite; False on another
+    database, which nothing was written to (the caller uses ``bulk_update``)."""
+    alias = alias_for(model)
+    connection = connection_for(alias)
+    if connection.vendor not in ("postgresql", "sqlite"):
+        return False
+    fields = [column_of(model, name) for name in names]
+    params = [
+        p
+        for r in objs
+        for p in (r.pk, *(f.get_db_prep_save(getattr(r, f.attname), connection) for f in fields))
+    ]
+    if objs:
+        with cursor_for(connection) as cursor:
+            cursor.execute(_update_many_sql(model, names, len(objs), alias), params)
+    return True
+
+
+#: Exact up to the limit, else the planner's estimate (pg_class, scaled as it does), else exact.
+_COUNT_OR_ESTIMATE = """
+SELECT CASE WHEN bounded.n <= %s THEN bounded.n
+            WHEN planner.estimate IS NOT NULL THEN GREATEST(planner.estimate, bounded.n)
+            ELSE (SELECT COUNT(*) FROM {table}) END,
+       bounded.n > %s AND planner.estimate IS NOT NULL
+FROM (SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} LIMIT %s) AS first_rows) AS bounded
+LEFT JOIN (SELECT (c.reltuples / c.relpages
+                   * (pg_relation_size(c.oid) / current_setting('block_size')::integer))::bigint AS estimate
+           FROM pg_class c WHERE c.oid = to_regclass(%s) AND c.relpages > 0 AND c.reltuples > 0
+) AS planner ON TRUE
+"""
+
+
+def count_or_estimate(model: type[Model], alias: str, exact_up_to: int) -> tuple[int, bool] | None:
+    """``(count, False)`` exactly up to ``exact_up_to``, past it ``(estimate, True)`` from the
+    planner's statistics; None off PostgreSQL (the caller counts with the ORM). One statement."""
+    connection = connection_for(alias)
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(model._meta.db_table)
+        cursor.execute(
+            _COUNT_OR_ESTIMATE.format(table=table), [exact_up_to, exact_up_to, exact_up_to + 1, table]
+        )
+        count, estimated = cursor.fetchone()
+    return int(count), bool(estimated)

@@ -26,7 +26,7 @@ from django.utils import timezone
 from .. import signals
 from ..choices import RegistrationStatus
 from ..models import Application, PhoneRegistration
-from . import calls, sql_rows, status
+from . import calls, sql, status
 from .applications import resolve_application
 from .calls import clean_text
 from .rules import VERIFIED_STATES
@@ -35,7 +35,7 @@ logger = logging.getLogger("nxwa_onboarding.services")
 Status = RegistrationStatus
 
 #: Numbers read from the database per query; rows written per statement (one UPDATE ... FROM
-#: VALUES, ``sql_rows.update_many``; ``bulk_update``'s CASE on other databases).
+#: VALUES, ``sql.update_many``; ``bulk_update``'s CASE on other databases).
 BATCH = 1000
 WRITE_BATCH = 1000
 DETAILS = ("number_status", "quality_rating", "verified_name", "waba_id", "waba_name", "register_status")
@@ -90,7 +90,7 @@ class Batches:
     def write(self, now: datetime) -> None:
         names = [*DETAILS, "last_synced_at", "updated_at"]
         for chunk in _chunks(self.details, WRITE_BATCH):
-            if not sql_rows.update_many(PhoneRegistration, chunk, tuple(names)):
+            if not sql.update_many(PhoneRegistration, chunk, tuple(names)):
                 with transaction.atomic():
                     PhoneRegistration.objects.bulk_update(chunk, names)
         for (old, new), registrations in self.moves.items():

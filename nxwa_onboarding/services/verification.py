@@ -13,7 +13,7 @@ from ..choices import AttemptOutcome, Channel, RegistrationStatus
 from ..codes import MAX_CODE_INPUT, code_digest, normalize_code
 from ..models import PhoneRegistration, VerificationAttempt
 from ..redact import hide
-from . import calls, sql, sql_rows
+from . import calls, sql
 from .calls import CallResult, UserLike, Verdict, real_user
 from .rules import malformed
 from .state import read_check_state, scope_for
@@ -74,7 +74,7 @@ def check_code(
         if result.outcome != AttemptOutcome.ACCEPTED:
             return
         verified_at = row.finished_at
-        sql_rows.update_row(
+        sql.update_row(
             PhoneRegistration,
             registration.pk,
             {"status": RegistrationStatus.VERIFIED, "verified_at": verified_at, "updated_at": verified_at},
