@@ -29,3 +29,19 @@ def test_the_seed_is_written_once() -> None:
     count = PhoneRegistration.objects.count()
     assert "example data kept" in run_demo_setup()
     assert PhoneRegistration.objects.count() == count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_workers_first_pass_over_the_seed_sets_every_verified_number_up(sandbox_server: str) -> None:
+    """The demo's worker finds the seeded verified numbers (no createClient started) and sets
+    them up: the sandbox must have been told they were verified, or it answers 9001 and the
+    admin shows the set-ups as refused."""
+    from nxwa_onboarding import tasks
+    from nxwa_onboarding.choices import RegistrationStatus as Status
+
+    run_demo_setup()
+    verified = set(PhoneRegistration.objects.filter(status=Status.VERIFIED).values_list("pk", flat=True))
+    assert len(verified) >= 3  # one of the examples and some of the crowd
+    tasks.follow_pass()  # the immediate backend: the set-ups run inline
+    after = dict(PhoneRegistration.objects.filter(pk__in=verified).values_list("pk", "status"))
+    assert set(after.values()) <= {Status.CLIENT_CREATED, Status.REGISTERED}, after

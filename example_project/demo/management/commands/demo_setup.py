@@ -225,7 +225,13 @@ class Command(BaseCommand):
                 registered_at=synced if seed.register_status == 5 else None,
             )
         PhoneRegistration.objects.filter(pk=registration.pk).update(**fields)
-        self.tell_the_sandbox(seed, code_sent=code_sent_at is not None, verified_at=verified_at)
+        self.tell_the_sandbox(
+            seed.phone,
+            seed.status,
+            code_sent=code_sent_at is not None,
+            verified_at=verified_at,
+            register_status=seed.register_status,
+        )
         self.stdout.write(f"  seeded {format_phone(seed.phone)} ({seed.status})")
         return True
 
@@ -344,22 +350,32 @@ class Command(BaseCommand):
             )
         fields["updated_at"] = clock[0]
         PhoneRegistration.objects.filter(pk=registration.pk).update(**fields)
+        self.tell_the_sandbox(
+            registration.phone_number,
+            stage,
+            code_sent=False,
+            verified_at=fields.get("verified_at"),
+            register_status=fields.get("register_status"),
+        )
 
-    def tell_the_sandbox(self, seed: Seed, *, code_sent: bool, verified_at: Any) -> None:
-        """Give the sandbox the same story: the code in the inbox, the number's NXCloud state."""
+    def tell_the_sandbox(
+        self, phone: str, stage: str, *, code_sent: bool, verified_at: Any, register_status: int | None
+    ) -> None:
+        """Give the sandbox the same story: the code in the inbox, the number's NXCloud state
+        (a number verified here is verified there, so the demo's worker can set it up)."""
         if not apps.is_installed("nxwa_onboarding.sandbox"):
             return
         from nxwa_onboarding.sandbox.engine import new_code
         from nxwa_onboarding.sandbox.models import SandboxMessage, SandboxNumber
 
-        if code_sent and seed.status == Status.CODE_SENT:
-            SandboxMessage.objects.create(phone_number=seed.phone, code=new_code(), method="sms")
+        if code_sent and stage == Status.CODE_SENT:
+            SandboxMessage.objects.create(phone_number=phone, code=new_code(), method="sms")
         if verified_at is not None:
             SandboxNumber.objects.update_or_create(
-                phone_number=seed.phone,
+                phone_number=phone,
                 defaults={
                     "verified_at": verified_at,
-                    "client_created_at": verified_at if seed.register_status else None,
-                    "forced_register_status": seed.register_status if seed.register_status != 5 else None,
+                    "client_created_at": verified_at if register_status else None,
+                    "forced_register_status": register_status if register_status != 5 else None,
                 },
             )
