@@ -20,13 +20,14 @@ per number (so exactly as many as merchants), every registration ``registered`` 
 its number at register_status 5 in the sandbox, one accepted attempt per registration and no
 other attempt, one registration and one code request per number, one follow state, no 5xx and no
 unanswered request, no createClient or phoneList from a web instance (the pages never call
-NXCloud beyond the code), no failed task, no traceback in any process's log, and the follower's
-chain stopped once nothing was in progress. Reported besides: phoneList calls (all by the
-workers' followers), the polls, and the seconds from the barrier until every code submission had
-its answer, until the last createClient (NXCloud's clock) and until every registration was
-``registered``. Written to ``benchmarks/results/cluster.json``; the processes' logs to
-``benchmarks/results/cluster-logs/``. Every process is stopped and the database dropped on the
-way out, on failure too.
+NXCloud beyond the code), no failed task, no process gone before the end, no traceback in any
+process's log while the run was under way (and none through the app's code while the processes
+stop; the others are printed), and the follower's chain stopped once nothing was in progress.
+Reported besides: phoneList calls (all by the workers' followers), the polls, and the seconds
+from the barrier until every code submission had its answer, until the last createClient
+(NXCloud's clock) and until every registration was ``registered``. Written to
+``benchmarks/results/cluster.json``; the processes' logs to ``benchmarks/results/cluster-logs/``.
+Every process is stopped and the database dropped on the way out, on failure too.
 
 Usage: ``python benchmarks/cluster.py [--quick] [--backend db|rq] [--merchants N] [--timeout S]``
 with ``DATABASE_URL`` on the PostgreSQL server (``make bench`` sets it).
@@ -257,7 +258,13 @@ def run_backend(backend: str, count: int, timeout: float, log_dir: Path) -> Row:
             processes.stop_all()
             if backend == "rq":
                 empty_rq()  # whatever the run left: our queue, its registries
+        result["exited_early"] = {
+            p.name: p.exited_early for p in processes.started if p.exited_early is not None
+        }
         result["tracebacks"] = {p.name: p.tracebacks() for p in processes.started if p.tracebacks()}
+        result["tracebacks_stopping"] = {
+            p.name: p.tracebacks(stopping=True) for p in processes.started if p.tracebacks(stopping=True)
+        }
     result["elapsed_s"] = round(time.monotonic() - began, 1)
     result["failures"] = failures(result)
     return result
@@ -367,6 +374,10 @@ def render(results: Row) -> str:
     for backend, r in results["backends"].items():
         for failure in r.get("failures", []):
             lines.append(f"FAILED ({backend}): {failure}")
+        for when, key in (("while running", "tracebacks"), ("while stopping", "tracebacks_stopping")):
+            for name, blocks in (r.get(key) or {}).items():
+                for block in blocks[:3]:
+                    lines += ["", f"{backend}, {name}, {when}:", block]
     return "\n".join(lines)
 
 

@@ -110,6 +110,23 @@ def sandbox_registered() -> int:
     return int(found[0][0])
 
 
+def traceback_counts(found: dict[str, list[str]] | None) -> dict[str, int]:
+    return {name: len(blocks) for name, blocks in (found or {}).items()}
+
+
+#: A frame of the app's own code, in a traceback (the package's directory in its path).
+APP_FRAME = "/nxwa_onboarding/"
+
+
+def apps_tracebacks_stopping(r: Row) -> dict[str, int]:
+    """Tracebacks a process wrote while stopping that pass through the app's code. The others
+    are the worker's own (django-tasks-db's SIGTERM handler exits from inside whatever it is
+    doing): reported with the run, not held against the app."""
+    found = r.get("tracebacks_stopping") or {}
+    counted = {name: sum(APP_FRAME in block for block in blocks) for name, blocks in found.items()}
+    return {name: n for name, n in counted.items() if n}
+
+
 def failures(r: Row) -> list[str]:
     """What went wrong in one backend's run (empty: every promise held)."""
     n = r["merchants"]
@@ -141,7 +158,12 @@ def failures(r: Row) -> list[str]:
         (r.get("phone_list_calls", 0) > 0, "no phoneList call: nothing followed the numbers"),
         (not r.get("nxcloud_refused"), f"NXCloud refused calls: {r.get('nxcloud_refused')}"),
         ("tasks" in r and failed_tasks(r["backend"], r["tasks"]) == 0, f"failed tasks: {r.get('tasks')}"),
-        (not r.get("tracebacks"), f"tracebacks in the logs: {r.get('tracebacks')}"),
+        (not r.get("exited_early"), f"processes that exited during the run: {r.get('exited_early')}"),
+        (not r.get("tracebacks"), f"tracebacks while running: {traceback_counts(r.get('tracebacks'))}"),
+        (
+            not apps_tracebacks_stopping(r),
+            f"tracebacks from the app's code while stopping: {apps_tracebacks_stopping(r)}",
+        ),
         (bool(r.get("chain_stopped")), "the follower's chain did not stop once nothing was in progress"),
     ]
     for action in ("createClient", "phoneList", "getPhone"):

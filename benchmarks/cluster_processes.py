@@ -1,6 +1,11 @@
 """The processes of ``benchmarks/cluster.py``: started with their output in a log file each, in
-a session of their own, and stopped together (gunicorn's workers and RQ's work horses with
-them): SIGTERM to the group, then SIGKILL for whatever is still there after a grace period."""
+a session of their own, and stopped one after another, newest first (the web instances, then the
+workers, then NXCloud, so that no worker's last task meets a NXCloud already gone): SIGTERM to
+the group (gunicorn's workers and RQ's work horses with it), then SIGKILL for whatever is still
+there after a grace period.
+
+Each log is read in two parts, split where its process was told to stop: what it wrote while the
+run was under way, and what it wrote while stopping."""
 
 from __future__ import annotations
 
@@ -24,13 +29,43 @@ class Started:
     process: subprocess.Popen[bytes]
     log: Path
     output: IO[bytes]
+    #: The log's size when the process was told to stop (None: not yet).
+    stop_offset: int | None = None
+    #: The exit code of a process that had exited before it was told to stop.
+    exited_early: int | None = None
 
     def tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
 
-    def tracebacks(self) -> int:
-        return self.log.read_text(errors="replace").count("Traceback (most recent call last)")
+    def tracebacks(self, *, stopping: bool = False) -> list[str]:
+        """The tracebacks the process wrote while running (or, ``stopping``: while stopping),
+        each from its header to its exception's line."""
+        data = self.log.read_bytes()
+        cut = len(data) if self.stop_offset is None else self.stop_offset
+        text = (data[cut:] if stopping else data[:cut]).decode(errors="replace")
+        return tracebacks_in(text)
+
+
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def tracebacks_in(text: str) -> list[str]:
+    """Every traceback in ``text``: the header, its indented frames, and the first line after
+    them that is not indented (the exception)."""
+    found: list[str] = []
+    block: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith(TRACEBACK):
+            block = [line]
+        elif block is not None:
+            block.append(line)
+            if line and not line[0].isspace():
+                found.append("\n".join(block))
+                block = None
+    if block is not None:
+        found.append("\n".join(block))
+    return found
 
 
 @dataclass
@@ -70,14 +105,17 @@ class Processes:
         return self.start(name, [*args, "--log-level", "warning", "benchmarks.wsgi:application"], env)
 
     def stop_all(self, grace: float = 20.0) -> None:
-        alive = [entry for entry in reversed(self.started) if entry.process.poll() is None]
-        for entry in alive:
+        for entry in self.started:
+            if entry.stop_offset is None:
+                entry.stop_offset = entry.log.stat().st_size
+                entry.exited_early = entry.process.poll()
+        for entry in reversed(self.started):
+            if entry.process.poll() is not None:
+                continue
             # The leader is alive (not reaped), so its process group id is still its own.
             os.killpg(entry.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for entry in alive:
             try:
-                entry.process.wait(max(deadline - time.monotonic(), 0.1))
+                entry.process.wait(grace)
             except subprocess.TimeoutExpired:
                 os.killpg(entry.process.pid, signal.SIGKILL)
                 entry.process.wait()
