@@ -107,6 +107,15 @@ class PhoneRegistration(models.Model):
         blank=True,
         help_text=_("Set before createClient is called, cleared when it certainly failed."),
     )
+    client_refusal = models.CharField(
+        _("createClient refused"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "NXCloud's answer when it refused to create the number's WhatsApp client. Nothing "
+            "sends createClient again by itself until staff create the client."
+        ),
+    )
 
     # Number details from NXCloud's phoneList.
     register_status = models.PositiveSmallIntegerField(

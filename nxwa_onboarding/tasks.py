@@ -142,8 +142,8 @@ def keep_going(registration: PhoneRegistration) -> None:
     sure the work that moves the number on is under way. A verified number whose creation task
     was lost (a worker died, the queue was down) gets it enqueued again (the claim makes a second
     run harmless); the application's follower is nudged."""
-    if registration.status not in (RegistrationStatus.VERIFIED, RegistrationStatus.CLIENT_CREATED):
-        return
+    if not follow.is_followed(registration):
+        return  # nothing to move on (or NXCloud refused its client: staff decide)
     if (
         registration.status == RegistrationStatus.VERIFIED
         and registration.client_requested_at is None

@@ -45,8 +45,6 @@ logger = logging.getLogger(__name__)
 
 Status = PhoneRegistration.Status
 CHANNEL = Channel.CUSTOMER
-#: Statuses in which the page shows progress towards "registered" and offers a refresh.
-IN_PROGRESS = (Status.VERIFIED, Status.CLIENT_CREATED)
 
 View = Callable[..., HttpResponseBase]
 
@@ -175,7 +173,7 @@ def _render_detail(
         "code_form": code_form or CodeForm(),
         "send_form": send_form
         or SendCodeForm(initial={"method": registration.last_code_method or Method.SMS}),
-        "in_progress": registration.status in IN_PROGRESS,
+        "in_progress": services.follow.is_followed(registration),
         "step": _step(registration),
     }
     return render(request, "nxwa_onboarding/detail.html", context, status=status)
@@ -273,7 +271,7 @@ def refresh(request: HttpRequest, registration: PhoneRegistration) -> HttpRespon
             {
                 "status": registration.status,
                 "changed": bool(shown) and registration.status != shown,
-                "done": registration.status not in IN_PROGRESS,
+                "done": not services.follow.is_followed(registration),
             }
         )
     if registration.status == Status.REGISTERED and shown and shown != Status.REGISTERED:

@@ -390,6 +390,23 @@ def test_refresh_reads_and_never_calls_nxcloud_while_the_follower_moves_the_numb
     assert seen[-1]["step"] == 4
 
 
+def test_a_client_nxcloud_refused_is_done_and_its_polls_send_nothing(
+    api: ApiClient, nxcloud: FakeNXCloud
+) -> None:
+    created = start(api)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        api.post(f"/registrations/{created['id']}/check/", {"code": nxcloud.latest_code(DIGITS)})
+    PhoneRegistration.objects.update(status=Status.VERIFIED, client_refusal="9001: not verified")
+    calls = len(nxcloud.calls)
+    for _ in range(3):
+        with time_machine.travel(timezone.now() + timedelta(hours=1)):
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                body = api.post(f"/registrations/{created['id']}/refresh/").json()
+            tasks.follow_pass()
+        assert (body["status"], body["done"]) == ("verified", True)
+    assert len(nxcloud.calls) == calls  # no createClient, no phoneList: staff act next
+
+
 # -- authentication, CSRF, language -------------------------------------------------------------------
 
 

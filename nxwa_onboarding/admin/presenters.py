@@ -242,6 +242,12 @@ def attention_text(obj: PhoneRegistration) -> str:
         return gettext("Needs attention (for %(since)s): a code was sent and nobody has typed one since.") % {
             "since": since
         }
+    if obj.status == PhoneRegistration.Status.VERIFIED and obj.client_refusal:
+        return gettext(
+            "Needs attention (for %(since)s): NXCloud refused to create its WhatsApp client "
+            "(%(answer)s), so nothing sends createClient again by itself. Create the client "
+            "again once the cause is fixed."
+        ) % {"since": since, "answer": obj.client_refusal}
     if obj.status == PhoneRegistration.Status.VERIFIED and obj.client_requested_at is not None:
         known = gettext(
             "createClient was sent %(when)s ago and its answer never came; NXCloud does not list "

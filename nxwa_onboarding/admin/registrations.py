@@ -186,6 +186,7 @@ class PhoneRegistrationAdmin(
             {
                 "fields": (
                     "client_requested_at",
+                    "client_refusal",
                     "register_status",
                     "number_status",
                     "quality_rating",

@@ -47,7 +47,8 @@ def summary(registration: PhoneRegistration) -> dict[str, Any]:
         "formatted_phone": registration.formatted_phone,
         "status": registration.status,
         "step": STEPS.get(registration.status, 0),
-        "done": registration.status in DONE,
+        "done": registration.status in DONE
+        or (registration.status == Status.VERIFIED and bool(registration.client_refusal)),
         "created_at": registration.created_at,
         "verified_at": registration.verified_at,
         "registered_at": registration.registered_at,

@@ -75,7 +75,12 @@ class RegistrationSummaryOut(Schema):
     step: int = Field(
         ge=0, le=4, description="Setup progress: 1 code, 2 verified, 3 WhatsApp being set up, 4 registered."
     )
-    done: bool = Field(description="Nothing more will happen by itself (registered, failed or closed).")
+    done: bool = Field(
+        description=(
+            "Nothing more will happen by itself: registered, failed or closed, or verified with a "
+            "WhatsApp client NXCloud refused (staff act next)."
+        )
+    )
     created_at: datetime
     verified_at: datetime | None
     registered_at: datetime | None

@@ -46,10 +46,11 @@ def create_client(
     (``resend_unknown=True``: the admin's action). Raises ``InvalidStateError`` before
     verification, while a call is claimed or its outcome is unknown, and the client's
     ``NXCloudError``/``TransportError``
-    when the call fails (the registration stays ``verified``, so it can be tried again);
-    ``calls.failure_of(err)`` says why, in the words every face uses.
+    when the call fails (the registration stays ``verified``, so it can be tried again; when
+    NXCloud refused the number itself, ``client_refusal`` keeps its answer and only a person's
+    call sends it again); ``calls.failure_of(err)`` says why, in the words every face uses.
     """
-    registration.refresh_from_db(fields=["status", "verified_at", "client_requested_at"])
+    registration.refresh_from_db(fields=["status", "verified_at", "client_requested_at", "client_refusal"])
     if registration.status in (Status.CLIENT_CREATED, Status.REGISTERED):
         return registration
     if registration.status != Status.VERIFIED:
@@ -81,12 +82,24 @@ def create_client(
     except (NXCloudError, NXCloudConfigurationError, TransportError) as err:
         if not (isinstance(err, TransportError) and err.sent):
             # Certainly not created: release the claim so it can be tried again at once.
-            mine.filter(client_requested_at=now).update(client_requested_at=None)
+            released: dict[str, object] = {"client_requested_at": None}
+            if isinstance(err, NXCloudError) and not calls.failure_of(err):
+                # NXCloud said no about this number (not about our settings, not unreachable):
+                # sending it again would get the same answer, so nothing does until staff do.
+                released["client_refusal"] = f"{err.code}: {err.message}"[:255]
+            mine.filter(client_requested_at=now).update(**released)
             registration.client_requested_at = None
+            registration.client_refusal = str(released.get("client_refusal", registration.client_refusal))
         raise
     done = timezone.now()
-    mine.update(status=Status.CLIENT_CREATED, updated_at=done)
+    # A refusal put right is no longer what needed attention (a registration stuck for long
+    # stays marked: mark_stuck would mark it again at once).
+    cleared = {"stuck_at": None} if registration.client_refusal else {}
+    mine.update(status=Status.CLIENT_CREATED, client_refusal="", updated_at=done, **cleared)
     registration.status = Status.CLIENT_CREATED
+    registration.client_refusal = ""
+    if cleared:
+        registration.stuck_at = None
     logger.info("client created for registration %s by %s", registration.public_id, real_user(user))
     signals.client_created.send(sender=PhoneRegistration, registration=registration)
     return registration

@@ -40,8 +40,24 @@ from .applications import resolve_application
 logger = logging.getLogger("nxwa_onboarding.services")
 Status = RegistrationStatus
 
-#: Statuses the follower works on (and that keep its chain going).
+#: Statuses on the way to registered (a verified number's client refused by NXCloud among them).
 IN_PROGRESS = (Status.VERIFIED, Status.CLIENT_CREATED)
+
+
+def followed(prefix: str = "") -> Q:
+    """Registrations the follower works on, and that keep its chain going: in progress, except a
+    verified number NXCloud refused a client for (nothing moves it until staff act). ``prefix``:
+    the lookup's path from another model (``"registrations__"``)."""
+    return Q(**{f"{prefix}status": Status.CLIENT_CREATED}) | Q(
+        **{f"{prefix}status": Status.VERIFIED, f"{prefix}client_refusal": ""}
+    )
+
+
+def is_followed(registration: PhoneRegistration) -> bool:
+    """``followed()`` for one registration in hand: the pages poll it, the follower moves it."""
+    return registration.status == Status.CLIENT_CREATED or (
+        registration.status == Status.VERIFIED and not registration.client_refusal
+    )
 
 
 # -- the seam to applications (issue 12) -------------------------------------------------------
@@ -59,7 +75,7 @@ def registrations_of(app_key: str) -> QuerySet[PhoneRegistration]:
 
 def app_keys_in_progress() -> list[str]:
     """The applications with something in progress: what a cron pass steps."""
-    busy = Application.objects.filter(registrations__status__in=IN_PROGRESS).distinct()
+    busy = Application.objects.filter(followed("registrations__")).distinct()
     return sorted({application.appkey for application in busy if application.appkey})
 
 
@@ -125,15 +141,16 @@ def _claim(state: FollowState, chain: str | None, now: datetime) -> bool:
 
 def in_progress(app_key: str) -> bool:
     """The application has a registration the follower works on."""
-    return registrations_of(app_key).filter(status__in=IN_PROGRESS).exists()
+    return registrations_of(app_key).filter(followed()).exists()
 
 
 def orphans(app_key: str, now: datetime) -> list[int]:
     """Verified registrations whose createClient was never started (its task lost, or a call
-    that certainly failed) and not just now: the caller enqueues their client creation."""
+    that certainly failed on the way) and not just now: the caller enqueues their client
+    creation. Not one NXCloud refused: its answer would be the same."""
     return list(
         registrations_of(app_key)
-        .filter(status=Status.VERIFIED, client_requested_at__isnull=True)
+        .filter(status=Status.VERIFIED, client_requested_at__isnull=True, client_refusal="")
         .filter(verified_at__lt=now - calls.stale_after())
         .values_list("pk", flat=True)
     )
@@ -153,7 +170,7 @@ def step(app_key: str, *, chain: str | None = None) -> Step:
     result = Step(ran=True)
     changed = False
     try:
-        working = registrations_of(app_key).filter(status__in=IN_PROGRESS)
+        working = registrations_of(app_key).filter(followed())
         if working.exists():
             summary = sync.sync_statuses(app_key, registrations=working)
             result.changed = len(summary.changed)
@@ -215,11 +232,15 @@ def abandon(app_key: str, token: str) -> None:
 
 
 def stuck_query(now: datetime) -> Q:
-    """In progress since before ``STUCK_AFTER`` ago, or a code out that long with no attempt."""
+    """In progress since before ``STUCK_AFTER`` ago, or a code out that long with no attempt, or
+    (at once) a client NXCloud refused."""
     cutoff = now - timedelta(seconds=conf.STUCK_AFTER)
     recent_attempt = VerificationAttempt.objects.filter(registration=OuterRef("pk"), created_at__gte=cutoff)
-    return Q(status__in=IN_PROGRESS, verified_at__lt=cutoff) | (
-        Q(status=Status.CODE_SENT, code_sent_at__lt=cutoff) & ~Q(Exists(recent_attempt))
+    refused = Q(status=Status.VERIFIED) & ~Q(client_refusal="")
+    return (
+        Q(status__in=IN_PROGRESS, verified_at__lt=cutoff)
+        | refused
+        | (Q(status=Status.CODE_SENT, code_sent_at__lt=cutoff) & ~Q(Exists(recent_attempt)))
     )
 
 

@@ -287,6 +287,69 @@ class BrokenBackend(task_backends["default"].__class__):  # type: ignore[misc]
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
 
+def refused_set_up(nxcloud: FakeNXCloud) -> PhoneRegistration:
+    """A verified number whose background createClient NXCloud refused (9001: not verified there)."""
+    item = registration("8613800138000", Status.VERIFIED, verified_at=timezone.now() - timedelta(hours=1))
+    tasks.follow_pass()  # the immediate backend: the orphan's set-up runs inline
+    assert len(nxcloud.calls_to("createClient")) == 1
+    item.refresh_from_db()
+    assert item.status == Status.VERIFIED
+    assert item.client_refusal.startswith("9001: ")
+    return item
+
+
+def test_a_client_nxcloud_refused_is_not_sent_again_by_the_follower(nxcloud: FakeNXCloud) -> None:
+    item = refused_set_up(nxcloud)
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        tasks.follow_pass()
+        tasks.follow_pass()
+    assert len(nxcloud.calls_to("createClient")) == 1
+    assert not follow.in_progress(follow.app_key_of(item))  # nor does it keep a chain going
+    assert follow.app_keys_in_progress() == []
+
+
+def test_a_customer_polling_a_refused_client_sends_nothing(
+    queue: Any, client: Any, customer: Any, nxcloud: FakeNXCloud
+) -> None:
+    item = registration("8613800138000", Status.VERIFIED, owner=customer, client_refusal="9001: not verified")
+    PhoneRegistration.objects.filter(pk=item.pk).update(verified_at=timezone.now() - timedelta(hours=1))
+    client.force_login(customer)
+    for _ in range(5):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            answer = client.post(refresh_url(item), HTTP_X_REQUESTED_WITH="fetch")
+        assert answer.json() == {"status": "verified", "changed": False, "done": True}
+    assert queue.results == []  # no set-up and no chain enqueued
+    page = client.get(item.get_absolute_url()).content.decode()
+    assert "Our team has been told" in page
+    assert "data-nxwa-poll" not in page
+
+
+def test_a_refused_client_needs_attention_at_once_and_staff_can_send_it_again(nxcloud: FakeNXCloud) -> None:
+    item = refused_set_up(nxcloud)
+    item.refresh_from_db()
+    assert item.stuck_at is not None
+    assert PhoneRegistration.objects.filter(follow.needs_attention()).get() == item
+    nxcloud.mark_verified(item.phone_number)  # the cause fixed at NXCloud
+    services.create_client(item, resend_unknown=True)  # the admin's action
+    item.refresh_from_db()
+    assert (item.status, item.client_refusal) == (Status.CLIENT_CREATED, "")
+    assert PhoneRegistration.objects.filter(stuck_at__isnull=True).get() == item  # put right
+    assert len(nxcloud.calls_to("createClient")) == 2
+
+
+def test_a_set_up_that_never_reached_nxcloud_is_tried_again(nxcloud: FakeNXCloud) -> None:
+    item = registration("8613800138000", Status.VERIFIED, verified_at=timezone.now() - timedelta(hours=1))
+    nxcloud.mark_verified(item.phone_number)
+    nxcloud.fail("createClient", connection_error=True, times=10)  # the transport's retries too
+    tasks.follow_pass()
+    item.refresh_from_db()
+    assert (item.status, item.client_refusal, item.client_requested_at) == (Status.VERIFIED, "", None)
+    nxcloud.clear_failures()
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)):
+        tasks.follow_pass()
+    assert PhoneRegistration.objects.get().status == Status.CLIENT_CREATED
+
+
 # -- stuck numbers -----------------------------------------------------------------------------------
 
 
