@@ -222,6 +222,14 @@ def verify(api: ApiClient, nxcloud: FakeNXCloud, created: dict[str, Any]) -> Non
     api.post(f"/registrations/{created['id']}/check/", {"code": nxcloud.latest_code(DIGITS)})
 
 
+def start_verified(api: ApiClient, nxcloud: FakeNXCloud) -> dict[str, Any]:
+    """A registration whose code was accepted, its on-commit work (the client's set-up) done."""
+    created = start(api)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        verify(api, nxcloud, created)
+    return created
+
+
 def close(api: ApiClient, nxcloud: FakeNXCloud, created: dict[str, Any]) -> None:
     PhoneRegistration.objects.filter(public_id=created["id"]).update(status=Status.CLOSED)
 
@@ -376,9 +384,7 @@ def test_check_outcomes_unknown_and_failed(api: ApiClient, nxcloud: FakeNXCloud)
 def test_refresh_reads_and_never_calls_nxcloud_while_the_follower_moves_the_number_on(
     api: ApiClient, nxcloud: FakeNXCloud
 ) -> None:
-    created = start(api)
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        api.post(f"/registrations/{created['id']}/check/", {"code": nxcloud.latest_code(DIGITS)})
+    created = start_verified(api, nxcloud)
     seen = []
     for _ in range(4):
         calls = len(nxcloud.calls)
@@ -393,9 +399,7 @@ def test_refresh_reads_and_never_calls_nxcloud_while_the_follower_moves_the_numb
 def test_a_client_nxcloud_refused_is_done_and_its_polls_send_nothing(
     api: ApiClient, nxcloud: FakeNXCloud
 ) -> None:
-    created = start(api)
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        api.post(f"/registrations/{created['id']}/check/", {"code": nxcloud.latest_code(DIGITS)})
+    created = start_verified(api, nxcloud)
     PhoneRegistration.objects.update(status=Status.VERIFIED, client_refusal="9001: not verified")
     calls = len(nxcloud.calls)
     for _ in range(3):
