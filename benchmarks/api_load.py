@@ -18,10 +18,10 @@ import requests
 from benchmarks.load import (
     PASSWORD,
     THREADS,
+    TRIVIAL,
     USERNAME,
     WORKERS,
-    Phase,
-    run_phase,
+    run_phases,
     served,
     signed_in_session,
     with_code_sent,
@@ -77,18 +77,8 @@ def bench_api_load(*, seconds: float, db_name: str) -> dict[str, Any]:
                 timeout=30,
             )
 
-        phases: dict[str, Phase] = {}
-        for name, request in (
-            ("trivial Django view", trivial),
-            ("API state (GET)", state),
-            ("API code submission (POST)", submit_code),
-        ):
-            phases[name] = Phase(name)
-            run_phase(phases[name], sessions, seconds, request)
-    rows = {name: phase.summary() for name, phase in phases.items()}
-    trivial_rps = rows["trivial Django view"]["rps"]
-    for row in rows.values():
-        row["rps_vs_trivial"] = round(row["rps"] / trivial_rps, 2) if trivial_rps else 0.0
+        named = [(TRIVIAL, trivial), ("API state (GET)", state), ("API code submission (POST)", submit_code)]
+        rows = run_phases(named, sessions, seconds)
     attempt_rows = VerificationAttempt.objects.filter(registration__in=[r.pk for r in submitted]).count()
     verified = PhoneRegistration.objects.filter(
         pk__in=[r.pk for r in submitted], status__in=("verified", "client_created")

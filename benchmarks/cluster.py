@@ -55,8 +55,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgr
 
 from benchmarks.cluster_counts import counts, failures, rows  # noqa: E402
 from benchmarks.cluster_merchants import PASSWORD, Merchant, Tally, sign_up, verify_and_follow  # noqa: E402
-from benchmarks.cluster_processes import Processes, wait_until_answers  # noqa: E402
-from benchmarks.load import free_port  # noqa: E402
+from benchmarks.cluster_processes import Processes  # noqa: E402
+from tests.helpers.processes import free_port  # noqa: E402
 
 Row = dict[str, Any]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -288,7 +288,7 @@ def start_cluster(backend: str, processes: Processes, nxcloud_port: int, common:
     server = processes.gunicorn(
         "nxcloud", nxcloud_port, {**common, "NXWA_CLUSTER_ROLE": "nxcloud"}, workers=2, threads=4
     )
-    wait_until_answers(nxcloud + "/probe/api/", server)
+    server.answers(nxcloud + "/probe/api/")
     names: list[str] = []
     for n in range(1, WORKERS + 1):
         env = {**common, "NXWA_BENCH_BASE_URL": f"{nxcloud}/worker{n}"}
@@ -303,7 +303,7 @@ def start_cluster(backend: str, processes: Processes, nxcloud_port: int, common:
         env = {**common, "NXWA_BENCH_BASE_URL": f"{nxcloud}/web{n}"}
         site = processes.gunicorn(f"web{n}", port, env, workers=2, threads=1)
         sites.append(f"http://127.0.0.1:{port}")
-        wait_until_answers(sites[-1] + "/bench/trivial/", site)
+        site.answers(sites[-1] + "/bench/trivial/")
     if backend == "rq":
         wait_for_rq_workers(names)
     return sites

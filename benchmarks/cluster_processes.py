@@ -13,12 +13,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import requests
+from tests.helpers.processes import gunicorn_args, wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +36,10 @@ class Started:
     def tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
+
+    def answers(self, url: str, seconds: float = 60) -> None:
+        """Wait until the server answers at ``url``; raises with its log's tail if it never does."""
+        wait_until_answers(url, self.process, seconds, output=lambda: f"{self.name}:\n{self.tail()}")
 
     def tracebacks(self, *, stopping: bool = False) -> list[str]:
         """The tracebacks the process wrote while running (or, ``stopping``: while stopping),
@@ -99,10 +102,8 @@ class Processes:
         return entry
 
     def gunicorn(self, name: str, port: int, env: dict[str, str], *, workers: int, threads: int) -> Started:
-        args = ["-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
-        if threads > 1:
-            args += ["--worker-class", "gthread", "--threads", str(threads)]
-        return self.start(name, [*args, "--log-level", "warning", "benchmarks.wsgi:application"], env)
+        args = gunicorn_args(port, "benchmarks.wsgi:application", workers=workers, threads=threads)
+        return self.start(name, args, env)
 
     def stop_all(self, grace: float = 20.0) -> None:
         for entry in self.started:
@@ -121,17 +122,3 @@ class Processes:
                 entry.process.wait()
         for entry in self.started:
             entry.output.close()
-
-
-def wait_until_answers(url: str, entry: Started, seconds: float = 60) -> None:
-    """Until ``url`` answers at all (any status): the server is up."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if entry.process.poll() is not None:
-            raise RuntimeError(f"{entry.name} exited ({entry.process.returncode}):\n{entry.tail()}")
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise RuntimeError(f"{entry.name} did not answer at {url}:\n{entry.tail()}")

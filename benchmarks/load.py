@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import queue
-import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +30,6 @@ WORKERS = 2
 THREADS = 8
 USERNAME = "bench-customer"
 PASSWORD = "bench-customer-pw"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -62,6 +56,20 @@ class Phase:
             "errors_5xx": sum(n for code, n in self.statuses.items() if code >= 500),
             "statuses": {str(code): n for code, n in sorted(self.statuses.items())},
         }
+
+
+def post_form(
+    session: requests.Session, url: str, data: dict[str, str], headers: dict[str, str] | None = None
+) -> requests.Response:
+    """A page's form posted as a browser would: the CSRF token, ``url`` as the Referer, no redirect
+    followed."""
+    return session.post(
+        url,
+        data={**data, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": url, **(headers or {})},
+        allow_redirects=False,
+        timeout=30,
+    )
 
 
 def signed_in_session(base: str, username: str = USERNAME, password: str = PASSWORD) -> requests.Session:
@@ -138,6 +146,30 @@ def with_code_sent(
     return list(registrations)
 
 
+TRIVIAL = "trivial Django view"
+TRIVIAL_PATH = "/bench/trivial/"
+
+
+def run_phases(
+    requests_by_name: Sequence[tuple[str, Callable[[requests.Session, int], requests.Response | None]]],
+    sessions: list[requests.Session],
+    seconds: float,
+    *,
+    digits: int = 2,
+) -> dict[str, dict[str, Any]]:
+    """Each phase in turn for ``seconds`` (the first: the trivial view, ``TRIVIAL``); each one's
+    summary, with its requests per second against the trivial view's (``rps_vs_trivial``,
+    rounded to ``digits``)."""
+    phases = {name: Phase(name) for name, _request in requests_by_name}
+    for name, request in requests_by_name:
+        run_phase(phases[name], sessions, seconds, request)
+    rows = {name: phase.summary() for name, phase in phases.items()}
+    trivial_rps = rows[TRIVIAL]["rps"]
+    for row in rows.values():
+        row["rps_vs_trivial"] = round(row["rps"] / trivial_rps, digits) if trivial_rps else 0.0
+    return rows
+
+
 def prepare(count: int) -> list[Any]:
     """The bench customer and ``count`` registrations with a code sent (as request_code leaves them)."""
     from django.contrib.auth import get_user_model
@@ -157,53 +189,30 @@ def start_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]
     )
 
 
-def wait_until_up(url: str, process: subprocess.Popen[str], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            raise RuntimeError(f"server exited: {output[-2000:]}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextmanager
 def served(db_name: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """The loopback NXCloud stand-in, and gunicorn serving the benchmark project against it
     (``extra_env``: more of the environment benchmarks/settings.py reads); yields the site's
     base URL once it answers, and stops both afterwards."""
+    # Imported here: this file also runs as the loopback stand-in's child, before sys.path has ROOT.
+    from tests.helpers.processes import gunicorn, stop
+
     loopback = start_process([sys.executable, str(Path(__file__)), "--serve-loopback"], {})
     try:
         assert loopback.stdout is not None
         loopback_url = loopback.stdout.readline().strip()
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         env = {
             "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
             "NXWA_BENCH_DB_NAME": db_name,
             "NXWA_BENCH_BASE_URL": loopback_url,
             **(extra_env or {}),
         }
-        command = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}"]
-        gunicorn = start_process([*command, "--log-level", "warning", "benchmarks.wsgi:application"], env)
-        try:
-            wait_until_up(base + "/bench/trivial/", gunicorn)
+        app = "benchmarks.wsgi:application"
+        with (
+            tempfile.TemporaryFile() as log,
+            gunicorn(app, env, log, workers=WORKERS, ready_path=TRIVIAL_PATH) as base,
+        ):
             yield base
-        finally:
-            stop(gunicorn)
     finally:
         stop(loopback)
 
@@ -246,42 +255,22 @@ def bench_load(*, seconds: float, db_name: str) -> dict[str, Any]:
             with submitted_lock:
                 submitted.append(registration)
             url = base + reverse("nxwa_onboarding:check", kwargs={"public_id": registration.public_id})
-            return session.post(
-                url,
-                data={"code": "123 456", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-                headers={"Referer": url},
-                allow_redirects=False,
-                timeout=30,
-            )
+            return post_form(session, url, {"code": "123 456"})
 
         def start_post(session: requests.Session, index: int) -> requests.Response:
             with numbers_lock:
                 number = next(numbers)
-            return session.post(
-                base + reverse("nxwa_onboarding:start"),
-                data={
-                    "phone_number": f"+86 136 {number:08d}",
-                    "method": "sms",
-                    "csrfmiddlewaretoken": session.cookies["csrftoken"],
-                },
-                allow_redirects=False,
-                timeout=30,
-            )
+            url = base + reverse("nxwa_onboarding:start")
+            return post_form(session, url, {"phone_number": f"+86 136 {number:08d}", "method": "sms"})
 
-        pages: dict[str, Phase] = {}
-        for name, request in (
-            ("trivial Django view", trivial),
+        named = [
+            (TRIVIAL, trivial),
             ("start page (GET)", start_page),
             ("status page (GET)", status_page),
             ("code submission (POST)", submit_code),
             ("start form (POST: new registration + getCode)", start_post),
-        ):
-            pages[name] = Phase(name)
-            run_phase(pages[name], sessions, seconds, request)
-    rows = {name: phase.summary() for name, phase in pages.items()}
-    trivial_rps = rows["trivial Django view"]["rps"]
-    for row in rows.values():
-        row["rps_vs_trivial"] = round(row["rps"] / trivial_rps, 2) if trivial_rps else 0.0
+        ]
+        rows = run_phases(named, sessions, seconds)
     submissions = len(submitted)
     attempt_rows = VerificationAttempt.objects.filter(registration__in=[r.pk for r in submitted]).count()
     accepted = PhoneRegistration.objects.filter(

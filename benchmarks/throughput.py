@@ -25,7 +25,16 @@ from typing import Any
 
 import requests
 
-from benchmarks.load import THREADS, WORKERS, Phase, run_phase, served, signed_in_session, with_code_sent
+from benchmarks.load import (
+    THREADS,
+    TRIVIAL,
+    WORKERS,
+    post_form,
+    run_phases,
+    served,
+    signed_in_session,
+    with_code_sent,
+)
 
 PASSWORD = "bench-merchant-pw"
 SIZES = {"small": 1_000, "large": 100_000}  # registrations of history; five attempts each
@@ -123,7 +132,7 @@ def measure(
     with served(db_name, env) as base:
         names = {name for mine in owned for name, _, _ in mine}
         signed_in = {name: signed_in_session(base, name, PASSWORD) for name in sorted(names)}
-        sessions = [requests.Session() for _ in range(THREADS)]  # run_phase's; unused here
+        sessions = [requests.Session() for _ in range(THREADS)]  # run_phases'; unused here
         pending: list[queue.SimpleQueue[tuple[str, Any, str]]] = []
         for mine in owned:
             waiting: queue.SimpleQueue[tuple[str, Any, str]] = queue.SimpleQueue()
@@ -149,26 +158,14 @@ def measure(
             session = signed_in[name]
             submitted.append(registration)
             url = base + reverse("nxwa_onboarding:check", kwargs={"public_id": registration.public_id})
-            return session.post(
-                url,
-                data={"code": "123 456", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-                headers={"Referer": url, "X-Forwarded-For": ip},
-                allow_redirects=False,
-                timeout=30,
-            )
+            return post_form(session, url, {"code": "123 456"}, {"X-Forwarded-For": ip})
 
-        phases = {}
-        for name, request in (
-            ("trivial Django view", trivial),
+        named = [
+            (TRIVIAL, trivial),
             ("status page (GET)", status_page),
             ("code submission (POST)", submit_code),
-        ):
-            phases[name] = Phase(name)
-            run_phase(phases[name], sessions, seconds, request)
-    rows = {name: phase.summary() for name, phase in phases.items()}
-    floor = rows["trivial Django view"]["rps"]
-    for row in rows.values():
-        row["rps_vs_trivial"] = round(row["rps"] / floor, 3) if floor else 0.0
+        ]
+        rows = run_phases(named, sessions, seconds, digits=3)
     return {"pages": rows, "submitted": [r.pk for r in submitted]}
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.helpers.processes import free_port
+
 
 @dataclass
 class Behaviour:
@@ -141,9 +143,7 @@ class LoopbackNXCloud:
 
 def closed_port() -> int:
     """A local port with nothing listening (connection refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 @contextmanager

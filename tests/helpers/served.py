@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ from typing import IO
 import requests
 from django.http import HttpRequest, HttpResponseBase
 
-from tests.helpers.loopback import closed_port
+from tests.helpers import processes
 from tests.helpers.users import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -38,41 +37,14 @@ def served_by(get_response: Callable[[HttpRequest], HttpResponseBase]) -> Callab
 @contextmanager
 def gunicorn(db_name: str, nxcloud_url: str, log: IO[bytes], workers: int = 2) -> Iterator[str]:
     """gunicorn (sync workers) serving ``tests.urls`` on the test database; yields its base URL."""
-    port = closed_port()
-    base = f"http://127.0.0.1:{port}"
     env = {
-        **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings_served",
         "NXWA_SERVED_DB_NAME": db_name,
         "NXWA_SERVED_BASE_URL": nxcloud_url,
-        "PYTHONPATH": str(ROOT),
     }
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
-    process = subprocess.Popen(
-        [*command, "--log-level", "warning", "django.core.wsgi:get_wsgi_application()"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, "gunicorn exited"
-            try:
-                requests.get(base + "/accounts/login/", timeout=2)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "gunicorn did not come up"
-                time.sleep(0.2)
+    app = "django.core.wsgi:get_wsgi_application()"
+    with processes.gunicorn(app, env, log, workers=workers, ready_path="/accounts/login/") as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def signed_in(base: str, username: str, password: str = PASSWORD) -> requests.Session:
