@@ -23,7 +23,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
 from .conf import KNOWN_KEYS, conf
-from .signing import ALGORITHMS
+from .nxcloud.signing import ALGORITHMS
 
 HINT = "Set it in settings.NXWA_ONBOARDING."
 

@@ -15,7 +15,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from .choices import RefusalReason
-from .redact import Hidden, hide
+from .nxcloud.redact import Hidden, hide
 from .texts import refusal_text
 
 if TYPE_CHECKING:

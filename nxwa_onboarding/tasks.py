@@ -25,11 +25,11 @@ from django.utils import timezone
 
 from . import services
 from .choices import RegistrationStatus
+from .compat import Task, task, task_backends
 from .conf import conf
-from .exceptions import InvalidStateError, NXCloudConfigurationError, OnboardingError
 from .models import PhoneRegistration
+from .nxcloud.exceptions import InvalidStateError, NXCloudConfigurationError, OnboardingError
 from .services import follow
-from .taskapi import Task, task, task_backends
 
 logger = logging.getLogger(__name__)
 

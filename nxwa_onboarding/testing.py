@@ -56,8 +56,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .client import ENDPOINTS
 from .conf import conf
+from .nxcloud.client import ENDPOINTS
 from .sandbox import callbacks, engine
 from .sandbox.protocol import ACTION_BY_PATH, ProtocolError, check_request
 

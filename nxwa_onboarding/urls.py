@@ -1,18 +1,10 @@
-"""The customer pages. Include under any prefix: ``path("onboarding/", include("nxwa_onboarding.urls"))``."""
+"""The app's URLconf for host projects: ``path("onboarding/", include("nxwa_onboarding.urls"))``
+(namespace ``nxwa_onboarding``). The customer pages' routes live in ``pages.urls``; the JSON API
+(``nxwa_onboarding.api.urls``) and the webhooks (``nxwa_onboarding.webhooks.urls``) are included
+separately, so a host mounts only what it uses."""
 
 from __future__ import annotations
 
-from django.urls import path
+from .pages.urls import app_name, urlpatterns
 
-from . import views
-
-app_name = "nxwa_onboarding"
-
-urlpatterns = [
-    path("", views.registration_list, name="list"),
-    path("start/", views.start, name="start"),
-    path("r/<uuid:public_id>/", views.detail, name="detail"),
-    path("r/<uuid:public_id>/check/", views.check, name="check"),
-    path("r/<uuid:public_id>/send/", views.send_code, name="send"),
-    path("r/<uuid:public_id>/refresh/", views.refresh, name="refresh"),
-]
+__all__ = ["app_name", "urlpatterns"]

@@ -39,7 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "nxwa_onboarding",
     "nxwa_onboarding.sandbox",
-    # The database backend's table, for the worker tests (tests/test_workers.py); the suite's
+    # The database backend's table, for the worker tests (tests/test_tasks.py); the suite's
     # own default is the immediate backend (no TASKS setting). RQ needs only RQ_QUEUES here (its
     # worker's settings add django_rq, whose unmanaged dashboard model would upset dumpdata).
     "django_tasks_db",

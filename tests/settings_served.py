@@ -1,4 +1,4 @@
-"""Settings of the gunicorn started by ``tests/test_faults_restart.py``: the suite's settings on
+"""Settings of the gunicorn started by ``tests/crosscutting/test_faults_restart.py``: the suite's settings on
 the parent's test database, connections kept for the life of the process as in production
 (``CONN_MAX_AGE = None``, no health checks: Django's defaults), NXCloud a loopback server, the
 per-address and per-owner limits out of the way (every request comes from 127.0.0.1), and the

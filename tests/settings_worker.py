@@ -1,4 +1,4 @@
-"""Settings of a worker process started by ``tests/test_workers.py``: the suite's settings, on
+"""Settings of a worker process started by ``tests/test_tasks.py``: the suite's settings, on
 the parent's test database, with its Tasks backend and its NXCloud (a loopback server)."""
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..addresses import client_ip
 from ..choices import Failure
-from ..exceptions import InvalidStateError
 from ..models import Channel, CodeRequest, Method, PhoneRegistration
+from ..nxcloud.exceptions import InvalidStateError
 from .outcomes import CALL_ERRORS, Outcomes, failed_messages
 from .presenters import LISTED_NUMBERS, METHOD_WORDS, _numbers, configuration_message, failed_text, result_of
 

@@ -22,8 +22,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..choices import CLOSED_STATES
-from ..exceptions import NXCloudConfigurationError, OnboardingError
 from ..models import Application, PhoneRegistration, WebhookDelivery
+from ..nxcloud.exceptions import NXCloudConfigurationError, OnboardingError
 from . import presenters
 from .audit import ReadOnlyMixin
 from .presenters import EMPTY, admin_url

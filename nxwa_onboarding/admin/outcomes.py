@@ -14,8 +14,8 @@ from django.contrib import messages
 from django.utils.translation import gettext, ngettext
 
 from ..choices import Failure
-from ..exceptions import NXCloudConfigurationError, NXCloudError, TransportError
 from ..models import CallRecord, PhoneRegistration
+from ..nxcloud.exceptions import NXCloudConfigurationError, NXCloudError, TransportError
 from ..texts import refusal_text
 from .presenters import EMPTY, _latest, _numbers, configuration_message, failed_text, result_of
 

@@ -24,8 +24,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..choices import RegisterStatus, RegistrationStatus
-from ..exceptions import NXCloudError
 from ..models import CallRecord, Channel, Method, PhoneRegistration, RefusalReason, VerificationAttempt
+from ..nxcloud.exceptions import NXCloudError
 from ..texts import configuration_problem_text, is_configuration_failure, refusal_text, until_text
 
 Attempt = VerificationAttempt.Outcome

@@ -23,8 +23,8 @@ from ninja import Status as Answer
 from .. import services, tasks
 from ..addresses import client_ip
 from ..choices import AttemptOutcome, Channel, Failure, RefusalReason, RegistrationStatus, SendOutcome
-from ..forms import CodeForm, SendCodeForm, StartForm
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
+from ..pages.forms import CodeForm, SendCodeForm, StartForm
 from ..texts import code_rejected_text
 from . import present, problems
 from .auth import caller

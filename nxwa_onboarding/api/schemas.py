@@ -10,7 +10,7 @@ from ninja import Field, Schema
 from pydantic import AfterValidator
 
 from ..choices import Failure, Method, RefusalReason, RegistrationStatus, SendOutcome
-from ..redact import hide
+from ..nxcloud.redact import hide
 
 # -- requests ------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ installation the default application is made when first needed instead.
 """
 
 import django.db.models.deletion
-import nxwa_onboarding.application_models
+import nxwa_onboarding.models.applications
 from django.conf import settings
 from django.db import migrations, models
 
@@ -112,7 +112,7 @@ class Migration(migrations.Migration):
                 (
                     "webhook_token",
                     models.CharField(
-                        default=nxwa_onboarding.application_models.new_webhook_token,
+                        default=nxwa_onboarding.models.applications.new_webhook_token,
                         editable=False,
                         max_length=64,
                         unique=True,

@@ -7,7 +7,7 @@ application) stays in Python, so migrating never runs today's model code against
 import django.db.models.deletion
 from django.db import migrations, models
 
-import nxwa_onboarding.application_models
+import nxwa_onboarding.models.applications
 
 
 def required(**extra):
@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 migrations.AlterField(
                     model_name="phoneregistration",
                     name="application",
-                    field=required(default=nxwa_onboarding.application_models.default_application_id),
+                    field=required(default=nxwa_onboarding.models.applications.default_application_id),
                 ),
             ],
         ),

@@ -10,8 +10,8 @@ import json
 import time
 from typing import Any
 
-from ..client import BIZ_TYPE
-from ..signing import ALGORITHMS, SIGNED_HEADERS
+from ..nxcloud.client import BIZ_TYPE
+from ..nxcloud.signing import ALGORITHMS, SIGNED_HEADERS
 
 WABA_ID = "100000000000001"
 #: The simulations the inbox offers: name -> (what the button says, how the event is built).

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..client import BIZ_TYPE, ENDPOINTS
-from ..signing import ALGORITHMS, verify_sign
+from ..nxcloud.client import BIZ_TYPE, ENDPOINTS
+from ..nxcloud.signing import ALGORITHMS, verify_sign
 
 REQUIRED_HEADERS = ("accessKey", "ts", "bizType", "action", "sign")
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {

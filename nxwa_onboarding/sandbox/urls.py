@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path, re_path
 
-from ..client import ENDPOINTS
+from ..nxcloud.client import ENDPOINTS
 from . import views
 
 app_name = "nxwa_sandbox"

@@ -22,8 +22,8 @@ from django.utils.translation import gettext_lazy
 
 from ..choices import ApplicationOutcome, Failure
 from ..conf import conf
-from ..exceptions import NXCloudError, OnboardingError
 from ..models import Application, PhoneRegistration
+from ..nxcloud.exceptions import NXCloudError, OnboardingError
 from ..phone import digits_only
 from ..texts import application_outcome_text
 from . import calls

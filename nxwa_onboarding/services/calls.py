@@ -22,9 +22,10 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from ..choices import AttemptOutcome, Failure, RefusalReason
-from ..client import CONNECT_RETRY_BACKOFF, NXCloudClient
 from ..conf import conf
-from ..exceptions import (
+from ..models import CallRecord
+from ..nxcloud.client import CONNECT_RETRY_BACKOFF, NXCloudClient
+from ..nxcloud.exceptions import (
     NXCloudAuthError,
     NXCloudConfigurationError,
     NXCloudError,
@@ -33,7 +34,6 @@ from ..exceptions import (
     OnboardingError,
     TransportError,
 )
-from ..models import CallRecord
 from .rules import Refusal
 from .sql import alias_for, update_row
 

@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 
 from .. import signals
 from ..choices import RegistrationStatus
-from ..exceptions import InvalidStateError, NXCloudConfigurationError, NXCloudError, TransportError
 from ..models import PhoneRegistration
+from ..nxcloud.exceptions import InvalidStateError, NXCloudConfigurationError, NXCloudError, TransportError
 from . import calls, status
 from .calls import UserLike, real_user
 

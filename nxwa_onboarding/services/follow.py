@@ -32,8 +32,8 @@ from django.utils import timezone
 from .. import signals
 from ..choices import RegistrationStatus
 from ..conf import conf
-from ..exceptions import NXCloudConfigurationError, OnboardingError
 from ..models import Application, FollowState, PhoneRegistration, VerificationAttempt
+from ..nxcloud.exceptions import NXCloudConfigurationError, OnboardingError
 from . import calls, sync
 from .applications import resolve_application
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 from .. import signals
 from ..choices import RegistrationStatus
 from ..conf import conf
-from ..exceptions import NXCloudConfigurationError
 from ..models import PhoneRegistration
+from ..nxcloud.exceptions import NXCloudConfigurationError
 from ..phone import digits_only
 from . import calls
 from .calls import clean_text

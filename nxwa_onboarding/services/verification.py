@@ -12,7 +12,7 @@ from ..addresses import clean_ip
 from ..choices import AttemptOutcome, Channel, RegistrationStatus
 from ..codes import MAX_CODE_INPUT, code_digest, normalize_code
 from ..models import PhoneRegistration, VerificationAttempt
-from ..redact import hide
+from ..nxcloud.redact import hide
 from . import calls, sql
 from .calls import CallResult, UserLike, Verdict, real_user
 from .rules import malformed

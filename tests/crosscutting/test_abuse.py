@@ -24,17 +24,17 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from harness.loopback import OK, LoopbackNXCloud, result
 from nxwa_onboarding import services
 from nxwa_onboarding.admin.forms import CheckCodeForm
-from nxwa_onboarding.client import parse_envelope
-from nxwa_onboarding.exceptions import TransportError
-from nxwa_onboarding.forms import CodeForm, SendCodeForm, StartForm
 from nxwa_onboarding.models import PhoneRegistration, VerificationAttempt
+from nxwa_onboarding.nxcloud.exceptions import TransportError
+from nxwa_onboarding.nxcloud.transport import parse_envelope
+from nxwa_onboarding.pages.forms import CodeForm, SendCodeForm, StartForm
 from nxwa_onboarding.phone import normalize_phone
 from nxwa_onboarding.services.calls import REFUSALS_RECORDED
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.helpers.fuzz import examples
-from tests.helpers.loopback import OK, LoopbackNXCloud, result
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 needs_postgres = pytest.mark.skipif(

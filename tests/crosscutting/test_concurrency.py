@@ -19,10 +19,10 @@ from collections import Counter
 import pytest
 from django.contrib.auth import get_user_model
 
+from harness.loopback import LoopbackNXCloud, result
 from nxwa_onboarding import services, signals
 from nxwa_onboarding.models import Channel, CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
 from tests.helpers.concurrency import ON_POSTGRES, THREADS, in_threads
-from tests.helpers.loopback import LoopbackNXCloud, result
 from tests.helpers.services import CODE, WRONG, caught, new_registration, rules, with_code
 
 pytestmark = [

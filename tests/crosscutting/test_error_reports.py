@@ -27,11 +27,11 @@ from django.test import Client
 from django.urls import reverse
 from django.views.debug import ExceptionReporter
 
+from harness.loopback import Behaviour, closed_port, loopback
 from nxwa_onboarding import services
-from nxwa_onboarding.exceptions import TransportError
 from nxwa_onboarding.models import PhoneRegistration
+from nxwa_onboarding.nxcloud.exceptions import TransportError
 from nxwa_onboarding.services import calls
-from tests.helpers.loopback import Behaviour, closed_port, loopback
 from tests.helpers.services import PHONE, answer, mocked_nxcloud, send_code
 from tests.helpers.users import PASSWORD
 from tests.helpers.wire import CANARY_SECRET, Captured, RecordingAdapter, make_client
@@ -216,7 +216,7 @@ def reported_by_django() -> Iterator[list[str]]:
 def test_the_check_page(action: str, debug: bool, customer: Any) -> None:
     """A RuntimeError in checkCode's send (re-raised by check_code): a 500, whose report shows
     the posted code as stars. (createClient no longer runs in this request: it is a task,
-    enqueued once the check commits; ``tests/test_follow.py``.)"""
+    enqueued once the check commits; ``tests/services/test_follow.py``.)"""
     registration = with_code(owner=customer)
     browser = Client(raise_request_exception=False)
     assert browser.login(username=customer.username, password=PASSWORD)

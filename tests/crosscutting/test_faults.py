@@ -1,6 +1,6 @@
 """NXCloud on a bad day, call by call, through the customer page and the admin's enter-code view.
 
-A real loopback server (``tests.helpers.loopback``) plays NXCloud: it refuses the connection, accepts
+A real loopback server (``harness.loopback``) plays NXCloud: it refuses the connection, accepts
 and never answers, answers after the read timeout, drops the connection after reading the
 request, answers 500 with HTML, answers truncated JSON, or answers each documented result code.
 For each: no 500 page, the right message, the attempt row with the right outcome, no automatic
@@ -21,9 +21,9 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from harness.loopback import Behaviour, LoopbackNXCloud, closed_port, result
 from nxwa_onboarding import services
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
-from tests.helpers.loopback import Behaviour, LoopbackNXCloud, closed_port, result
 
 PHONE = "+86 138 0013 8000"
 TIMEOUT = (0.5, 0.5)

@@ -2,7 +2,7 @@
 
 Each test drives the app as the person who wants to abuse it would (through the customer pages
 where that is the way in) and asserts what must hold now. The concurrent ones are in
-tests/test_concurrency.py (PostgreSQL).
+tests/crosscutting/test_concurrency.py (PostgreSQL).
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
 
+from harness.loopback import LoopbackNXCloud, result
 from nxwa_onboarding import services
-from nxwa_onboarding.client import NXCloudClient
-from nxwa_onboarding.exceptions import OnboardingError
 from nxwa_onboarding.models import PhoneRegistration, VerificationAttempt
+from nxwa_onboarding.nxcloud.client import NXCloudClient
+from nxwa_onboarding.nxcloud.exceptions import OnboardingError
 from nxwa_onboarding.testing import FakeNXCloud, fake_nxcloud
-from tests.helpers.loopback import LoopbackNXCloud, result
 
 SECRET = "CANARY-SECRET-5b7e0c9d41"
 WRONG = "73916482"

@@ -4,7 +4,6 @@ signed-in HTTP sessions, and the machine's PostgreSQL stopped and started."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -12,11 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-import requests
 from django.http import HttpRequest, HttpResponseBase
 
-from tests.helpers import processes
-from tests.helpers.users import PASSWORD
+from harness import processes
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 #: The cluster the suite runs on (Debian's layout: /etc/postgresql/<version>/main).
@@ -45,22 +42,6 @@ def gunicorn(db_name: str, nxcloud_url: str, log: IO[bytes], workers: int = 2) -
     app = "django.core.wsgi:get_wsgi_application()"
     with processes.gunicorn(app, env, log, workers=workers, ready_path="/accounts/login/") as base:
         yield base
-
-
-def signed_in(base: str, username: str, password: str = PASSWORD) -> requests.Session:
-    """A browser-like session signed in through the login page (the benchmarks' too)."""
-    session = requests.Session()
-    page = session.get(base + "/accounts/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert token, "no CSRF token on the login page"
-    response = session.post(
-        base + "/accounts/login/",
-        data={"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)},
-        allow_redirects=False,
-        timeout=30,
-    )
-    assert response.status_code == 302, f"login failed: {response.status_code}"
-    return session
 
 
 def postgres(action: str) -> None:

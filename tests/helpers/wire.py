@@ -2,7 +2,7 @@
 re-computation of NXCloud's sign from a captured request, and nets that catch every log record
 and every exception text so a leak cannot slip past.
 
-``reference_sign`` is written from NXCloud's documentation, not from ``nxwa_onboarding.signing``:
+``reference_sign`` is written from NXCloud's documentation, not from ``nxwa_onboarding.nxcloud.signing``:
 a wire test that recomputed the sign with the code under test could not catch a signing bug.
 """
 
@@ -25,8 +25,8 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from responses.registries import FirstMatchRegistry, OrderedRegistry
 
-from nxwa_onboarding.client import NXCloudClient, build_session
-from tests.helpers.loopback import LoopbackNXCloud, Received
+from harness.loopback import LoopbackNXCloud, Received
+from nxwa_onboarding.nxcloud.client import NXCloudClient, build_session
 
 ACCESS_KEY = "AK-test-0001"
 #: Must never appear in a log record, an exception's text or a repr.

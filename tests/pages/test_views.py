@@ -19,10 +19,10 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from nxwa_onboarding import client as client_module
 from nxwa_onboarding import services, tasks
 from nxwa_onboarding.choices import Failure
 from nxwa_onboarding.models import CodeRequest, FollowState, PhoneRegistration, VerificationAttempt
+from nxwa_onboarding.nxcloud import client as client_module
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.helpers.pages import (
     CONFIGURATION,

@@ -15,7 +15,7 @@ from django.test import Client, override_settings
 
 from nxwa_onboarding import services
 from nxwa_onboarding.models import Application, PhoneRegistration
-from nxwa_onboarding.signing import compute_sign
+from nxwa_onboarding.nxcloud.signing import compute_sign
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.helpers.services import OTHER_PHONE, PHONE, THIRD_PHONE, answer, url
 from tests.helpers.users import make_user

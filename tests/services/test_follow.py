@@ -3,7 +3,7 @@ stopping when nothing is in progress; tasks safe to run twice; stuck numbers mar
 
 Run against the immediate backend (the suite's default: no worker, ``nxwa_follow`` from cron)
 and Django's dummy backend (a queue that keeps what is enqueued, so the chain can be driven by
-hand); ``tests/test_workers.py`` runs the same flow with real ``db_worker`` and RQ workers.
+hand); ``tests/test_tasks.py`` runs the same flow with real ``db_worker`` and RQ workers.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from nxwa_onboarding import services, signals, tasks
+from nxwa_onboarding.compat import task_backends
 from nxwa_onboarding.conf import conf
 from nxwa_onboarding.models import FollowState, PhoneRegistration
 from nxwa_onboarding.services import follow, sync
-from nxwa_onboarding.taskapi import task_backends
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.helpers.services import caught
 
@@ -279,7 +279,7 @@ def test_a_chain_the_queue_could_not_take_is_started_again_by_the_next_nudge(set
 
 class BrokenBackend(task_backends["default"].__class__):  # type: ignore[misc]
     """A queue that is down (Redis refusing connections), on the immediate backend's catch-up;
-    a real Redis killed under a real worker is ``tests/test_workers.py``."""
+    a real Redis killed under a real worker is ``tests/test_tasks.py``."""
 
     supports_defer = True
 

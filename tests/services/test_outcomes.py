@@ -20,14 +20,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from nxwa_onboarding import services, signals
-from nxwa_onboarding.client import NXCloudClient
-from nxwa_onboarding.exceptions import (
+from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
+from nxwa_onboarding.nxcloud.client import NXCloudClient
+from nxwa_onboarding.nxcloud.exceptions import (
     InvalidStateError,
     NXCloudBusinessError,
     NXCloudConfigurationError,
     TransportError,
 )
-from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
 from tests.helpers.services import (
     CODE,
     OTHER_PHONE,

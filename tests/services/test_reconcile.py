@@ -21,9 +21,9 @@ import time_machine
 from django.core.management import call_command
 from django.db import connection
 
+from harness.loopback import Behaviour, LoopbackNXCloud
 from nxwa_onboarding import services
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
-from tests.helpers.loopback import Behaviour, LoopbackNXCloud
 from tests.helpers.services import CODE, T0, eventually, mocked_nxcloud, new_registration, rules, with_code
 
 CHILD = Path(__file__).resolve().parent.parent / "helpers" / "crash_child.py"

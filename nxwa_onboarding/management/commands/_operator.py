@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from nxwa_onboarding.choices import Failure
-from nxwa_onboarding.exceptions import NXCloudError
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
+from nxwa_onboarding.nxcloud.exceptions import NXCloudError
 from nxwa_onboarding.phone import format_phone, normalize_phone
 from nxwa_onboarding.services import failure_of
 from nxwa_onboarding.texts import configuration_problem_text, refusal_text

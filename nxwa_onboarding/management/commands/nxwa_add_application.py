@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from nxwa_onboarding import services
-from nxwa_onboarding.exceptions import NXCloudConfigurationError, OnboardingError
+from nxwa_onboarding.nxcloud.exceptions import NXCloudConfigurationError, OnboardingError
 
 from ._operator import error_text
 

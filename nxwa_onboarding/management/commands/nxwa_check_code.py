@@ -8,8 +8,8 @@ from typing import Any, TextIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from nxwa_onboarding import services
-from nxwa_onboarding.exceptions import NXCloudConfigurationError, OnboardingError
 from nxwa_onboarding.models import Channel, PhoneRegistration, VerificationAttempt
+from nxwa_onboarding.nxcloud.exceptions import NXCloudConfigurationError, OnboardingError
 
 from ._operator import describe, open_registration, outcome_text, parse_phone
 

@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from nxwa_onboarding import services
-from nxwa_onboarding.exceptions import NXCloudConfigurationError, OnboardingError
 from nxwa_onboarding.models import PhoneRegistration
+from nxwa_onboarding.nxcloud.exceptions import NXCloudConfigurationError, OnboardingError
 
 from ._operator import describe, error_text
 

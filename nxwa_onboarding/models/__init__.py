@@ -1,0 +1,32 @@
+"""Every model of the app, one module per subject:
+
+- ``registrations``: phone registrations and their append-only audit rows (code requests,
+  verification attempts);
+- ``applications``: customer applications and the webhook deliveries NXCloud sends them;
+- ``follow``: the background follower's state per application.
+
+Import from here (``from nxwa_onboarding.models import PhoneRegistration``): the modules are
+where the code lives, this package is the address host projects use.
+"""
+
+from __future__ import annotations
+
+from ..choices import AccountState, Channel, Method, RefusalReason
+from .applications import Application, WebhookDelivery, default_application_id
+from .follow import FollowState
+from .registrations import CallRecord, CodeRequest, PhoneRegistration, VerificationAttempt
+
+__all__ = [
+    "AccountState",
+    "Application",
+    "CallRecord",
+    "Channel",
+    "CodeRequest",
+    "FollowState",
+    "Method",
+    "PhoneRegistration",
+    "RefusalReason",
+    "VerificationAttempt",
+    "WebhookDelivery",
+    "default_application_id",
+]
