@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from typing import Any
 
-from ..redact import hide
-from ..signing import ALGORITHMS
+from ..nxcloud.redact import hide
+from ..nxcloud.signing import SignDigest
 
 #: How far ``ts`` may be from our clock, as NXCloud allows for our calls.
 TS_WINDOW_MS = 60_000
@@ -36,16 +35,13 @@ class CallbackSignature:
         self._values = {name: headers.get(header) or "" for name, header in SIGNED.items()}
         self._sign = hide(headers.get("sign") or "")
         self._problem = self._check_headers(headers, access_key, now_ms)
-        algorithm = (headers.get("algorithm") or "md5").lower()
-        self._digest: Any = None
+        algorithm = headers.get("algorithm") or "md5"
+        self._digest: SignDigest | None = None
         if not self._problem:
-            if algorithm not in ALGORITHMS:
+            try:
+                self._digest = SignDigest(self._values, algorithm)
+            except ValueError:
                 self._problem = "unknown algorithm"
-            else:
-                self._digest = ALGORITHMS[algorithm](b"")
-                signed = "&".join(f"{name}={self._values[name]}" for name in sorted(SIGNED))
-                self._digest.update(signed.encode("utf-8"))
-        self._empty = True
 
     def _check_headers(self, headers: Mapping[str, str], access_key: str, now_ms: int) -> str:
         missing = [header for header in (*SIGNED.values(), "sign") if not headers.get(header)]
@@ -60,18 +56,13 @@ class CallbackSignature:
         return ""
 
     def feed(self, chunk: bytes) -> None:
-        if self._digest is None or not chunk:
-            return
-        if self._empty:
-            self._digest.update(b"&body=")
-            self._empty = False
-        self._digest.update(chunk)
+        if self._digest is not None:
+            self._digest.feed(chunk)
 
     def problem(self) -> str:
-        if self._problem:
+        if self._problem or self._digest is None:
             return self._problem
-        self._digest.update(("&accessSecret=" + self._secret).encode("utf-8"))
-        expected = self._digest.hexdigest().encode("ascii")
+        expected = self._digest.hexdigest(self._secret).encode("ascii")
         if not hmac.compare_digest(expected, self._sign.lower().encode("utf-8", "backslashreplace")):
             return "forged"
         return ""
