@@ -67,19 +67,19 @@ matrix: install
 test-api: install
 	$(PYTEST) -m schemathesis -p no:randomly
 
-## openapi: rewrite the committed OpenAPI document from the code (tests/test_api_document.py)
+## openapi: rewrite the committed OpenAPI document from the code (tests/api/test_app.py)
 openapi: install
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m nxwa_onboarding.api > nxwa_onboarding/api/openapi.json
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy nxwa_onboarding tests example_project benchmarks
+	$(BIN)/mypy nxwa_onboarding tests example_project benchmarks harness
 
 bench: install
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/run.py
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/follow.py
-	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/cluster.py
+	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/cluster/run.py
 
 clean:
 	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output .cache

@@ -7,7 +7,7 @@
    when nothing changed and when everything changed.
 
 Two gunicorn instances and two workers with 200 merchants verifying at once, for the database
-backend and for RQ, are in ``benchmarks/cluster.py`` (also run by ``make bench``). The status page
+backend and for RQ, are in ``benchmarks/cluster/run.py`` (also run by ``make bench``). The status page
 and the code submission at 5,000 and 500,000 attempts: ``benchmarks/throughput.py``.
 
 Usage: ``python benchmarks/follow.py [--quick]``; writes ``benchmarks/results/follow.json``.
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 
-from benchmarks.run import setup_django, teardown_django  # noqa: E402
+from benchmarks.common import setup_django, teardown_django  # noqa: E402
 
 
 def _registrations(count: int, status: str) -> list[Any]:
@@ -115,7 +115,10 @@ def bench_sync(listed: int) -> dict[str, Any]:
     from django.test.utils import CaptureQueriesContext
 
     from nxwa_onboarding import services
-    from tests.helpers.services import answer, mocked_nxcloud
+    from nxwa_onboarding.conf import conf
+    from nxwa_onboarding.nxcloud.client import REGISTER_PREFIX
+
+    phone_list_url = conf.BASE_URL + REGISTER_PREFIX + "phoneList"
 
     _registrations(listed, "client_created")
     result: dict[str, Any] = {"listed": listed}
@@ -125,8 +128,12 @@ def bench_sync(listed: int) -> dict[str, Any]:
         ("all changed", 5),
     ):
         reset_queries()  # a full log (9,000 entries, the polls') would capture nothing
-        with mocked_nxcloud() as rsps, CaptureQueriesContext(connection) as queries:
-            answer(rsps, "phoneList", data=_listed(listed, register_status))
+        with (
+            responses.RequestsMock(assert_all_requests_are_fired=False) as rsps,
+            CaptureQueriesContext(connection) as queries,
+        ):
+            listing = _listed(listed, register_status)
+            rsps.post(phone_list_url, json={"code": 0, "message": "ok", "data": listing})
             started = time.perf_counter()
             summary = services.sync_statuses()
             seconds = time.perf_counter() - started

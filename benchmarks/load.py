@@ -74,7 +74,7 @@ def post_form(
 
 def signed_in_session(base: str, username: str = USERNAME, password: str = PASSWORD) -> requests.Session:
     # Imported here: this file also runs as the loopback stand-in's child, before sys.path has ROOT.
-    from tests.helpers.served import signed_in
+    from harness.login import signed_in
 
     return signed_in(base, username, password)
 
@@ -195,7 +195,7 @@ def served(db_name: str, extra_env: dict[str, str] | None = None) -> Iterator[st
     (``extra_env``: more of the environment benchmarks/settings.py reads); yields the site's
     base URL once it answers, and stops both afterwards."""
     # Imported here: this file also runs as the loopback stand-in's child, before sys.path has ROOT.
-    from tests.helpers.processes import gunicorn, stop
+    from harness.processes import gunicorn, stop
 
     loopback = start_process([sys.executable, str(Path(__file__)), "--serve-loopback"], {})
     try:
@@ -292,7 +292,7 @@ def bench_load(*, seconds: float, db_name: str) -> dict[str, Any]:
 def serve_loopback() -> None:
     """Child process: the loopback NXCloud, answering every call with success, until stdin closes."""
     sys.path.insert(0, str(ROOT))
-    from tests.helpers.loopback import LoopbackNXCloud
+    from harness.loopback import LoopbackNXCloud
 
     with LoopbackNXCloud() as server:
         print(server.base_url, flush=True)

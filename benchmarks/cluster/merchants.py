@@ -1,4 +1,4 @@
-"""The merchants of ``benchmarks/cluster.py``, each a browser: its own session on one of the web
+"""The merchants of ``benchmarks/cluster/run.py``, each a browser: its own session on one of the web
 server instances, through the customer pages with login and CSRF as a person's browser has them.
 
 - ``sign_up``: sign in, add the number on the start page (the site sends the code through NXCloud:

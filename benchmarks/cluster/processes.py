@@ -1,4 +1,4 @@
-"""The processes of ``benchmarks/cluster.py``: started with their output in a log file each, in
+"""The processes of ``benchmarks/cluster/run.py``: started with their output in a log file each, in
 a session of their own, and stopped one after another, newest first (the web instances, then the
 workers, then NXCloud, so that no worker's last task meets a NXCloud already gone): SIGTERM to
 the group (gunicorn's workers and RQ's work horses with it), then SIGKILL for whatever is still
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from tests.helpers.processes import gunicorn_args, wait_until_answers
+from harness.processes import gunicorn_args, wait_until_answers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass

@@ -1,11 +1,11 @@
-"""Settings of every process ``benchmarks/cluster.py`` starts, by ``NXWA_CLUSTER_ROLE``:
+"""Settings of every process ``benchmarks/cluster/run.py`` starts, by ``NXWA_CLUSTER_ROLE``:
 
 - ``site`` (the default): a web server instance, a worker, or the benchmark itself: the
   benchmark settings with the Tasks backend of ``NXWA_CLUSTER_BACKEND`` (``db``: django-tasks-db,
   ``rq``: django-tasks-rq on ``NXWA_CLUSTER_REDIS_URL``, Redis database 11 by default) and
   NXCloud at ``NXWA_BENCH_BASE_URL`` (the sandbox process, under a prefix naming the caller);
 - ``nxcloud``: the app's offline sandbox served on its own, as NXCloud would be, with a
-  middleware that records every call it answers (``benchmarks.cluster_nxcloud``).
+  middleware that records every call it answers (``benchmarks.cluster.nxcloud``).
 
 Both use the database ``NXWA_BENCH_DB_NAME`` on ``DATABASE_URL``'s server, made and dropped by
 ``cluster.py``; the sandbox's tables sit beside the app's there (migrated with ``nxcloud``'s
@@ -38,8 +38,8 @@ NXWA_ONBOARDING: dict[str, Any] = {
 
 if ROLE == "nxcloud":
     INSTALLED_APPS = list(_tests.INSTALLED_APPS)  # the sandbox and everything else, for migrate
-    ROOT_URLCONF = "benchmarks.cluster_nxcloud"
-    MIDDLEWARE = ["benchmarks.cluster_nxcloud.RecordCalls", *_tests.MIDDLEWARE]
+    ROOT_URLCONF = "benchmarks.cluster.nxcloud"
+    MIDDLEWARE = ["benchmarks.cluster.nxcloud.RecordCalls", *_tests.MIDDLEWARE]
 else:
     INSTALLED_APPS = [*_bench.INSTALLED_APPS, "django_rq"]  # django_rq: its rqworker command
     TASKS = {"default": {"BACKEND": BACKENDS[os.environ.get("NXWA_CLUSTER_BACKEND", "db")]}}

@@ -1,8 +1,8 @@
-"""What ``benchmarks/cluster.py`` counts after a backend's run, and what it holds the run to.
+"""What ``benchmarks/cluster/run.py`` counts after a backend's run, and what it holds the run to.
 
 Read from the run's database: the site's rows (registrations, code requests, attempts, follow
 states), the sandbox's (numbers at register_status 5 by its own timing rule), the record of every
-NXCloud call ``benchmarks.cluster_nxcloud`` kept, and the Tasks backend's outcomes.
+NXCloud call ``benchmarks.cluster.nxcloud`` kept, and the Tasks backend's outcomes.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def counts(backend: str) -> Row:
     """What the database holds afterwards: the site's rows and NXCloud's record of its calls."""
     from django.db.models import Count
 
-    from benchmarks.cluster_nxcloud import CALLS_TABLE
+    from benchmarks.cluster.nxcloud import CALLS_TABLE
     from nxwa_onboarding.models import CodeRequest, FollowState, PhoneRegistration, VerificationAttempt
 
     calls: dict[str, dict[str, int]] = {}
@@ -87,7 +87,7 @@ def counts(backend: str) -> Row:
 
 def span(first: str, last: str) -> float | None:
     """Seconds from NXCloud's first ``first`` call to its last ``last`` call."""
-    from benchmarks.cluster_nxcloud import CALLS_TABLE
+    from benchmarks.cluster.nxcloud import CALLS_TABLE
 
     found = rows(
         f"SELECT EXTRACT(EPOCH FROM MAX(at) FILTER (WHERE action = %s) - MIN(at) FILTER (WHERE action = %s))"  # noqa: S608

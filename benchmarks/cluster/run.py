@@ -6,16 +6,16 @@ For the database backend (django-tasks-db, ``db_worker``) and then RQ (django-ta
 
 - NXCloud: the app's sandbox (``nxwa_onboarding.sandbox``) served by its own gunicorn, register
   status 3 -> 4 -> 5 at 2 s and 5 s after createClient; every call is recorded in a table by
-  who made it (``benchmarks.cluster_nxcloud``): the web instance or the worker whose BASE_URL it
+  who made it (``benchmarks.cluster.nxcloud``): the web instance or the worker whose BASE_URL it
   came through;
 - the site: two gunicorn instances (separate processes on two ports, 2 sync workers each) and
   two worker processes, all on that one database;
 - 200 merchants (``--quick``: 20), each a user, sign in and add a number through the start page
   (8 at a time: the site sends the code; the sandbox's inbox row gives it to the merchant), then
   all submit their code at the same moment (a barrier; half to each instance) and poll their
-  page as its script does until registered (``benchmarks.cluster_merchants``).
+  page as its script does until registered (``benchmarks.cluster.merchants``).
 
-Asserted (``benchmarks.cluster_counts``; the run exits 1 otherwise): exactly one createClient
+Asserted (``benchmarks.cluster.counts``; the run exits 1 otherwise): exactly one createClient
 per number (so exactly as many as merchants), every registration ``registered`` in the site and
 its number at register_status 5 in the sandbox, one accepted attempt per registration and no
 other attempt, one registration and one code request per number, one follow state, no 5xx and no
@@ -29,7 +29,7 @@ from the barrier until every code submission had its answer, until the last crea
 ``benchmarks/results/cluster.json``; the processes' logs to ``benchmarks/results/cluster-logs/``.
 Every process is stopped and the database dropped on the way out, on failure too.
 
-Usage: ``python benchmarks/cluster.py [--quick] [--backend db|rq] [--merchants N] [--timeout S]``
+Usage: ``python benchmarks/cluster/run.py [--quick] [--backend db|rq] [--merchants N] [--timeout S]``
 with ``DATABASE_URL`` on the PostgreSQL server (``make bench`` sets it).
 """
 
@@ -47,16 +47,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.cluster_settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.cluster.settings"
 os.environ["NXWA_CLUSTER_ROLE"] = "site"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
-from benchmarks.cluster_counts import counts, failures, rows  # noqa: E402
-from benchmarks.cluster_merchants import PASSWORD, Merchant, Tally, sign_up, verify_and_follow  # noqa: E402
-from benchmarks.cluster_processes import Processes  # noqa: E402
-from tests.helpers.processes import free_port  # noqa: E402
+from benchmarks.cluster.counts import counts, failures, rows  # noqa: E402
+from benchmarks.cluster.merchants import PASSWORD, Merchant, Tally, sign_up, verify_and_follow  # noqa: E402
+from benchmarks.cluster.processes import Processes  # noqa: E402
+from harness.processes import free_port  # noqa: E402
 
 Row = dict[str, Any]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -113,7 +113,7 @@ def fresh_database(name: str, processes_env: dict[str, str]) -> Iterator[None]:
         )
         connections.close_all()
         connection.settings_dict["NAME"] = name
-        from benchmarks.cluster_nxcloud import CREATE_CALLS_TABLE
+        from benchmarks.cluster.nxcloud import CREATE_CALLS_TABLE
 
         with connection.cursor() as cursor:
             cursor.execute(CREATE_CALLS_TABLE)
@@ -396,9 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        print("benchmarks/cluster.py needs PostgreSQL (DATABASE_URL)", file=sys.stderr)
+        print("benchmarks/cluster/run.py needs PostgreSQL (DATABASE_URL)", file=sys.stderr)
         return 2
-    from benchmarks.run import machine
+    from benchmarks.common import machine
 
     results: Row = {
         "quick": args.quick,

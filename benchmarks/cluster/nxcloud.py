@@ -1,4 +1,4 @@
-"""NXCloud for ``benchmarks/cluster.py``: the app's sandbox, served by its own gunicorn, counting.
+"""NXCloud for ``benchmarks/cluster/run.py``: the app's sandbox, served by its own gunicorn, counting.
 
 Every process of the cluster reaches it under a prefix naming itself (``/web1/``, ``/worker2/``:
 its ``BASE_URL``); ``RecordCalls`` takes the prefix off, lets the sandbox answer, and writes one
