@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -77,23 +77,71 @@ SEEDS = (
 )
 
 
-#: The funnel's crowd: numbers +86 137 0000 0000 upwards, never a number a person types in the demo.
+#: The funnel's crowd: numbers +86 137 0000 00NN upwards, never a number a person types in the demo.
 CROWD_PREFIX = "861370000"
-CROWD = 40
-#: Where each of the crowd got to, in turn: most far along, some stuck, a few failed or closed.
-CROWD_STAGES = (
-    Status.REGISTERED,
-    Status.CODE_SENT,
-    Status.VERIFIED,
-    Status.REGISTERED,
-    Status.NEW,
-    Status.REGISTERED,
-    Status.CODE_SENT,
-    Status.FAILED,
-    Status.REGISTERED,
-    Status.VERIFIED,
-    Status.CLOSED,
-    Status.REGISTERED,
+
+
+class Member(NamedTuple):
+    """One of the crowd: where it got to, the sends that failed before its code went out, whether
+    a second send was refused for the cooldown, the checks that were not accepted (in order),
+    and minutes from verified to registered or the register_status of a failed set-up."""
+
+    stage: str
+    fails: tuple[str, ...] = ()
+    cooldown: bool = False
+    checks: tuple[str, ...] = ()
+    registered_in: int = 0
+    register_status: int = 0
+
+
+#: Most far along, some stuck, a few failed or closed, with failures of every kind among them.
+CROWD = (
+    Member(
+        Status.REGISTERED,
+        fails=("unreachable", "configuration"),
+        cooldown=True,
+        checks=("rejected", "unknown"),
+        registered_in=4,
+    ),  # 00
+    Member(Status.CODE_SENT, checks=("too_many_attempts",)),  # 01
+    Member(Status.VERIFIED, checks=("rejected",)),  # 02
+    Member(Status.REGISTERED, cooldown=True, registered_in=7),  # 03
+    Member(Status.NEW),  # 04
+    Member(Status.REGISTERED, checks=("unknown", "ip_limit"), registered_in=9),  # 05
+    Member(Status.CODE_SENT, cooldown=True, checks=("rejected",)),  # 06
+    Member(Status.FAILED, fails=("unreachable",), register_status=2),  # 07
+    Member(Status.REGISTERED, checks=("rejected",), registered_in=12),  # 08
+    Member(Status.VERIFIED, cooldown=True, checks=("too_many_attempts",)),  # 09
+    Member(Status.CLOSED, checks=("rejected", "unknown")),  # 10
+    Member(Status.REGISTERED, fails=("configuration",), registered_in=6),  # 11
+    Member(Status.REGISTERED, cooldown=True, checks=("rejected",), registered_in=7),  # 12
+    Member(Status.CODE_SENT, checks=("ip_limit",)),  # 13
+    Member(Status.VERIFIED, fails=("unreachable",), checks=("rejected",)),  # 14
+    Member(Status.REGISTERED, cooldown=True, checks=("unknown",), registered_in=10),  # 15
+    Member(Status.NEW),  # 16
+    Member(Status.REGISTERED, checks=("too_many_attempts",), registered_in=12),  # 17
+    Member(Status.CODE_SENT, cooldown=True, checks=("rejected",)),  # 18
+    Member(Status.FAILED, register_status=2),  # 19
+    Member(Status.REGISTERED, checks=("rejected", "unknown"), registered_in=6),  # 20
+    Member(Status.VERIFIED, fails=("unreachable",), cooldown=True, checks=("ip_limit",)),  # 21
+    Member(Status.CLOSED, fails=("configuration",), checks=("rejected",)),  # 22
+    Member(Status.REGISTERED, registered_in=9),  # 23
+    Member(Status.REGISTERED, cooldown=True, checks=("rejected",), registered_in=10),  # 24
+    Member(Status.CODE_SENT, checks=("unknown", "too_many_attempts")),  # 25
+    Member(Status.VERIFIED, checks=("rejected",)),  # 26
+    Member(Status.REGISTERED, cooldown=True, registered_in=4),  # 27
+    Member(Status.NEW),  # 28
+    Member(Status.REGISTERED, checks=("ip_limit",), registered_in=6),  # 29
+    Member(Status.CODE_SENT, cooldown=True, checks=("rejected", "unknown")),  # 30
+    Member(Status.FAILED, register_status=2),  # 31
+    Member(Status.REGISTERED, checks=("rejected",), registered_in=9),  # 32
+    Member(Status.VERIFIED, fails=("configuration",), cooldown=True, checks=("too_many_attempts",)),  # 33
+    Member(Status.CLOSED, checks=("rejected",)),  # 34
+    Member(Status.REGISTERED, fails=("unreachable",), checks=("unknown",), registered_in=12),  # 35
+    Member(Status.REGISTERED, cooldown=True, checks=("rejected",), registered_in=4),  # 36
+    Member(Status.CODE_SENT, checks=("ip_limit",)),  # 37
+    Member(Status.VERIFIED, checks=("rejected",)),  # 38
+    Member(Status.REGISTERED, cooldown=True, registered_in=7),  # 39
 )
 
 
@@ -243,12 +291,12 @@ class Command(BaseCommand):
         if PhoneRegistration.objects.filter(phone_number__startswith=CROWD_PREFIX).exists():
             return 0
         now = timezone.now()
-        for index in range(CROWD):
-            self.seed_one_of_the_crowd(index, now - timedelta(hours=5 + index * 17), staff)
-        return CROWD
+        for index, member in enumerate(CROWD):
+            self.seed_one_of_the_crowd(index, member, now - timedelta(hours=5 + index * 17), staff)
+        return len(CROWD)
 
-    def seed_one_of_the_crowd(self, index: int, started: Any, staff: Any) -> None:
-        stage = CROWD_STAGES[index % len(CROWD_STAGES)]
+    def seed_one_of_the_crowd(self, index: int, member: Member, started: Any, staff: Any) -> None:
+        stage = member.stage
         registration = PhoneRegistration.objects.create(
             phone_number=f"{CROWD_PREFIX}{index:04d}", created_by=staff, status=Status.NEW
         )
@@ -271,24 +319,23 @@ class Command(BaseCommand):
         fields: dict[str, Any] = {"created_at": started, "status": stage}
         code = None
         if stage != Status.NEW:
-            if index % 7 == 0:
-                row(
-                    CodeRequest, 20, "failed", method="sms", failure="unreachable", result_message="timed out"
-                )
-            if index % 11 == 0:
-                row(
-                    CodeRequest,
-                    30,
-                    "failed",
-                    method="sms",
-                    failure="configuration",
-                    result_code=1003,
-                    result_message="sign error",
-                    http_status=200,
-                )
+            for failure in member.fails:
+                if failure == "configuration":
+                    row(
+                        CodeRequest,
+                        30,
+                        "failed",
+                        method="sms",
+                        failure=failure,
+                        result_code=1003,
+                        result_message="sign error",
+                        http_status=200,
+                    )
+                else:
+                    row(CodeRequest, 20, "failed", method="sms", failure=failure, result_message="timed out")
             code = row(CodeRequest, 40 + index * 7, "sent", method="sms", result_code=0, http_status=200)
             fields.update(code_sent_at=clock[0], last_code_method="sms")
-            if index % 3 == 0:
+            if member.cooldown:
                 row(
                     CodeRequest,
                     15,
@@ -297,36 +344,37 @@ class Command(BaseCommand):
                     refusal_reason="cooldown",
                     retry_after=clock[0] + timedelta(seconds=45),
                 )
-            if index % 2 == 0:
-                row(
-                    VerificationAttempt,
-                    50,
-                    "rejected",
-                    code_request=code,
-                    code_digest="0" * 64,
-                    result_code=9001,
-                    result_message="Verification code is incorrect",
-                    http_status=200,
-                )
-            if index % 5 == 0:
-                row(
-                    VerificationAttempt,
-                    20,
-                    "unknown",
-                    code_request=code,
-                    code_digest="1" * 64,
-                    failure="maybe_sent",
-                    result_message="read timeout",
-                )
-            if index % 4 == 1:
-                row(
-                    VerificationAttempt,
-                    5,
-                    "refused",
-                    code_request=code,
-                    code_digest="2" * 64,
-                    refusal_reason="too_many_attempts" if index % 8 == 1 else "ip_limit",
-                )
+            for check in member.checks:
+                if check == "rejected":
+                    row(
+                        VerificationAttempt,
+                        50,
+                        "rejected",
+                        code_request=code,
+                        code_digest="0" * 64,
+                        result_code=9001,
+                        result_message="Verification code is incorrect",
+                        http_status=200,
+                    )
+                elif check == "unknown":
+                    row(
+                        VerificationAttempt,
+                        20,
+                        "unknown",
+                        code_request=code,
+                        code_digest="1" * 64,
+                        failure="maybe_sent",
+                        result_message="read timeout",
+                    )
+                else:
+                    row(
+                        VerificationAttempt,
+                        5,
+                        "refused",
+                        code_request=code,
+                        code_digest="2" * 64,
+                        refusal_reason=check,
+                    )
         if stage in (Status.VERIFIED, Status.REGISTERED, Status.FAILED, Status.CLIENT_CREATED):
             row(
                 VerificationAttempt,
@@ -339,9 +387,9 @@ class Command(BaseCommand):
             )
             fields["verified_at"] = clock[0]
         if stage == Status.REGISTERED:
-            fields.update(registered_at=clock[0] + timedelta(minutes=4 + index % 9), register_status=5)
+            fields.update(registered_at=clock[0] + timedelta(minutes=member.registered_in), register_status=5)
         if stage == Status.FAILED:
-            fields.update(register_status=2 if index % 2 else 1)
+            fields.update(register_status=member.register_status)
         if stage == Status.CLOSED:
             fields.update(
                 closed_at=clock[0] + timedelta(hours=1),
