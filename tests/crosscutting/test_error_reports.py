@@ -175,7 +175,7 @@ def test_check_code(fault: str, debug: bool) -> None:
     with failing(fault, "checkCode") as transport:
         error = check_code_error(registration)
     assert isinstance(error, RuntimeError if fault == "runtime-error" else TransportError)
-    assert_clean(reports(error), transport.signs, frames=("nxwa_onboarding/client.py", "in call"))
+    assert_clean(reports(error), transport.signs, frames=("nxwa_onboarding/nxcloud/client.py", "in call"))
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -187,7 +187,7 @@ def test_create_client(fault: str, debug: bool) -> None:
     assert_clean(
         reports(error),
         transport.signs,
-        frames=("nxwa_onboarding/services/client_setup.py", "nxwa_onboarding/client.py"),
+        frames=("nxwa_onboarding/services/client_setup.py", "nxwa_onboarding/nxcloud/client.py"),
     )
 
 
@@ -230,4 +230,4 @@ def test_the_check_page(action: str, debug: bool, customer: Any) -> None:
     assert "RuntimeError" in report
     assert re.search(r"code\W+\*{10,}", unescape(report)), "the POST's code is not shown as stars"
     assert TYPED_CODE not in report
-    assert_clean(report, transport.signs, frames=("nxwa_onboarding/views.py", "nxwa_onboarding/client.py"))
+    assert_clean(report, transport.signs, frames=("nxwa_onboarding/pages/views.py", "nxwa_onboarding/nxcloud/client.py"))
