@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone, translation
 from hypothesis import settings as hypothesis_settings
 
@@ -37,6 +37,13 @@ def _fresh_language_and_timezone() -> Iterator[None]:
 @pytest.fixture
 def customer(db: None) -> Any:
     return make_user("customer")
+
+
+@pytest.fixture
+def signed_in(client: Client, customer: Any) -> Client:
+    """The test client, signed in as ``customer``."""
+    client.force_login(customer)
+    return client
 
 
 @pytest.fixture

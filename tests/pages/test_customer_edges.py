@@ -27,12 +27,6 @@ pytestmark = pytest.mark.django_db
 EXAMPLE_TEMPLATES = Path(__file__).resolve().parents[2] / "example_project" / "templates"
 
 
-@pytest.fixture
-def signed_in(client: Client, customer: Any) -> Client:
-    client.force_login(customer)
-    return client
-
-
 def test_setting_up_is_said_in_plain_words(signed_in: Client, nxcloud: FakeNXCloud) -> None:
     registration = start(signed_in)
     PhoneRegistration.objects.filter(pk=registration.pk).update(status="client_created", register_status=3)

@@ -88,12 +88,6 @@ def assert_error_shown(client: Client, response: Any, error_id: str) -> None:
         assert "nxwa-message--error" in client.get(response["Location"]).content.decode()
 
 
-@pytest.fixture
-def signed_in(client: Client, customer: Any) -> Client:
-    client.force_login(customer)
-    return client
-
-
 @rules(MAX_OPEN_REGISTRATIONS_PER_OWNER=1_000_000)  # one login types many numbers here
 @FUZZ
 @given(phone=phone_text, method=method_text)
