@@ -9,7 +9,8 @@ client. One module per flow, leaves first:
 - ``state``: what a registration allows now (``get_state``);
 - ``registration``: creating registrations and sending codes;
 - ``verification``: checking codes;
-- ``client_setup``: createClient;
+- ``client_setup``: createClient, and ``start_setup`` (what follows an accepted code, on every door);
+- ``situation``: the one decision per situation and its words, that every door asks;
 - ``status``: phoneList for one number;
 - ``sync``: a whole phoneList applied in batches, per application;
 - ``follow``: following an application in steps (the tasks' and ``nxwa_follow``'s work);
@@ -28,7 +29,7 @@ the database rows, so they hold across processes and servers.
 from __future__ import annotations
 
 from ..codes import code_digest, normalize_code
-from . import follow
+from . import follow, situation
 from .applications import (
     ListedNumber,
     add_application,
@@ -39,7 +40,7 @@ from .applications import (
     outcome_text,
 )
 from .calls import CallResult, failure_of, get_client, stale_after
-from .client_setup import create_client
+from .client_setup import create_client, start_setup
 from .recovery import ReconcileSummary, reconcile_pending
 from .registration import (
     close_registration,
@@ -48,6 +49,7 @@ from .registration import (
     sends_suspended,
     start_registration,
 )
+from .situation import Decision, Situation, decide
 from .rules import (
     COUNTED_ATTEMPTS,
     COUNTED_SENDS,
@@ -70,11 +72,13 @@ __all__ = [
     "VERIFIED_STATES",
     "CallResult",
     "CheckState",
+    "Decision",
     "ListedNumber",
     "ReconcileSummary",
     "Refusal",
     "RegistrationState",
     "SendState",
+    "Situation",
     "SyncSummary",
     "add_application",
     "application_for_owner",
@@ -86,6 +90,7 @@ __all__ = [
     "create_application",
     "create_client",
     "create_registration",
+    "decide",
     "failure_of",
     "follow",
     "get_client",
@@ -96,7 +101,9 @@ __all__ = [
     "refresh_status",
     "request_code",
     "sends_suspended",
+    "situation",
     "stale_after",
     "start_registration",
+    "start_setup",
     "sync_statuses",
 ]
