@@ -161,6 +161,7 @@ class PhoneRegistrationAdmin(
                     "phone_number",
                     "owner",
                     "status_badge",
+                    "situation",
                     "attention",
                     "public_id",
                     "created_by",
@@ -218,6 +219,8 @@ class PhoneRegistrationAdmin(
             },
         ),
     )
+    #: The customer page (``get_absolute_url``) opens for its owner only: staff would meet a 404.
+    view_on_site = False
     #: Everything but the owner belongs to the service (or NXCloud): staff read it, never type it.
     readonly_fields = tuple(name for name in flatten_fieldsets(fieldsets) if name != "owner")
 
@@ -305,6 +308,10 @@ class PhoneRegistrationAdmin(
             cached = services.get_state(obj, channel=Channel.ADMIN)
             obj._nxwa_admin_state = cached  # type: ignore[attr-defined]
         return cached
+
+    @admin.display(description=_("situation"))
+    def situation(self, obj: PhoneRegistration) -> str:
+        return presenters.situation_text(services.decide(obj, self._state(obj)))
 
     @admin.display(description=_("needs attention"))
     def attention(self, obj: PhoneRegistration) -> str:

@@ -45,11 +45,11 @@ from .recovery import ReconcileSummary, reconcile_pending
 from .registration import (
     close_registration,
     create_registration,
+    refused_addition,
     request_code,
     sends_suspended,
     start_registration,
 )
-from .situation import Decision, Situation, decide
 from .rules import (
     COUNTED_ATTEMPTS,
     COUNTED_SENDS,
@@ -60,6 +60,7 @@ from .rules import (
     RegistrationState,
     SendState,
 )
+from .situation import Decision, Situation, decide
 from .state import get_state
 from .status import SyncSummary, refresh_status
 from .sync import sync_statuses
@@ -99,6 +100,7 @@ __all__ = [
     "outcome_text",
     "reconcile_pending",
     "refresh_status",
+    "refused_addition",
     "request_code",
     "sends_suspended",
     "situation",

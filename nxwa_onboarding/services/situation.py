@@ -12,15 +12,18 @@ commits) is ``client_setup.start_setup``, which every door calls.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import models
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from ..choices import UNVERIFIED_STATES, AccountState, RegistrationStatus
 from ..texts import join_sentences
 from .rules import Refusal, RegistrationState
+
+if TYPE_CHECKING:
+    from ..models import PhoneRegistration
 
 Status = RegistrationStatus
 
@@ -81,7 +84,9 @@ def text(situation: str, *, limit: int = 0) -> str:
     texts = {
         Situation.MAY_CHECK: _("A code was sent to this number. Enter it to verify the number."),
         Situation.MAY_SEND: _("Ask for a code to verify this number."),
-        Situation.SETUP_PENDING: _("Your number is verified. Next, WhatsApp is set up for it: this starts by itself."),
+        Situation.SETUP_PENDING: _(
+            "Your number is verified. Next, WhatsApp is set up for it: this starts by itself."
+        ),
         Situation.SETTING_UP: _(
             "Your number is verified and WhatsApp is being set up for it. This usually takes a few minutes."
         ),
@@ -138,7 +143,8 @@ class Decision:
     may_check: bool = False  # a code may be typed in now
     may_send: bool = False  # a new code may be asked for now (within the limits)
     refusal: Refusal | None = None  # why a check (or else a send) is refused, where it is
-    limit: int = 0
+    limit: int = 0  # at the open limit: how many numbers may wait
+    registration: PhoneRegistration | None = None  # adding a number of one's own: the registration to go to
 
     @property
     def title(self) -> str:
@@ -190,8 +196,10 @@ def decide(registration: object, state: RegistrationState | None = None) -> Deci
     """The situation of ``registration`` (a ``PhoneRegistration``) and what it allows.
 
     ``state`` is ``services.get_state(registration, ...)`` (read first: it refreshes the status);
-    without it an unverified registration is only ``may_send`` (no code can be judged)."""
+    without it (a list of many) a code out is taken as usable and nothing is said to be allowed."""
     status = getattr(registration, "status", "")
+    if status in UNVERIFIED_STATES and state is None:
+        return Decision(Situation.MAY_CHECK if status == Status.CODE_SENT else Situation.MAY_SEND)
     if status in UNVERIFIED_STATES:
         check = state.check.refusal if state is not None else None
         send = state.send.refusal if state is not None else None
@@ -217,14 +225,14 @@ def decide(registration: object, state: RegistrationState | None = None) -> Deci
     return Decision(Situation.CLOSED)
 
 
-def adding(*, taken: bool, own: object | None = None, limit: int = 0) -> Decision:
+def adding(*, taken: bool, own: PhoneRegistration | None = None, limit: int = 0) -> Decision:
     """A number someone tried to add and could not: ``own`` is their own open registration of it
     (then they go to it), else it is ``taken`` by another customer, else they are at the open
     limit (``limit`` numbers waiting)."""
     if own is not None:
-        if getattr(own, "status", "") == Status.REGISTERED:
-            return Decision(Situation.ALREADY_REGISTERED)
-        return Decision(Situation.ALREADY_YOURS)
+        if own.status == Status.REGISTERED:
+            return Decision(Situation.ALREADY_REGISTERED, registration=own)
+        return Decision(Situation.ALREADY_YOURS, registration=own)
     if taken:
         return Decision(Situation.TAKEN)
     return Decision(Situation.OPEN_LIMIT, limit=limit)

@@ -288,7 +288,9 @@ def test_an_accepted_code_starts_the_setup_once_whichever_door(
     with TestCase.captureOnCommitCallbacks(execute=True) as enqueued:
         if door == "page":
             client = _customer_client(customer)
-            response = client.post(reverse("nxwa_onboarding:check", args=[registration.public_id]), {"code": code})
+            response = client.post(
+                reverse("nxwa_onboarding:check", args=[registration.public_id]), {"code": code}
+            )
             said = text_of(client.get(response["Location"]).content.decode())
         elif door == "api":
             response = _api(customer).post(f"/registrations/{registration.public_id}/check/", {"code": code})
