@@ -4,7 +4,7 @@ Every step goes through ``nxwa_onboarding.services`` with channel ``customer``. 
 and acts on their own registrations only: anyone else's, like one that does not exist, is a 404.
 Every POST redirects (POST/redirect/GET) and says what happened through the messages framework.
 Pages read the database and never wait on NXCloud beyond the customer's own code: an accepted
-check starts the client's setup (``services.start_setup``: enqueued on commit), and the page's poll reads
+check starts the client's setup (``tasks.start_setup``: enqueued on commit), and the page's poll reads
 the registration and nudges the application's follower (``tasks.nudge``).
 Views that call NXCloud run outside ``ATOMIC_REQUESTS`` so each pending row is committed before
 the call, as the services require. Customers get calm, honest words; the details (result codes,
@@ -211,7 +211,7 @@ def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse
     )
     if attempt.outcome == VerificationAttempt.Outcome.ACCEPTED:
         messages.success(request, _("Your number is verified."))
-        if services.start_setup(registration):
+        if tasks.start_setup(registration):
             messages.info(request, _("We are now setting up WhatsApp for your number."))
     else:
         announce.attempted(request, registration, attempt)

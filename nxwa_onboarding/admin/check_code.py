@@ -14,7 +14,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters
 
-from .. import services
+from .. import services, tasks
 from ..addresses import client_ip
 from ..models import Channel, PhoneRegistration, RefusalReason
 from ..reports import safe_reports
@@ -78,7 +78,7 @@ class CheckCodeMixin(RegistrationAdminBase):
                     channel=Channel.ADMIN,
                 )
                 # An accepted code starts the client's setup, as on every door (once, on commit).
-                started = attempt.outcome == attempt.Outcome.ACCEPTED and services.start_setup(obj)
+                started = attempt.outcome == attempt.Outcome.ACCEPTED and tasks.start_setup(obj)
                 level, text = check_outcome_message(
                     obj, attempt, ip=client_ip(request), setup_started=started
                 )

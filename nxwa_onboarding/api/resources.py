@@ -125,7 +125,7 @@ def check_code(request: HttpRequest, public_id: UUID, payload: CodeIn) -> Any:
     attempt = services.check_code(registration, code, user=user, ip=address(request), channel=CHANNEL)
     if attempt.outcome != AttemptOutcome.ACCEPTED:
         raise attempt_problem(request, registration, attempt)
-    services.start_setup(registration)
+    tasks.start_setup(registration)
     return Answer(200, present.detail(registration, request))
 
 

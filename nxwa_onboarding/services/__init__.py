@@ -9,7 +9,7 @@ client. One module per flow, leaves first:
 - ``state``: what a registration allows now (``get_state``);
 - ``registration``: creating registrations and sending codes;
 - ``verification``: checking codes;
-- ``client_setup``: createClient, and ``start_setup`` (what follows an accepted code, on every door);
+- ``client_setup``: createClient;
 - ``situation``: the one decision per situation and its words, that every door asks;
 - ``status``: phoneList for one number;
 - ``sync``: a whole phoneList applied in batches, per application;
@@ -40,7 +40,7 @@ from .applications import (
     outcome_text,
 )
 from .calls import CallResult, failure_of, get_client, stale_after
-from .client_setup import create_client, start_setup
+from .client_setup import create_client
 from .recovery import ReconcileSummary, reconcile_pending
 from .registration import (
     close_registration,
@@ -106,6 +106,5 @@ __all__ = [
     "situation",
     "stale_after",
     "start_registration",
-    "start_setup",
     "sync_statuses",
 ]

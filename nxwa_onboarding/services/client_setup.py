@@ -103,16 +103,3 @@ def create_client(
     logger.info("client created for registration %s by %s", registration.public_id, real_user(user))
     signals.client_created.send(sender=PhoneRegistration, registration=registration)
     return registration
-
-
-def start_setup(registration: PhoneRegistration) -> bool:
-    """What follows an accepted code, whichever door it came through: the number's WhatsApp
-    client is created in the background once the check commits (``tasks.client_after_commit``:
-    the one enqueue-on-commit every door uses). True when it was enqueued (the registration is
-    verified and nothing refused or claimed its client yet)."""
-    from .. import tasks  # tasks imports the services: imported when first used
-
-    if registration.status != Status.VERIFIED or registration.client_refusal:
-        return False
-    tasks.client_after_commit(registration)
-    return True

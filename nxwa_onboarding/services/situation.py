@@ -5,8 +5,8 @@ what situation a registration, or a number someone tries to add, is in, and says
 returns; none decides on its own. Pure: it reads the registration's fields and the rules'
 verdict (``services.get_state``), never the database or NXCloud.
 
-The consequence of an accepted code (the number's WhatsApp setup is enqueued once the check
-commits) is ``client_setup.start_setup``, which every door calls.
+The consequence of an accepted code (the number's WhatsApp setup, enqueued once the check
+commits) follows from the decision: ``tasks.start_setup``, which every door calls.
 """
 
 from __future__ import annotations
@@ -166,6 +166,11 @@ class Decision:
     @property
     def done(self) -> bool:
         return self.situation in DONE
+
+    @property
+    def awaits_code(self) -> bool:
+        """Not verified yet: a code may be checked, now or once one is sent (staff's enter-code page)."""
+        return self.situation in (Situation.MAY_CHECK, Situation.MAY_SEND)
 
     @property
     def may_set_up(self) -> bool:
