@@ -68,7 +68,9 @@ def _wants_json(request: HttpRequest) -> bool:
 def registration_list(request: HttpRequest) -> HttpResponse:
     """The signed-in customer's own registrations, newest first."""
     registrations = PhoneRegistration.objects.filter(owner_id=request.user.pk).order_by("-created_at")
-    return render(request, "nxwa_onboarding/list.html", {"registrations": registrations})
+    # Each with its situation (decided from the row alone: a list reads no rules), as its page says.
+    rows = [(registration, services.decide(registration)) for registration in registrations]
+    return render(request, "nxwa_onboarding/list.html", {"registrations": registrations, "rows": rows})
 
 
 @transaction.non_atomic_requests

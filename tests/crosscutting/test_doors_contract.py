@@ -238,8 +238,11 @@ def test_every_door_shows_a_registration_in_its_situation(
     assert decide(registration, services.get_state(registration, ip=IP)).situation == situation
     calls_before = len(nxcloud.calls)
     if door == "page":
-        html = _customer_client(customer).get(registration.get_absolute_url()).content.decode()
+        client = _customer_client(customer)
+        html = client.get(registration.get_absolute_url()).content.decode()
         shown = text_of(html)
+        # The list of the customer's numbers names the same situation.
+        assert title(situation) in text_of(client.get(reverse("nxwa_onboarding:list")).content.decode())
         words_in(shown, situation)
         assert title(situation) in shown
         assert ('name="code"' in html) == row.may_check
