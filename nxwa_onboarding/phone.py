@@ -164,6 +164,13 @@ def _check_region(number: PhoneNumber, valid: bool) -> None:
                 % {"region": region, "cc": number.country_code},
                 code="invalid",
             )
+        if number.country_code and phonenumbers.region_codes_for_country_code(number.country_code):
+            # A country code, but no number phonenumbers knows there (+44 7700 900001): say that.
+            raise ValidationError(
+                _("This is not a number we can send codes to (+%(cc)s). Check the digits.")
+                % {"cc": number.country_code},
+                code="invalid",
+            )
         raise ValidationError(
             _("Unknown country code. Start with + and the country code, for example +86."),
             code="invalid",

@@ -7,7 +7,7 @@ Two tasks, each taking keys, never model instances, and each safe to run twice:
 - ``follow_application(app_key, chain)``: one following step of an application, which then
   enqueues the next with a backoff (``services.follow``).
 
-Faces call ``client_after_commit`` (an accepted check: enqueued once the transaction commits)
+Faces call ``start_setup`` (an accepted check: ``client_after_commit``, enqueued once the transaction commits)
 and ``nudge`` (a page poll: makes sure the application's chain is alive; one SELECT when it is).
 On a backend that runs tasks at once (the immediate backend) pages never nudge, since the step
 would run inside their request: ``nxwa_follow`` from cron follows instead. An enqueue that fails
@@ -60,6 +60,17 @@ def client_after_commit(registration: PhoneRegistration) -> None:
     """Create the number's WhatsApp client in the background once this transaction commits."""
     pk = registration.pk
     transaction.on_commit(lambda: enqueue(set_up_client, pk))
+
+
+def start_setup(registration: PhoneRegistration) -> bool:
+    """What follows an accepted code, whichever door it came through (the customer page, the API,
+    the admin's enter-code page): where the decision says the setup is pending
+    (``services.situation``), the number's WhatsApp client is created in the background once the
+    check commits (``client_after_commit``), once. True when it was enqueued."""
+    if services.decide(registration).situation != services.Situation.SETUP_PENDING:
+        return False
+    client_after_commit(registration)
+    return True
 
 
 def nudge(app_key: str, first_step_at: datetime | None = None) -> None:

@@ -358,3 +358,22 @@ def test_never_a_digit_that_was_not_typed(typed: str, region: str | None) -> Non
     # The same number typed in full-width digits is the same number.
     with override_settings(NXWA_ONBOARDING={"DEFAULT_REGION": region}):
         assert normalize_phone(typed.translate(FULL_WIDTH)) == result
+
+
+@pytest.mark.parametrize("typed", ["+44 7700 900001", "+44 7700 900123"])
+def test_a_number_the_library_cannot_place_says_so_not_unknown_country_code(typed: str) -> None:
+    # +44 is a country code; phonenumbers simply knows no number of the UK like this one (Ofcom's
+    # drama range): the words must describe that, not a country code problem.
+    with pytest.raises(ValidationError) as caught:
+        normalize_phone(typed)
+    message = " ".join(caught.value.messages)
+    assert "country code" not in message.lower()
+    assert "not a number we can send codes to" in message
+    assert "+44" in message
+    assert caught.value.error_list[0].code == "invalid"
+
+
+def test_a_country_code_that_does_not_exist_asks_for_one() -> None:
+    with pytest.raises(ValidationError) as caught:
+        normalize_phone("+999 1234 5678")
+    assert "with its country code" in " ".join(caught.value.messages)

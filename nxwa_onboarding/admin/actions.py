@@ -215,12 +215,16 @@ class RegistrationActionsMixin(RegistrationAdminBase):
 
     @admin.action(description=_("Refresh status from NXCloud"), permissions=["change"])
     def refresh_from_nxcloud(self, request: HttpRequest, queryset: QuerySet[PhoneRegistration]) -> None:
-        # One phoneList read updates every open registration NXCloud lists: cheaper than a read
-        # per selected row, changes nothing at NXCloud, so no confirmation step.
-        selected = {r.pk: r.status for r in queryset}
+        # One phoneList read per application of the selected rows (each registration is listed
+        # under its own application's app key) updates every open registration of it NXCloud
+        # lists: cheaper than a read per row, changes nothing at NXCloud, so no confirmation step.
+        rows = list(queryset.select_related("application"))
+        selected = {r.pk: r.status for r in rows}
+        applications = {r.application_id: r.application for r in rows}
         started = timezone.now()
         try:
-            services.sync_statuses()
+            for application in applications.values():
+                services.sync_statuses(application)
         except CALL_ERRORS as err:
             failure = services.failure_of(err)
             if failure == Failure.CONFIGURATION:

@@ -14,7 +14,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters
 
-from .. import services
+from .. import services, tasks
 from ..addresses import client_ip
 from ..models import Channel, PhoneRegistration, RefusalReason
 from ..reports import safe_reports
@@ -77,7 +77,11 @@ class CheckCodeMixin(RegistrationAdminBase):
                     ip=client_ip(request),
                     channel=Channel.ADMIN,
                 )
-                level, text = check_outcome_message(obj, attempt, ip=client_ip(request))
+                # An accepted code starts the client's setup, as on every door (once, on commit).
+                started = attempt.outcome == attempt.Outcome.ACCEPTED and tasks.start_setup(obj)
+                level, text = check_outcome_message(
+                    obj, attempt, ip=client_ip(request), setup_started=started
+                )
                 self.message_user(request, text, level)
                 # Accepted (or nothing left to check): back to the registration. Otherwise stay
                 # on the code form, the message above it (a redirect, so a reload re-posts nothing).

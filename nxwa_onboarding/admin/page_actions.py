@@ -1,4 +1,5 @@
-"""The registration page's "Send code" and "Create client" buttons: the list's actions, for one row.
+"""The registration page's situation and its "Send code" and "Create client" buttons: the list's
+actions, for one row, offered where the situation allows them (``services.situation``).
 
 Each button opens the action's own confirmation page (a GET changes nothing); confirming runs
 the very action the list runs, under the same permission (``send_code``, and the right to see
@@ -10,17 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from ..choices import UNVERIFIED_STATES, Method, RegistrationStatus
+from .. import services
+from ..choices import Channel, Method
 from ..models import PhoneRegistration
 from .actions import RegistrationActionsMixin
-from .presenters import admin_url
+from .presenters import admin_url, situation_text
 
 Action = Callable[[HttpRequest, QuerySet[PhoneRegistration]], Any]
 
@@ -28,6 +32,19 @@ Action = Callable[[HttpRequest, QuerySet[PhoneRegistration]], Any]
 class PageActionsMixin(RegistrationActionsMixin):
     """Adds ``<pk>/send-code/<method>/`` and ``<pk>/create-client/`` (``<site>:nxwa_onboarding_
     phoneregistration_send_code`` and ``…_create_client``) and says where each applies."""
+
+    #: The customer page (``get_absolute_url``) opens for its owner only: staff would meet a 404.
+    view_on_site = False
+
+    @admin.display(description=_("situation"))
+    def situation(self, obj: PhoneRegistration) -> str:
+        """What the registration's situation is, and what the customer is told in it."""
+        # Read once per page: the change page's other rows read the same (``_nxwa_admin_state``).
+        state = getattr(obj, "_nxwa_admin_state", None)
+        if state is None:
+            state = services.get_state(obj, channel=Channel.ADMIN)
+            setattr(obj, "_nxwa_admin_state", state)  # noqa: B010
+        return situation_text(services.decide(obj, state))
 
     def get_urls(self) -> list[URLPattern]:
         info = (self.opts.app_label, self.opts.model_name)
@@ -49,7 +66,8 @@ class PageActionsMixin(RegistrationActionsMixin):
         """The (label, URL) of each button that applies to ``obj`` for this user, in order."""
         if not self.has_send_code_permission(request):
             return []
-        if obj.status in UNVERIFIED_STATES:
+        decision = services.decide(obj)
+        if decision.awaits_code:
             return [
                 (
                     gettext("Send code by SMS"),
@@ -60,7 +78,7 @@ class PageActionsMixin(RegistrationActionsMixin):
                     admin_url(self.admin_site, obj, "send_code", obj.pk, Method.VOICE),
                 ),
             ]
-        if obj.status == RegistrationStatus.VERIFIED:
+        if decision.may_set_up:
             return [(gettext("Create client"), admin_url(self.admin_site, obj, "create_client", obj.pk))]
         return []
 

@@ -26,7 +26,13 @@ from .. import services
 from ..choices import RegisterStatus, RegistrationStatus
 from ..models import CallRecord, Channel, Method, PhoneRegistration, RefusalReason, VerificationAttempt
 from ..nxcloud.exceptions import NXCloudError
-from ..texts import configuration_problem_text, is_configuration_failure, refusal_text, until_text
+from ..texts import (
+    configuration_problem_text,
+    is_configuration_failure,
+    join_sentences,
+    refusal_text,
+    until_text,
+)
 
 Attempt = VerificationAttempt.Outcome
 
@@ -196,12 +202,22 @@ def refusal_notices(state: services.RegistrationState) -> list[str]:
 
 
 def check_outcome_message(
-    registration: PhoneRegistration, attempt: VerificationAttempt, *, ip: str | None
+    registration: PhoneRegistration,
+    attempt: VerificationAttempt,
+    *,
+    ip: str | None,
+    setup_started: bool = False,
 ) -> tuple[int, str]:
-    """The message level and text that say exactly what happened to a code staff entered."""
+    """The message level and text that say exactly what happened to a code staff entered
+    (``setup_started``: the accepted code started the WhatsApp client's setup, as on every door)."""
     phone = registration.formatted_phone
     if attempt.outcome == Attempt.ACCEPTED:
-        return messages.SUCCESS, gettext("Code accepted: %(phone)s is verified.") % {"phone": phone}
+        text = gettext("Code accepted: %(phone)s is verified.") % {"phone": phone}
+        if setup_started:
+            text = join_sentences(
+                text, gettext("Its WhatsApp client is being set up: there is nothing to press.")
+            )
+        return messages.SUCCESS, text
     if attempt.outcome == Attempt.REFUSED:
         why = refusal_text(attempt.refusal_reason, attempt.retry_after)
         return messages.ERROR, gettext("The code was not checked. %(why)s") % {"why": why}
@@ -267,3 +283,12 @@ def attention_text(obj: PhoneRegistration) -> str:
     return " ".join(
         [gettext("Needs attention (for %(since)s): in progress too long.") % {"since": since}, known, synced]
     )
+
+
+def situation_text(decision: services.Decision) -> str:
+    """The registration's situation as staff read it: its title, and the words the customer
+    page (and the API) say to the customer in it (``services.situation``)."""
+    return gettext("%(situation)s. The customer is told: “%(words)s”") % {
+        "situation": decision.title,
+        "words": decision.text,
+    }

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import services
 from ..addresses import client_ip
 from ..conf import conf
-from ..models import Channel, CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
+from ..models import Channel, CodeRequest, PhoneRegistration, VerificationAttempt
 from . import presenters
 from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAttemptInline
 from .check_code import CheckCodeMixin
@@ -161,6 +161,7 @@ class PhoneRegistrationAdmin(
                     "phone_number",
                     "owner",
                     "status_badge",
+                    "situation",
                     "attention",
                     "public_id",
                     "created_by",
@@ -346,12 +347,9 @@ class PhoneRegistrationAdmin(
             # A failed registration is described as every action describes it, once.
             extra_context["nxwa_refusals"] = [failed_text(obj)] if is_failed(obj) else refusal_notices(state)
             extra_context["nxwa_page_actions"] = self.page_actions(request, obj)
-            # No button where no code can ever be checked again (verified, or closed).
-            finished = state.check.refusal is not None and state.check.refusal.reason in (
-                RefusalReason.ALREADY_VERIFIED,
-                RefusalReason.CLOSED,
-            )
-            extra_context["nxwa_can_verify"] = self.has_verify_phone_permission(request) and not finished
+            # No button where no code can ever be checked again (verified, closed or failed).
+            awaiting = services.decide(obj, state).awaits_code
+            extra_context["nxwa_can_verify"] = self.has_verify_phone_permission(request) and awaiting
             extra_context["nxwa_check_code_url"] = presenters.admin_url(
                 self.admin_site, obj, "check_code", obj.pk
             )

@@ -13,16 +13,6 @@ from ..models import CodeRequest, PhoneRegistration
 from . import problems
 
 Status = RegistrationStatus
-#: Where the number is on the way, as on the customer page.
-STEPS: dict[str, int] = {
-    Status.NEW: 1,
-    Status.CODE_SENT: 1,
-    Status.VERIFIED: 2,
-    Status.CLIENT_CREATED: 3,
-    Status.REGISTERED: 4,
-}
-#: Nothing more happens by itself: a client stops polling.
-DONE = (Status.REGISTERED, Status.FAILED, Status.CLOSED)
 #: A code may be typed or a new one asked for only here.
 UNVERIFIED = (Status.NEW, Status.CODE_SENT)
 
@@ -40,15 +30,17 @@ def refusal(found: services.Refusal | None) -> dict[str, Any] | None:
     }
 
 
-def summary(registration: PhoneRegistration) -> dict[str, Any]:
+def summary(registration: PhoneRegistration, decision: services.Decision | None = None) -> dict[str, Any]:
+    """The registration in a list (``decision``: its situation, where the caller decided it)."""
+    decision = decision or services.decide(registration)
     return {
         "id": registration.public_id,
         "phone_number": registration.phone_number,
         "formatted_phone": registration.formatted_phone,
         "status": registration.status,
-        "step": STEPS.get(registration.status, 0),
-        "done": registration.status in DONE
-        or (registration.status == Status.VERIFIED and bool(registration.client_refusal)),
+        "step": decision.step,
+        "done": decision.done,
+        "account_state": registration.account_state or None,
         "created_at": registration.created_at,
         "verified_at": registration.verified_at,
         "registered_at": registration.registered_at,
@@ -68,31 +60,38 @@ def code_request(row: CodeRequest | None) -> dict[str, Any] | None:
     }
 
 
-def state(registration: PhoneRegistration, request: HttpRequest) -> dict[str, Any]:
-    """What the detail page shows, as data (the same reads: ``services.get_state``)."""
+def state(registration: PhoneRegistration, request: HttpRequest) -> tuple[dict[str, Any], services.Decision]:
+    """What the detail page shows, as data (the same reads: ``services.get_state``, and the same
+    decision: ``services.decide``)."""
     found = services.get_state(registration, ip=client_ip(request), channel=Channel.API)
+    decision = services.decide(registration, found)
     check, send = found.check, found.send
     code_out = registration.status == Status.CODE_SENT
     may_send = registration.status in UNVERIFIED
     return {
-        "can_check": code_out and check.refusal is None,
+        "can_check": decision.may_check,
         "attempts_left": check.attempts_left,
         "attempts_allowed": check.attempts_allowed,
         "code_expires_at": check.expires_at if code_out else None,
-        "can_send": may_send and send.refusal is None,
+        "can_send": decision.may_send,
         "next_send_at": send.next_send_at if may_send else None,
         "check_refusal": refusal(check.refusal) if code_out else None,
         "send_refusal": refusal(send.refusal) if may_send else None,
-    }
+    }, decision
 
 
 def detail(
     registration: PhoneRegistration, request: HttpRequest, latest: CodeRequest | None = None
 ) -> dict[str, Any]:
-    """The registration with its state and its latest code request (``latest``: the one just
-    made, which a refusal may not have saved)."""
+    """The registration with its situation, its state and its latest code request (``latest``:
+    the one just made, which a refusal may not have saved)."""
     # get_state first: it refreshes the registration's status from the rows it reads.
-    current = state(registration, request)
+    current, decision = state(registration, request)
     if latest is None:
         latest = registration.code_requests.order_by("-created_at", "-pk").first()
-    return {**summary(registration), "state": current, "last_code_request": code_request(latest)}
+    return {
+        **summary(registration, decision),
+        "situation": decision.as_dict(),
+        "state": current,
+        "last_code_request": code_request(latest),
+    }

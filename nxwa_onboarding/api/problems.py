@@ -5,7 +5,7 @@ problem:refused:cooldown``); ``title`` is the kind in the request's language, ``
 occurrence in plain words (the same words as the customer pages), never a result code or a
 message of NXCloud's. Extension members: ``retry_at`` (when trying again can succeed),
 ``attempts_left`` (tries left on the current code), ``errors`` (the fields that are not valid)
-and ``registration`` (the caller's own registration of a number already being onboarded).
+and ``registration`` (the caller's own registration of a number they tried to add again).
 Refusals that only need waiting are 429 with ``Retry-After``.
 """
 
@@ -188,13 +188,26 @@ def invalid(errors: list[dict[str, str]]) -> Problem:
     )
 
 
-def already_onboarding(registration: UUID) -> Problem:
+#: The problem type of each situation a number being added can be refused in (stable names:
+#: ``already-onboarding`` is the oldest).
+ADDING_TYPES = {
+    "taken": "number-taken",
+    "open_limit": "open-limit",
+    "already_yours": "already-onboarding",
+    "already_registered": "already-registered",
+}
+
+
+def adding_refused(decision: Any) -> Problem:
+    """A number that was not added (``services.refused_addition``): 409 with the situation's
+    title and words; the caller's own registration of the number in ``registration``."""
+    own = getattr(decision.registration, "public_id", None)
     return Problem(
         409,
-        "already-onboarding",
-        _("Number already being onboarded"),
-        _("You are already onboarding this number: here it is."),
-        registration=registration,
+        ADDING_TYPES[decision.situation.value],
+        decision.title,
+        decision.text,
+        registration=own if isinstance(own, UUID) else None,
     )
 
 

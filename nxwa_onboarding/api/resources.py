@@ -76,13 +76,6 @@ def address(request: HttpRequest) -> str:
     return ip
 
 
-def continue_setup(registration: PhoneRegistration) -> None:
-    """What follows an accepted code: the number's WhatsApp client is created in the background
-    once the check commits (``tasks.client_after_commit``), as on the customer pages."""
-    if registration.status == Status.VERIFIED:
-        tasks.client_after_commit(registration)
-
-
 # -- reading -------------------------------------------------------------------------------------
 
 
@@ -113,14 +106,9 @@ def create_registration(request: HttpRequest, payload: StartIn) -> Any:
     try:
         registration = services.create_registration(data["phone_number"], owner=user, user=user)
     except ValidationError as err:
-        if err.code == "duplicate":
-            own = (
-                PhoneRegistration.objects.filter(owner_id=user.pk, phone_number=data["phone_number"])
-                .exclude(status=Status.FAILED)
-                .first()
-            )
-            if own is not None:
-                raise problems.already_onboarding(own.public_id) from None
+        refused = services.refused_addition(err, data["phone_number"], user)
+        if refused is not None:
+            raise problems.adding_refused(refused) from None
         raise problems.invalid(
             [{"field": "phone_number", "detail": str(m), "code": err.code or "invalid"} for m in err.messages]
         ) from None
@@ -137,7 +125,7 @@ def check_code(request: HttpRequest, public_id: UUID, payload: CodeIn) -> Any:
     attempt = services.check_code(registration, code, user=user, ip=address(request), channel=CHANNEL)
     if attempt.outcome != AttemptOutcome.ACCEPTED:
         raise attempt_problem(request, registration, attempt)
-    continue_setup(registration)
+    tasks.start_setup(registration)
     return Answer(200, present.detail(registration, request))
 
 

@@ -9,8 +9,9 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import AfterValidator
 
-from ..choices import Failure, Method, RefusalReason, RegistrationStatus, SendOutcome
+from ..choices import AccountState, Failure, Method, RefusalReason, RegistrationStatus, SendOutcome
 from ..nxcloud.redact import hide
+from ..services.situation import Situation
 
 # -- requests ------------------------------------------------------------------------------------
 
@@ -81,12 +82,24 @@ class RegistrationSummaryOut(Schema):
             "WhatsApp client NXCloud refused (staff act next)."
         )
     )
+    account_state: AccountState | None = Field(
+        description="What WhatsApp last said of the number's account (its webhooks); null: nothing yet."
+    )
     created_at: datetime
     verified_at: datetime | None
     registered_at: datetime | None
 
 
+class SituationOut(Schema):
+    """The registration's situation, decided once for every door: the words the customer page says."""
+
+    code: Situation = Field(description="The situation (stable): what is allowed follows from it.")
+    title: str
+    detail: str
+
+
 class RegistrationOut(RegistrationSummaryOut):
+    situation: SituationOut
     state: StateOut
     last_code_request: CodeRequestOut | None
 

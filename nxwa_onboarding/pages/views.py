@@ -4,7 +4,7 @@ Every step goes through ``nxwa_onboarding.services`` with channel ``customer``. 
 and acts on their own registrations only: anyone else's, like one that does not exist, is a 404.
 Every POST redirects (POST/redirect/GET) and says what happened through the messages framework.
 Pages read the database and never wait on NXCloud beyond the customer's own code: an accepted
-check enqueues the client creation (``tasks.client_after_commit``), and the page's poll reads
+check starts the client's setup (``tasks.start_setup``: enqueued on commit), and the page's poll reads
 the registration and nudges the application's follower (``tasks.nudge``).
 Views that call NXCloud run outside ``ATOMIC_REQUESTS`` so each pending row is committed before
 the call, as the services require. Customers get calm, honest words; the details (result codes,
@@ -37,7 +37,7 @@ from .. import services, tasks
 from ..addresses import client_ip
 from ..models import Channel, Method, PhoneRegistration, VerificationAttempt
 from ..reports import safe_reports
-from ..texts import join_sentences, until_text
+from ..texts import until_text
 from ..unavailable import unavailable_when_database_down
 from . import messages as announce
 from .forms import CodeForm, SendCodeForm, StartForm
@@ -69,7 +69,9 @@ def _wants_json(request: HttpRequest) -> bool:
 def registration_list(request: HttpRequest) -> HttpResponse:
     """The signed-in customer's own registrations, newest first."""
     registrations = PhoneRegistration.objects.filter(owner_id=request.user.pk).order_by("-created_at")
-    return render(request, "nxwa_onboarding/list.html", {"registrations": registrations})
+    # Each with its situation (decided from the row alone: a list reads no rules), as its page says.
+    rows = [(registration, services.decide(registration)) for registration in registrations]
+    return render(request, "nxwa_onboarding/list.html", {"registrations": registrations, "rows": rows})
 
 
 @transaction.non_atomic_requests
@@ -93,22 +95,14 @@ def start(request: HttpRequest) -> HttpResponse:
                     channel=CHANNEL,
                 )
             except ValidationError as err:
-                if err.code == "duplicate":
-                    own = PhoneRegistration.objects.open_for(digits).filter(owner_id=request.user.pk).first()
-                    if own is not None:
-                        messages.info(request, _("You are already onboarding this number: here it is."))
-                        return redirect(own)
+                refused = services.refused_addition(err, digits, request.user)
+                if refused is not None and refused.registration is not None:
+                    # Their own number: they go to it, told where it is (not a form error).
+                    messages.info(request, refused.text)
+                    return redirect(refused.registration)
+                if refused is not None:
                     # No more than "it is taken" (not whose, not since when), and what to do.
-                    err = ValidationError(
-                        join_sentences(
-                            str(err.messages[0]),
-                            _(
-                                "If it is yours, finish its registration where it was started, "
-                                "or try again tomorrow."
-                            ),
-                        ),
-                        code="duplicate",
-                    )
+                    err = ValidationError(refused.text, code=refused.situation.value)
                 form.add_error("phone_number", err)
             else:
                 announce.sent(request, registration.code_requests.latest())
@@ -137,6 +131,7 @@ def _render_detail(
     status: int = 200,
 ) -> HttpResponse:
     state = services.get_state(registration, ip=client_ip(request))
+    decision = services.decide(registration, state)
     now = timezone.now()
     check, send = state.check, state.send
     code_out = registration.status == Status.CODE_SENT
@@ -175,7 +170,8 @@ def _render_detail(
         "send_form": send_form
         or SendCodeForm(initial={"method": registration.last_code_method or Method.SMS}),
         "in_progress": services.follow.is_followed(registration),
-        "step": _step(registration),
+        "step": decision.step,
+        "situation": decision,
     }
     return render(request, "nxwa_onboarding/detail.html", context, status=status)
 
@@ -185,18 +181,6 @@ def _seconds_until(until: datetime | None, now: datetime) -> int:
     if until is None or until <= now:
         return 0
     return math.ceil((until - now).total_seconds())
-
-
-def _step(registration: PhoneRegistration) -> int:
-    """Where the number is on the way: 1 code, 2 verified, 3 WhatsApp being set up, 4 registered."""
-    steps: dict[str, int] = {
-        Status.NEW: 1,
-        Status.CODE_SENT: 1,
-        Status.VERIFIED: 2,
-        Status.CLIENT_CREATED: 3,
-        Status.REGISTERED: 4,
-    }
-    return steps.get(registration.status, 0)
 
 
 def _post_only(view: View) -> View:
@@ -230,8 +214,8 @@ def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse
     )
     if attempt.outcome == VerificationAttempt.Outcome.ACCEPTED:
         messages.success(request, _("Your number is verified."))
-        tasks.client_after_commit(registration)
-        messages.info(request, _("We are now setting up WhatsApp for your number."))
+        if tasks.start_setup(registration):
+            messages.info(request, _("We are now setting up WhatsApp for your number."))
     else:
         announce.attempted(request, registration, attempt)
     return redirect(registration)

@@ -10,6 +10,7 @@ client. One module per flow, leaves first:
 - ``registration``: creating registrations and sending codes;
 - ``verification``: checking codes;
 - ``client_setup``: createClient;
+- ``situation``: the one decision per situation and its words, that every door asks;
 - ``status``: phoneList for one number;
 - ``sync``: a whole phoneList applied in batches, per application;
 - ``follow``: following an application in steps (the tasks' and ``nxwa_follow``'s work);
@@ -28,7 +29,7 @@ the database rows, so they hold across processes and servers.
 from __future__ import annotations
 
 from ..codes import code_digest, normalize_code
-from . import follow
+from . import follow, situation
 from .applications import (
     ListedNumber,
     add_application,
@@ -44,6 +45,7 @@ from .recovery import ReconcileSummary, reconcile_pending
 from .registration import (
     close_registration,
     create_registration,
+    refused_addition,
     request_code,
     sends_suspended,
     start_registration,
@@ -58,6 +60,7 @@ from .rules import (
     RegistrationState,
     SendState,
 )
+from .situation import Decision, Situation, decide
 from .state import get_state
 from .status import SyncSummary, refresh_status
 from .sync import sync_statuses
@@ -70,11 +73,13 @@ __all__ = [
     "VERIFIED_STATES",
     "CallResult",
     "CheckState",
+    "Decision",
     "ListedNumber",
     "ReconcileSummary",
     "Refusal",
     "RegistrationState",
     "SendState",
+    "Situation",
     "SyncSummary",
     "add_application",
     "application_for_owner",
@@ -86,6 +91,7 @@ __all__ = [
     "create_application",
     "create_client",
     "create_registration",
+    "decide",
     "failure_of",
     "follow",
     "get_client",
@@ -94,8 +100,10 @@ __all__ = [
     "outcome_text",
     "reconcile_pending",
     "refresh_status",
+    "refused_addition",
     "request_code",
     "sends_suspended",
+    "situation",
     "stale_after",
     "start_registration",
     "sync_statuses",

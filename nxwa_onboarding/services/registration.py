@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from .. import signals
 from ..addresses import clean_ip
@@ -19,7 +18,7 @@ from ..choices import UNVERIFIED_STATES, Channel, Method, RefusalReason, Registr
 from ..conf import conf
 from ..models import Application, CodeRequest, PhoneRegistration
 from ..phone import normalize_phone
-from . import calls, sql
+from . import calls, situation, sql
 from .applications import assign_application
 from .calls import CallResult, UserLike, Verdict, real_user
 from .rules import CALLED_SENDS
@@ -44,16 +43,24 @@ def _open_limit(owner: Any, now: datetime) -> None:
         created_at__gt=now - timedelta(seconds=conf.UNVERIFIED_EXPIRY),
     )
     if held.count() >= limit:
-        raise ValidationError(
-            ngettext(
-                "You already have %(count)d number waiting for its code. Verify it before adding another.",
-                "You already have %(count)d numbers waiting for their codes. Verify one of them "
-                "before adding another.",
-                limit,
-            )
-            % {"count": limit},
-            code="open_limit",
-        )
+        raise ValidationError(situation.open_limit_text(limit), code="open_limit")
+
+
+def refused_addition(err: ValidationError, digits: str, owner: UserLike) -> situation.Decision | None:
+    """Why ``owner`` could not add ``digits`` (``create_registration`` raised ``err``), decided
+    once for every door: their own open registration of the number (they go to it, registered or
+    not: before the open limit, which it counts toward), else taken by another customer, else the
+    open limit. None for any other error (the number itself is not valid: the field's error)."""
+    if err.code not in ("duplicate", "open_limit"):
+        return None
+    owner_user: Any = real_user(owner)
+    if owner_user is not None:
+        own = PhoneRegistration.objects.open_for(digits).filter(owner_id=owner_user.pk).first()
+        if own is not None:
+            return situation.adding(taken=True, own=own)
+    if err.code == "duplicate":
+        return situation.adding(taken=True)
+    return situation.adding(taken=False, limit=conf.MAX_OPEN_REGISTRATIONS_PER_OWNER)
 
 
 def _release_if_expired(digits: str, now: datetime) -> bool:

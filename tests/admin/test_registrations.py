@@ -383,7 +383,13 @@ def test_right_code_is_accepted(staff: Any, sent: PhoneRegistration, nxcloud: Fa
     response = client.post(check_url(sent), {"code": f"{code[:3]}-{code[3:]}"})
     assert response.status_code == 302
     assert response["Location"] == change_url(sent)
-    assert message_texts(response) == [("success", "Code accepted: +86 138 0013 8000 is verified.")]
+    assert message_texts(response) == [
+        (
+            "success",
+            "Code accepted: +86 138 0013 8000 is verified. "
+            "Its WhatsApp client is being set up: there is nothing to press.",
+        )
+    ]
     sent.refresh_from_db()
     assert sent.status == PhoneRegistration.Status.VERIFIED
     attempt = VerificationAttempt.objects.get()
@@ -551,3 +557,15 @@ def test_change_page_says_when_the_code_has_expired(staff_client: Client, sent: 
     page = html(staff_client.get(change_url(sent)))
     assert "0 of 5 tries used on the current code. It has expired." in page
     assert "Code checks are refused: This code has expired. Ask for a new code." in page
+
+
+@pytest.mark.django_db
+def test_view_on_site_is_not_offered_where_it_would_answer_staff_404(
+    staff: Any, sent: PhoneRegistration
+) -> None:
+    # get_absolute_url is the customer's page: it opens for the registration's owner only.
+    client = logged_in(staff)
+    page = html(client.get(change_url(sent)))
+    assert "View on site" not in page
+    assert sent.get_absolute_url() not in page
+    assert client.get(sent.get_absolute_url()).status_code == 404

@@ -82,7 +82,13 @@ def test_enter_code_page_and_its_redirect_stay_on_the_site(
     response = client.post(staff_url("check_code", sent.pk), {"code": nxcloud.latest_code(PHONE)})
     assert response.status_code == 302
     assert response["Location"] == staff_url("change", sent.pk)
-    assert message_texts(response) == [("success", "Code accepted: +86 138 0013 8000 is verified.")]
+    assert message_texts(response) == [
+        (
+            "success",
+            "Code accepted: +86 138 0013 8000 is verified. "
+            "Its WhatsApp client is being set up: there is nothing to press.",
+        )
+    ]
 
 
 def test_action_confirmation_stays_on_the_site(

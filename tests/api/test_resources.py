@@ -17,7 +17,7 @@ import time_machine
 from django.test import TestCase
 from django.utils import timezone
 
-from nxwa_onboarding import tasks
+from nxwa_onboarding import services, tasks
 from nxwa_onboarding.models import Channel, CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.helpers.api import ApiClient, problem
@@ -114,17 +114,41 @@ def test_a_number_already_onboarded_by_the_caller_points_to_it(api: ApiClient, n
     assert body["registration"] == mine["id"]
 
 
-def test_a_number_onboarded_by_someone_else_is_a_field_error(
+def test_a_number_onboarded_by_someone_else_is_refused_as_the_page_refuses_it(
     api: ApiClient, other_customer: Any, nxcloud: FakeNXCloud
 ) -> None:
+    # Issue 19: it was a field error here and a refusal with what to do on the page.
     start(api)
     theirs = ApiClient()
     theirs.client.force_login(other_customer)
-    body = problem(theirs.post("/registrations/", {"phone_number": PHONE}), 422, "invalid")
-    assert body["errors"] == [
-        {"field": "phone_number", "detail": "This number is already being onboarded.", "code": "duplicate"}
-    ]
+    body = problem(theirs.post("/registrations/", {"phone_number": PHONE}), 409, "number-taken")
+    assert body["detail"] == (
+        "This number is already being onboarded. If it is yours, finish its registration where it "
+        "was started, or try again tomorrow."
+    )
     assert "registration" not in body
+
+
+def test_a_number_taken_since_the_callers_own_registration_closed_never_points_to_that(
+    api: ApiClient, other_customer: Any, nxcloud: FakeNXCloud
+) -> None:
+    mine = PhoneRegistration.objects.get(public_id=start(api)["id"])
+    services.close_registration(mine, user=None, reason="the customer gave it up")
+    theirs = ApiClient()
+    theirs.client.force_login(other_customer)
+    start(theirs)
+    body = problem(api.post("/registrations/", {"phone_number": PHONE}), 409, "number-taken")
+    assert "registration" not in body
+
+
+def test_the_callers_own_registered_number_says_so_and_points_to_it(
+    api: ApiClient, nxcloud: FakeNXCloud
+) -> None:
+    mine = start(api)
+    PhoneRegistration.objects.filter(public_id=mine["id"]).update(status=Status.REGISTERED)
+    body = problem(api.post("/registrations/", {"phone_number": PHONE}), 409, "already-registered")
+    assert body["registration"] == mine["id"]
+    assert body["detail"] == "This number is already registered with WhatsApp: here it is."
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,10 @@ def test_staff_enters_a_wrong_code_then_the_right_one(
     page.click("input[type=submit][name=_check]")
     success = page.wait_for_selector(".messagelist .success")
     assert success is not None
-    assert success.inner_text() == "Code accepted: +86 138 0013 8000 is verified."
+    assert success.inner_text() == (
+        "Code accepted: +86 138 0013 8000 is verified. "
+        "Its WhatsApp client is being set up: there is nothing to press."
+    )
     assert "Verified" in page.inner_text(".field-status_badge")
     assert_clean(page, wrong, code)
     page.screenshot(path=str(screenshot_dir / "admin-6-accepted.png"), full_page=True)

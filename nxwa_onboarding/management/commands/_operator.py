@@ -8,11 +8,11 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from nxwa_onboarding.choices import Failure
+from nxwa_onboarding.choices import Channel, Failure
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.nxcloud.exceptions import NXCloudError
 from nxwa_onboarding.phone import format_phone, normalize_phone
-from nxwa_onboarding.services import failure_of
+from nxwa_onboarding.services import decide, failure_of, get_state
 from nxwa_onboarding.texts import configuration_problem_text, refusal_text
 
 
@@ -79,3 +79,10 @@ def error_text(err: Exception, action: str) -> str:
     if isinstance(err, NXCloudError):
         return f"NXCloud refused {action} (result {err.code}: {err.message})."
     return f"Could not read {action}: {err}."
+
+
+def situation_line(registration: PhoneRegistration) -> str:
+    """The registration's situation as every door says it (``services.situation``): its title,
+    and the words the customer is told."""
+    decision = decide(registration, get_state(registration, channel=Channel.COMMAND))
+    return f"Now: {decision.title}. The customer is told: {decision.text}"

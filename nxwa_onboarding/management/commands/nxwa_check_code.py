@@ -11,7 +11,7 @@ from nxwa_onboarding import services
 from nxwa_onboarding.models import Channel, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.nxcloud.exceptions import NXCloudConfigurationError, OnboardingError
 
-from ._operator import describe, open_registration, outcome_text, parse_phone
+from ._operator import describe, open_registration, outcome_text, parse_phone, situation_line
 
 Status = PhoneRegistration.Status
 
@@ -78,6 +78,7 @@ class Command(BaseCommand):
                 f"{describe(digits)} is already verified and its client exists "
                 f"(status: {registration.get_status_display()}). Nothing to do."
             )
+            self.stdout.write(situation_line(registration))
             return
         if registration.status != Status.VERIFIED:
             code = self.read_code(options.get("stdin") or sys.stdin, digits)
@@ -102,4 +103,5 @@ class Command(BaseCommand):
                 "Run this command again to retry."
             ) from None
         self.stdout.write(self.style.SUCCESS("WhatsApp client created; NXCloud is registering the number."))
+        self.stdout.write(situation_line(registration))
         self.stdout.write("Follow it with: manage.py nxwa_sync_status")

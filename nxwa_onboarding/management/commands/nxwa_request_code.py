@@ -9,7 +9,7 @@ from nxwa_onboarding import services
 from nxwa_onboarding.models import Channel, CodeRequest, Method
 from nxwa_onboarding.texts import until_text
 
-from ._operator import describe, open_registration, outcome_text, parse_phone
+from ._operator import describe, open_registration, outcome_text, parse_phone, situation_line
 
 
 class Command(BaseCommand):
@@ -40,6 +40,7 @@ class Command(BaseCommand):
         if sent.outcome != CodeRequest.Outcome.SENT:
             # Refused, rejected, failed or unknown: never a success, so exit status 1.
             lead = "Unclear whether a code was sent to" if sent.outcome == "unknown" else "No code sent to"
+            self.stdout.write(situation_line(registration))
             raise CommandError(f"{lead} {describe(digits)}: {outcome_text(sent)}")
         how = "a voice call" if method == Method.VOICE else "SMS"
         state = services.get_state(registration)
