@@ -387,3 +387,8 @@ class VerificationAttempt(CallRecord):
 
     def __str__(self) -> str:
         return f"{self.registration} · {self.get_outcome_display()}"
+
+
+from .health_models import ClientSetupCall, NumberHealth  # noqa: E402  (they refer to the models above)
+
+__all__ += ["ClientSetupCall", "NumberHealth"]
