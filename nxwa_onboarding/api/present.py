@@ -95,4 +95,40 @@ def detail(
     current = state(registration, request)
     if latest is None:
         latest = registration.code_requests.order_by("-created_at", "-pk").first()
-    return {**summary(registration), "state": current, "last_code_request": code_request(latest)}
+    return {
+        **summary(registration),
+        "state": current,
+        "last_code_request": code_request(latest),
+        "health": health(registration),
+        "setup_again_at": services.health.setup_again_at(registration),
+    }
+
+
+def health(registration: PhoneRegistration) -> dict[str, Any] | None:
+    """The number's health in the customer page's words (``services.health.merchant_view``)."""
+    view = services.health.merchant_view(registration)
+    if view is None:
+        return None
+    return {
+        "account_state": view.account_state or None,
+        "name_review": view.name_review or None,
+        "display_name": view.display_name,
+        "name_rejection_reason": view.name_rejection_reason,
+        "quality_rating": view.quality_rating,
+        "quality_text": view.quality_text,
+        "messaging_limit": view.messaging_limit,
+        "pin_set": view.pin_set,
+        "read_at": view.read_at,
+        "tone": view.tone,
+        "notices": [
+            {
+                "kind": notice.kind,
+                "tone": notice.tone,
+                "title": notice.title,
+                "text": notice.text,
+                "next_step": notice.next_step,
+                "reason": notice.reason,
+            }
+            for notice in view.notices
+        ],
+    }

@@ -12,6 +12,7 @@ client. One module per flow, leaves first:
 - ``client_setup``: createClient;
 - ``status``: phoneList for one number;
 - ``sync``: a whole phoneList applied in batches, per application;
+- ``health``: a registered number's health (webhooks and getPhone) and its merchant's words;
 - ``follow``: following an application in steps (the tasks' and ``nxwa_follow``'s work);
 - ``applications``: customer applications (createApp, add by app key, assignment);
 - ``recovery``: calls left pending by a crash.
@@ -28,7 +29,7 @@ the database rows, so they hold across processes and servers.
 from __future__ import annotations
 
 from ..codes import code_digest, normalize_code
-from . import follow
+from . import follow, health
 from .applications import (
     ListedNumber,
     add_application,
@@ -47,6 +48,7 @@ from .registration import (
     request_code,
     sends_suspended,
     start_registration,
+    withdraw_registration,
 )
 from .rules import (
     COUNTED_ATTEMPTS,
@@ -90,6 +92,7 @@ __all__ = [
     "follow",
     "get_client",
     "get_state",
+    "health",
     "normalize_code",
     "outcome_text",
     "reconcile_pending",
@@ -99,4 +102,5 @@ __all__ = [
     "stale_after",
     "start_registration",
     "sync_statuses",
+    "withdraw_registration",
 ]

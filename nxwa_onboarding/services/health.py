@@ -337,6 +337,8 @@ class Notice:
 
 @dataclass(frozen=True)
 class MerchantView:
+    """What the customer page and the API show of the health (``tone``: the worst notice's)."""
+
     account_state: str
     name_review: str
     display_name: str
@@ -347,6 +349,11 @@ class MerchantView:
     pin_set: bool | None
     read_at: datetime | None
     notices: list[Notice]
+
+    @property
+    def tone(self) -> str:
+        tones = {notice.tone for notice in self.notices}
+        return next((tone for tone in ("problem", "wait") if tone in tones), "ok")
 
 
 def contact_text() -> str:
@@ -374,7 +381,8 @@ def account_notice(state: str, reason: str) -> Notice | None:
             "problem",
             _("WhatsApp plans to ban this number"),
             _(
-                "Meta found messages from this number that break its policies and will ban it unless this is resolved."
+                "Meta found messages from this number that break its policies and will ban it "
+                "unless this is resolved."
             ),
             _("Contact %(contact)s as soon as possible to ask for a review.") % {"contact": contact},
             reason,
@@ -385,7 +393,8 @@ def account_notice(state: str, reason: str) -> Notice | None:
             "problem",
             _("WhatsApp has restricted this number"),
             _(
-                "For a while this number can only answer customers who write first; it cannot start conversations."
+                "For a while this number can only answer customers who write first; it cannot "
+                "start conversations."
             ),
             _("The restriction ends by itself. If you think it is a mistake, contact %(contact)s.")
             % {"contact": contact},
@@ -450,7 +459,8 @@ def name_notice(review: str, name: str, reason: str) -> Notice | None:
             _("Display name review deferred"),
             _("Meta has put off its review of the display name for now."),
             _(
-                "Nothing to do yet: Meta will review it again. If it takes more than a week, contact %(contact)s."
+                "Nothing to do yet: Meta will review it again. If it takes more than a week, "
+                "contact %(contact)s."
             )
             % {"contact": contact},
         )
@@ -522,3 +532,13 @@ def merchant_view(registration: PhoneRegistration) -> MerchantView | None:
         read_at=max(reads),
         notices=notices,
     )
+
+
+def setup_again_at(registration: PhoneRegistration, now: datetime | None = None) -> datetime | None:
+    """For a verified number waiting for its WhatsApp setup: when Meta's registration budget lets
+    setup be tried again (None: it may be tried now, or the number is past setup)."""
+    from .client_setup import setup_possible_at
+
+    if registration.status != RegistrationStatus.VERIFIED:
+        return None
+    return setup_possible_at(registration.phone_number, now)
