@@ -267,3 +267,91 @@ def attention_text(obj: PhoneRegistration) -> str:
     return " ".join(
         [gettext("Needs attention (for %(since)s): in progress too long.") % {"since": since}, known, synced]
     )
+
+
+def health_summary(obj: PhoneRegistration) -> SafeString | str:
+    """The number's health for staff: each part with its value, where and when it was read, and
+    what the customer is told (``services.health``: the same words as their page)."""
+    record = services.health.health_of(obj)
+    if record is None:
+        return EMPTY
+    parts = (
+        (
+            gettext("account state"),
+            record.get_account_state_display(),
+            record.account_source,
+            record.account_read_at,
+        ),
+        (
+            gettext("display name"),
+            " · ".join(
+                str(part)
+                for part in (
+                    record.display_name,
+                    record.get_name_review_display(),
+                    record.name_rejection_reason,
+                )
+                if part
+            ),
+            record.name_source,
+            record.name_read_at,
+        ),
+        (gettext("quality rating"), record.quality_rating, record.quality_source, record.quality_read_at),
+        (
+            gettext("business messaging limit"),
+            record.messaging_limit,
+            record.limit_source,
+            record.limit_read_at,
+        ),
+        (
+            gettext("two-step PIN set"),
+            "" if record.pin_set is None else (gettext("yes") if record.pin_set else gettext("no")),
+            record.pin_source,
+            record.pin_read_at,
+        ),
+    )
+    rows = [
+        format_html(
+            "<li>{}: <strong>{}</strong> ({}, {})</li>",
+            label,
+            value,
+            source,
+            date_format(timezone.localtime(at), "DATETIME_FORMAT"),
+        )
+        for label, value, source, at in parts
+        if at is not None
+    ]
+    view = services.health.merchant_view(obj)
+    told = (
+        [format_html("<li>{}: {}</li>", notice.title, notice.next_step) for notice in view.notices]
+        if view
+        else []
+    )
+    return format_html(
+        "<ul>{}</ul>{}",
+        SafeString("".join(rows)),
+        format_html("<p>{}</p><ul>{}</ul>", gettext("The customer is told:"), SafeString("".join(told)))
+        if told
+        else "",
+    )
+
+
+def setup_budget_text(obj: PhoneRegistration) -> str:
+    """How much of Meta's registration budget the number has spent, and when setup can be tried
+    again when none is left."""
+    from ..models import ClientSetupCall
+    from ..services.client_setup import BUDGET, BUDGET_WINDOW, setup_possible_at
+
+    now = timezone.now()
+    spent = ClientSetupCall.objects.filter(
+        phone_number=obj.phone_number, refused=False, created_at__gt=now - BUDGET_WINDOW
+    ).count()
+    text = ngettext(
+        "%(spent)d of %(budget)d createClient calls in the last 72 hours.",
+        "%(spent)d of %(budget)d createClient calls in the last 72 hours.",
+        spent,
+    ) % {"spent": spent, "budget": BUDGET}
+    until = setup_possible_at(obj.phone_number, now)
+    if until is not None:
+        text = f"{text} {refusal_text(RefusalReason.SETUP_LIMIT, until, now)}"
+    return text

@@ -130,6 +130,8 @@ class PhoneRegistrationAdmin(
         NeedsAttentionFilter,
         RegisteredElsewhereFilter,
         "account_state",
+        "health__account_state",
+        "health__name_review",
         "application",
         "last_code_method",
         "register_status",
@@ -199,6 +201,7 @@ class PhoneRegistrationAdmin(
                 )
             },
         ),
+        (_("Health"), {"fields": ("health_summary", "setup_budget")}),
         (_("Closed"), {"fields": ("closed_at", "closed_by", "close_reason")}),
         (
             _("Application and webhook events"),
@@ -305,6 +308,17 @@ class PhoneRegistrationAdmin(
             cached = services.get_state(obj, channel=Channel.ADMIN)
             obj._nxwa_admin_state = cached  # type: ignore[attr-defined]
         return cached
+
+    @admin.display(description=_("number health"))
+    def health_summary(self, obj: PhoneRegistration) -> SafeString | str:
+        """The health the customer sees (their words), with each part's source and time."""
+        return presenters.health_summary(obj)
+
+    @admin.display(description=_("registration budget"))
+    def setup_budget(self, obj: PhoneRegistration) -> str:
+        """Meta's 10 registration requests per number in 72 hours: how many are spent, and when
+        setup can be tried again if none is left."""
+        return presenters.setup_budget_text(obj)
 
     @admin.display(description=_("needs attention"))
     def attention(self, obj: PhoneRegistration) -> str:
