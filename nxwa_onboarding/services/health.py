@@ -273,17 +273,19 @@ def _claim(registrations: list[PhoneRegistration], now: datetime) -> list[PhoneR
     """Mark each number asked about before the call (so however often steps run, or fail, a
     number is asked about at most once per interval); the ones this step holds."""
     cutoff = now - timedelta(seconds=conf.HEALTH_READ_INTERVAL)
-    held = []
-    for registration in registrations:
-        NumberHealth.objects.get_or_create(registration=registration)
-        claimed = (
-            NumberHealth.objects.filter(registration=registration)
-            .filter(Q(phone_requested_at__isnull=True) | Q(phone_requested_at__lt=cutoff))
-            .update(phone_requested_at=now)
+    NumberHealth.objects.bulk_create(
+        [NumberHealth(registration=registration) for registration in registrations], ignore_conflicts=True
+    )
+    pks = [registration.pk for registration in registrations]
+    NumberHealth.objects.filter(registration_id__in=pks).filter(
+        Q(phone_requested_at__isnull=True) | Q(phone_requested_at__lt=cutoff)
+    ).update(phone_requested_at=now)
+    held = set(
+        NumberHealth.objects.filter(registration_id__in=pks, phone_requested_at=now).values_list(
+            "registration_id", flat=True
         )
-        if claimed:
-            held.append(registration)
-    return held
+    )
+    return [registration for registration in registrations if registration.pk in held]
 
 
 @dataclass
