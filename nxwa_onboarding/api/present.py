@@ -117,6 +117,7 @@ def health(registration: PhoneRegistration) -> dict[str, Any] | None:
         "quality_rating": view.quality_rating,
         "quality_text": view.quality_text,
         "messaging_limit": view.messaging_limit,
+        "limit_text": view.limit_text,
         "pin_set": view.pin_set,
         "read_at": view.read_at,
         "tone": view.tone,

@@ -115,6 +115,7 @@ class HealthOut(Schema):
     quality_rating: str = Field(description="As NXCloud sends it: GREEN, YELLOW, RED, UNKNOWN.")
     quality_text: str = Field(description="The rating in words.")
     messaging_limit: str = Field(description="The business messaging limit, as NXCloud sends it.")
+    limit_text: str = Field(description="The limit in words (customers a day) where the tier is known.")
     pin_set: bool | None = Field(description="Whether NXCloud reports the two-step PIN set.")
     read_at: datetime | None = Field(description="When it was last read.")
     tone: str = Field(description="The worst notice's tone: ok, wait or problem.")

@@ -22,7 +22,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .. import signals
 from ..choices import AccountState, HealthSource, NameReview, RegistrationStatus
@@ -348,6 +350,7 @@ class MerchantView:
     quality_rating: str
     quality_text: str
     messaging_limit: str
+    limit_text: str
     pin_set: bool | None
     read_at: datetime | None
     notices: list[Notice]
@@ -493,6 +496,24 @@ def quality_text(rating: str) -> str:
     }.get(rating.upper(), _("Not rated yet") if rating else "")
 
 
+#: Meta's tier names (per number until October 2025, per business portfolio since) as counts.
+TIERS = {"TIER_50": 50, "TIER_250": 250, "TIER_1K": 1_000, "TIER_2K": 2_000, "TIER_10K": 10_000, "TIER_100K": 100_000}
+
+
+def limit_text(limit: str) -> str:
+    """The messaging limit in words where the tier is one we know; else as NXCloud sent it."""
+    tier = limit.strip().upper()
+    if tier == "TIER_UNLIMITED":
+        return _("No limit")
+    if tier in TIERS:
+        return ngettext(
+            "%(count)s customer a day",
+            "%(count)s customers a day",
+            TIERS[tier],
+        ) % {"count": number_format(TIERS[tier], force_grouping=True)}
+    return limit
+
+
 def merchant_view(registration: PhoneRegistration) -> MerchantView | None:
     """The health as the customer page and the API show it; None when nothing is known (or the
     number is not registered: before that, there is no health to tell)."""
@@ -530,6 +551,7 @@ def merchant_view(registration: PhoneRegistration) -> MerchantView | None:
         quality_rating=health.quality_rating,
         quality_text=quality_text(health.quality_rating),
         messaging_limit=health.messaging_limit,
+        limit_text=limit_text(health.messaging_limit),
         pin_set=health.pin_set,
         read_at=max(reads),
         notices=notices,

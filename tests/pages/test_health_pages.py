@@ -80,7 +80,7 @@ STATES: dict[str, dict[str, Any]] = {
             "quality_rating": "GREEN",
             "messaging_limit": "TIER_2K",
         },
-        "en": ["Display name in review", "one to three working days", "High", "TIER_2K"],
+        "en": ["Display name in review", "one to three working days", "High", "2,000 customers a day"],
         "zh": ["显示名称审核中"],
     },
 }
