@@ -497,7 +497,14 @@ def quality_text(rating: str) -> str:
 
 
 #: Meta's tier names (per number until October 2025, per business portfolio since) as counts.
-TIERS = {"TIER_50": 50, "TIER_250": 250, "TIER_1K": 1_000, "TIER_2K": 2_000, "TIER_10K": 10_000, "TIER_100K": 100_000}
+TIERS = {
+    "TIER_50": 50,
+    "TIER_250": 250,
+    "TIER_1K": 1_000,
+    "TIER_2K": 2_000,
+    "TIER_10K": 10_000,
+    "TIER_100K": 100_000,
+}
 
 
 def limit_text(limit: str) -> str:

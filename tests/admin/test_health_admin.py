@@ -57,7 +57,8 @@ def test_the_change_page_shows_the_health_with_its_source_and_what_the_customer_
     page = html(logged_in(staff).get(change_url(registration)))
     assert "Banned" in page
     assert "acme · Rejected · NAME_FORMAT" in page
-    assert "getphone" in page and "webhook" in page
+    assert "getphone" in page
+    assert "webhook" in page
     assert "The customer is told:" in page
     assert "WhatsApp has banned this number" in page
     assert "0 of 10 createClient calls in the last 72 hours." in page
@@ -68,9 +69,11 @@ def test_the_list_filters_by_health(staff: Any) -> None:
     fine = registered(OTHER_PHONE, account_state=AccountState.ACTIVE, name_review=NameReview.REJECTED)
     client = logged_in(staff)
     page = html(client.get(reverse(CHANGELIST), {"health__account_state__exact": "banned"}))
-    assert banned.formatted_phone in page and fine.formatted_phone not in page
+    assert banned.formatted_phone in page
+    assert fine.formatted_phone not in page
     page = html(client.get(reverse(CHANGELIST), {"health__name_review__exact": "rejected"}))
-    assert fine.formatted_phone in page and banned.formatted_phone not in page
+    assert fine.formatted_phone in page
+    assert banned.formatted_phone not in page
 
 
 def test_staffs_manual_create_client_is_refused_without_a_call_when_the_budget_is_spent(
@@ -87,6 +90,7 @@ def test_staffs_manual_create_client_is_refused_without_a_call_when_the_budget_i
     response = act(client, "create_whatsapp_client", [registration], confirm=True)
     assert nxcloud.calls_to("createClient") == []
     said = " ".join(text for _level, text in message_texts(response))
-    assert "10 setup attempts" in said and "You can try again in 71 hours" in said
+    assert "10 setup attempts" in said
+    assert "You can try again in 71 hours" in said
     page = html(client.get(change_url(registration)))
     assert "10 of 10 createClient calls in the last 72 hours." in page

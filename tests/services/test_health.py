@@ -133,7 +133,8 @@ def test_the_follower_records_get_phone_and_announces_a_change_once() -> None:
         assert len(calls_to(rsps, "getPhone")) == 1
     assert again == []
     record.refresh_from_db()
-    assert record.account_read_at is not None and record.account_read_at >= later
+    assert record.account_read_at is not None
+    assert record.account_read_at >= later
 
 
 def test_a_get_phone_failure_is_logged_and_its_numbers_wait_for_the_interval() -> None:
@@ -171,7 +172,8 @@ def test_one_get_phone_a_step_and_at_most_once_per_number_per_interval_with_1000
     assert len(second) == 10
     assert NumberHealth.objects.filter(account_state=AccountState.ACTIVE).count() == 1000
     print(
-        f"\n1,000 registered numbers: {len(first)} getPhone calls in the first interval, {len(second)} in the next"
+        f"\n1,000 registered numbers: {len(first)} getPhone calls in the first interval, "
+        f"{len(second)} in the next"
     )
 
 
@@ -269,7 +271,8 @@ def test_a_133016_answer_locks_the_number_until_its_end() -> None:
     assert registration.client_refusal == ""  # not a refusal of the number: it waits for the lock
     assert registration.client_requested_at is None
     row = ClientSetupCall.objects.filter(refused=False).get()
-    assert row.result_code == 9001 and row.locked_until == locked.value.until
+    assert row.result_code == 9001
+    assert row.locked_until == locked.value.until
     assert health.setup_again_at(registration) == locked.value.until
     assert follow.orphans(APP_KEY, timezone.now() + timedelta(hours=1)) == []
     with time_machine.travel(locked.value.until + timedelta(seconds=1)):
