@@ -245,9 +245,11 @@ def test_the_eleventh_create_client_within_72_hours_makes_no_call() -> None:
                 with pytest.raises(NXCloudBusinessError):
                     services.create_client(registration, resend_unknown=True)
         assert len(calls_to(rsps, "createClient")) == 10
-        with time_machine.travel(start + timedelta(hours=10), tick=False):
-            with pytest.raises(SetupLimitError) as refused:
-                services.create_client(registration, resend_unknown=True)  # staff's manual resend
+        with (
+            time_machine.travel(start + timedelta(hours=10), tick=False),
+            pytest.raises(SetupLimitError) as refused,
+        ):
+            services.create_client(registration, resend_unknown=True)  # staff's manual resend
         assert len(calls_to(rsps, "createClient")) == 10
     assert refused.value.until == ClientSetupCall.objects.filter(refused=False).order_by("created_at")[
         0
