@@ -177,7 +177,7 @@ def _render_detail(
         or SendCodeForm(initial={"method": registration.last_code_method or Method.SMS}),
         "in_progress": services.follow.is_followed(registration),
         "step": _step(registration),
-        "health": services.health.merchant_view(registration),
+        "health": services.health_view.merchant_view(registration),
         "setup_again": _setup_again(registration, now),
         "can_withdraw": registration.status in UNVERIFIED_STATES,
     }
@@ -186,7 +186,7 @@ def _render_detail(
 
 def _setup_again(registration: PhoneRegistration, now: datetime) -> str:
     """When setup can be tried again, when Meta's registration budget for the number is spent."""
-    until = services.health.setup_again_at(registration, now)
+    until = services.health_view.setup_again_at(registration, now)
     return refusal_text(RefusalReason.SETUP_LIMIT, until, now) if until is not None else ""
 
 

@@ -3,7 +3,7 @@ enter-code page are mixins of their own (``actions``, ``check_code``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, unquote
@@ -26,14 +26,10 @@ from .check_code import CheckCodeMixin
 from .closing import CloseActionMixin
 from .forms import AddRegistrationForm
 from .funnel import FunnelMixin
+from .health import HealthAdminMixin
 from .page_actions import PageActionsMixin
 from .presenters import EMPTY, check_summary_text, failed_text, is_failed, refusal_notices
 from .search import PhoneSearch, PhoneSearchMixin
-
-if TYPE_CHECKING:
-    RegistrationAdminBase = admin.ModelAdmin[PhoneRegistration]
-else:  # the admin classes are not subscriptable at run time
-    RegistrationAdminBase = admin.ModelAdmin
 
 Send = CodeRequest.Outcome
 
@@ -113,7 +109,7 @@ class PhoneRegistrationAdmin(
     CheckCodeMixin,
     AuditTrailProtectionMixin,
     PhoneSearchMixin,
-    RegistrationAdminBase,
+    HealthAdminMixin,
 ):
     list_display = (
         "phone",
@@ -130,8 +126,6 @@ class PhoneRegistrationAdmin(
         NeedsAttentionFilter,
         RegisteredElsewhereFilter,
         "account_state",
-        "health__account_state",
-        "health__name_review",
         "application",
         "last_code_method",
         "register_status",
@@ -201,7 +195,6 @@ class PhoneRegistrationAdmin(
                 )
             },
         ),
-        (_("Health"), {"fields": ("health_summary", "setup_budget")}),
         (_("Closed"), {"fields": ("closed_at", "closed_by", "close_reason")}),
         (
             _("Application and webhook events"),
@@ -308,17 +301,6 @@ class PhoneRegistrationAdmin(
             cached = services.get_state(obj, channel=Channel.ADMIN)
             obj._nxwa_admin_state = cached  # type: ignore[attr-defined]
         return cached
-
-    @admin.display(description=_("number health"))
-    def health_summary(self, obj: PhoneRegistration) -> SafeString | str:
-        """The health the customer sees (their words), with each part's source and time."""
-        return presenters.health_summary(obj)
-
-    @admin.display(description=_("registration budget"))
-    def setup_budget(self, obj: PhoneRegistration) -> str:
-        """Meta's 10 registration requests per number in 72 hours: how many are spent, and when
-        setup can be tried again if none is left."""
-        return presenters.setup_budget_text(obj)
 
     @admin.display(description=_("needs attention"))
     def attention(self, obj: PhoneRegistration) -> str:

@@ -100,13 +100,13 @@ def detail(
         "state": current,
         "last_code_request": code_request(latest),
         "health": health(registration),
-        "setup_again_at": services.health.setup_again_at(registration),
+        "setup_again_at": services.health_view.setup_again_at(registration),
     }
 
 
 def health(registration: PhoneRegistration) -> dict[str, Any] | None:
-    """The number's health in the customer page's words (``services.health.merchant_view``)."""
-    view = services.health.merchant_view(registration)
+    """The number's health in the customer page's words (``services.health_view.merchant_view``)."""
+    view = services.health_view.merchant_view(registration)
     if view is None:
         return None
     return {

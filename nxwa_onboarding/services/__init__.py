@@ -12,7 +12,8 @@ client. One module per flow, leaves first:
 - ``client_setup``: createClient;
 - ``status``: phoneList for one number;
 - ``sync``: a whole phoneList applied in batches, per application;
-- ``health``: a registered number's health (webhooks and getPhone) and its merchant's words;
+- ``health``: a registered number's health record (webhooks and getPhone);
+- ``health_view``: that health in a merchant's words, for every door;
 - ``follow``: following an application in steps (the tasks' and ``nxwa_follow``'s work);
 - ``applications``: customer applications (createApp, add by app key, assignment);
 - ``recovery``: calls left pending by a crash.
@@ -29,7 +30,7 @@ the database rows, so they hold across processes and servers.
 from __future__ import annotations
 
 from ..codes import code_digest, normalize_code
-from . import follow, health
+from . import follow, health, health_view
 from .applications import (
     ListedNumber,
     add_application,
@@ -93,6 +94,7 @@ __all__ = [
     "get_client",
     "get_state",
     "health",
+    "health_view",
     "normalize_code",
     "outcome_text",
     "reconcile_pending",

@@ -16,7 +16,7 @@ from nxwa_onboarding.choices import AccountState, HealthSource, NameReview
 from nxwa_onboarding.exceptions import NXCloudBusinessError, SetupLimitError
 from nxwa_onboarding.models import ClientSetupCall, NumberHealth, PhoneRegistration
 from nxwa_onboarding.sandbox import callbacks
-from nxwa_onboarding.services import client_setup, follow, health
+from nxwa_onboarding.services import client_setup, follow, health, health_view
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.helpers.services import (
     OTHER_PHONE,
@@ -275,8 +275,8 @@ def test_a_133016_answer_locks_the_number_until_its_end() -> None:
     row = ClientSetupCall.objects.filter(refused=False).get()
     assert row.result_code == 9001
     assert row.locked_until == locked.value.until
-    assert health.setup_again_at(registration) == locked.value.until
+    assert health_view.setup_again_at(registration) == locked.value.until
     assert follow.orphans(APP_KEY, timezone.now() + timedelta(hours=1)) == []
     with time_machine.travel(locked.value.until + timedelta(seconds=1)):
-        assert health.setup_again_at(registration) is None
+        assert health_view.setup_again_at(registration) is None
         assert follow.orphans(APP_KEY, timezone.now()) == [registration.pk]
