@@ -231,6 +231,13 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     ),
     "STUCK_AFTER": (is_positive_integer, "a positive integer (seconds)", "nxwa_onboarding.E017"),
     "TASK_BACKEND": (is_task_backend, "the name of a backend in TASKS", "nxwa_onboarding.E018"),
+    "HEALTH_READ_INTERVAL": (is_positive_integer, "a positive integer (seconds)", "nxwa_onboarding.E130"),
+    "HEALTH_READ_BATCH": (
+        lambda value: is_positive_integer(value) and value <= 500,
+        "a positive integer of at most 500 (numbers per getPhone)",
+        "nxwa_onboarding.E131",
+    ),
+    "SUPPORT_CONTACT": (lambda value: isinstance(value, str), "a string", "nxwa_onboarding.E132"),
 }
 
 

@@ -39,6 +39,7 @@ class RefusalReason(models.TextChoices):
     NO_ADDRESS = "no_address", _("The request's address is unknown")
     LANDLINE_SMS = "landline_sms", _("A landline cannot receive SMS")
     NUMBER_POLICY = "number_policy", _("This kind of number cannot be used")
+    SETUP_LIMIT = "setup_limit", _("WhatsApp's limit of setup attempts for this number is reached")
 
 
 class RegistrationStatus(models.TextChoices):
@@ -149,3 +150,21 @@ class DeliveryOutcome(models.TextChoices):
     STALE = "stale", _("Older than what is already shown")
     IGNORED = "ignored", _("Not an event onboarding applies")
     UNPARSEABLE = "unparseable", _("Could not be read")
+
+
+class NameReview(models.TextChoices):
+    """Where Meta's review of a number's display name is (``NumberHealth.name_review``)."""
+
+    PENDING = "pending", _("In review")
+    APPROVED = "approved", _("Approved")
+    AVAILABLE = "available", _("Usable without review")
+    REJECTED = "rejected", _("Rejected")
+    DEFERRED = "deferred", _("Deferred")
+    EXPIRED = "expired", _("Expired")
+
+
+class HealthSource(models.TextChoices):
+    """Where a part of a number's health was last read from."""
+
+    WEBHOOK = "webhook", _("Webhook")
+    GET_PHONE = "getphone", _("getPhone")

@@ -206,6 +206,23 @@ class Settings:
         return self._int("STUCK_AFTER", 86_400)
 
     @property
+    def HEALTH_READ_INTERVAL(self) -> int:
+        """Seconds between two ``getPhone`` reads of one registered number's health by the
+        follower (webhooks update it in between, as they arrive)."""
+        return self._int("HEALTH_READ_INTERVAL", 21_600)
+
+    @property
+    def HEALTH_READ_BATCH(self) -> int:
+        """Registered numbers one ``getPhone`` call asks about (its ``business_phones``)."""
+        return self._int("HEALTH_READ_BATCH", 100)
+
+    @property
+    def SUPPORT_CONTACT(self) -> str:
+        """Whom a merchant contacts about a banned or restricted number, as the customer page says
+        it (an email address, a page, a team's name); "" says "our support team"."""
+        return str(self._get("SUPPORT_CONTACT", ""))
+
+    @property
     def TASK_BACKEND(self) -> str:
         """The alias in the host's ``TASKS`` setting that the app's tasks are enqueued on."""
         return str(self._get("TASK_BACKEND", "default"))

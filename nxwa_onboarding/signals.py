@@ -14,6 +14,10 @@ delivery and the registration's change are committed, with ``registration``, ``d
 ``messaging_limit``) and ``display_name_decided`` (also ``decision`` and ``requested_name``).
 ``registration_stuck`` is sent once when a registration is marked as needing attention
 (``stuck_at``: in progress, or a code out with no attempt, for longer than STUCK_AFTER).
+``health_changed`` is sent once per change of a number's health (``services.health``: its
+account state, display name or review, quality, messaging limit or two-step PIN), whether a
+webhook or the follower's ``getPhone`` brought it, with ``health`` (the ``NumberHealth``),
+``changed`` (the names of the fields that changed) and ``source`` (``webhook`` or ``getphone``).
 """
 
 from __future__ import annotations
@@ -30,3 +34,4 @@ account_updated = Signal()
 quality_updated = Signal()
 display_name_decided = Signal()
 registration_stuck = Signal()
+health_changed = Signal()

@@ -130,8 +130,9 @@ def follow_application(app_key: str, chain: str) -> dict[str, Any]:
 
 def follow_pass() -> list[tuple[str, follow.Step | None]]:
     """The cron pass (``nxwa_follow``): step every application in progress whose chain is not
-    alive (inline: no worker needed), enqueue lost client creations, restart lost chains, mark
-    stuck registrations. Safe to run as often as you like, beside any number of workers."""
+    alive (inline: no worker needed), enqueue lost client creations, restart lost chains, read
+    the health of registered numbers that are due (one getPhone per application), mark stuck
+    registrations. Safe to run as often as you like, beside any number of workers."""
     done: list[tuple[str, follow.Step | None]] = []
     for app_key in follow.app_keys_in_progress():
         result = None
@@ -144,6 +145,10 @@ def follow_pass() -> list[tuple[str, follow.Step | None]]:
         elif result.again_at is not None:
             nudge(app_key, first_step_at=result.again_at)  # not a second phoneList at once
         done.append((app_key, result))
+    stepped = {app_key for app_key, result in done if result is not None and result.ran}
+    for app_key in follow.app_keys_due_health():
+        if app_key not in stepped:
+            follow.health_step(app_key)  # registered numbers' health: one getPhone
     follow.mark_stuck()
     return done
 

@@ -73,6 +73,10 @@ def refusal_text(reason: str, until: datetime | None = None, now: datetime | Non
             "This looks like a landline: landlines can't receive SMS, so choose a voice call."
         ),
         RefusalReason.NUMBER_POLICY: _("Codes cannot be sent to this kind of number."),
+        RefusalReason.SETUP_LIMIT: _(
+            "WhatsApp allows only 10 setup attempts for one number in 72 hours, and this number "
+            "has reached that limit. Nothing more was sent."
+        ),
     }
     text = str(texts.get(reason, _("Refused.")))  # type: ignore[call-overload]
     if when:

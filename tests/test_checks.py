@@ -146,6 +146,9 @@ EVERY_KEY = {
     "FOLLOW_BACKOFF": (2, 120),
     "STUCK_AFTER": 3600,
     "TASK_BACKEND": "default",
+    "HEALTH_READ_INTERVAL": 21600,
+    "HEALTH_READ_BATCH": 100,
+    "SUPPORT_CONTACT": "support@example.com",
 }
 
 
@@ -226,6 +229,9 @@ BAD = [
     ],
     *[("STUCK_AFTER", value, "nxwa_onboarding.E017") for value in NOT_POSITIVE_INTEGERS],
     *[("TASK_BACKEND", value, "nxwa_onboarding.E018") for value in ["", None, 1, ["default"]]],
+    *[("HEALTH_READ_INTERVAL", value, "nxwa_onboarding.E130") for value in NOT_POSITIVE_INTEGERS],
+    *[("HEALTH_READ_BATCH", value, "nxwa_onboarding.E131") for value in [*NOT_POSITIVE_INTEGERS, 501]],
+    *[("SUPPORT_CONTACT", value, "nxwa_onboarding.E132") for value in [None, 1, ["help@example.com"]]],
 ]
 
 

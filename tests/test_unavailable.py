@@ -67,6 +67,7 @@ def test_the_list_above_is_every_customer_page() -> None:
         "check",
         "send",
         "refresh",
+        "withdraw",
     }
 
 
@@ -82,6 +83,7 @@ def test_every_page_is_a_calm_503_when_the_database_is_gone(
         ("post", url("check", registration), {"code": "123456"}),
         ("post", url("send", registration), {"method": "sms"}),
         ("post", url("refresh", registration), {}),
+        ("post", url("withdraw", registration), {}),
     ]
     for method, path, data in pages:
         with database_down(error) as tried:

@@ -25,7 +25,7 @@ from .. import services
 from ..addresses import client_ip
 from ..choices import Failure
 from ..models import Channel, CodeRequest, Method, PhoneRegistration
-from ..nxcloud.exceptions import InvalidStateError
+from ..nxcloud.exceptions import InvalidStateError, SetupLimitError
 from .outcomes import CALL_ERRORS, Outcomes, failed_messages
 from .presenters import LISTED_NUMBERS, METHOD_WORDS, _numbers, configuration_message, failed_text, result_of
 
@@ -183,6 +183,10 @@ class RegistrationActionsMixin(RegistrationAdminBase):
             before = registration.status
             try:
                 services.create_client(registration, user=request.user, resend_unknown=True)
+            except SetupLimitError as err:
+                # Meta's registration budget: nothing was sent; say until when, number by number.
+                self.message_user(request, f"{registration.formatted_phone}: {err}", messages.WARNING)
+                continue
             except InvalidStateError:
                 failed = registration.status == Status.FAILED
                 (outcomes.failed if failed else outcomes.skipped).append(registration)

@@ -3,7 +3,7 @@ enter-code page are mixins of their own (``actions``, ``check_code``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, unquote
@@ -26,14 +26,10 @@ from .check_code import CheckCodeMixin
 from .closing import CloseActionMixin
 from .forms import AddRegistrationForm
 from .funnel import FunnelMixin
+from .health import HealthAdminMixin
 from .page_actions import PageActionsMixin
 from .presenters import EMPTY, check_summary_text, failed_text, is_failed, refusal_notices
 from .search import PhoneSearch, PhoneSearchMixin
-
-if TYPE_CHECKING:
-    RegistrationAdminBase = admin.ModelAdmin[PhoneRegistration]
-else:  # the admin classes are not subscriptable at run time
-    RegistrationAdminBase = admin.ModelAdmin
 
 Send = CodeRequest.Outcome
 
@@ -113,7 +109,7 @@ class PhoneRegistrationAdmin(
     CheckCodeMixin,
     AuditTrailProtectionMixin,
     PhoneSearchMixin,
-    RegistrationAdminBase,
+    HealthAdminMixin,
 ):
     list_display = (
         "phone",

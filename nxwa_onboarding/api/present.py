@@ -94,4 +94,37 @@ def detail(
         "situation": decision.as_dict(),
         "state": current,
         "last_code_request": code_request(latest),
+        "health": health(registration),
+        "setup_again_at": services.health_view.setup_again_at(registration),
+    }
+
+
+def health(registration: PhoneRegistration) -> dict[str, Any] | None:
+    """The number's health in the customer page's words (``services.health_view.merchant_view``)."""
+    view = services.health_view.merchant_view(registration)
+    if view is None:
+        return None
+    return {
+        "account_state": view.account_state or None,
+        "name_review": view.name_review or None,
+        "display_name": view.display_name,
+        "name_rejection_reason": view.name_rejection_reason,
+        "quality_rating": view.quality_rating,
+        "quality_text": view.quality_text,
+        "messaging_limit": view.messaging_limit,
+        "limit_text": view.limit_text,
+        "pin_set": view.pin_set,
+        "read_at": view.read_at,
+        "tone": view.tone,
+        "notices": [
+            {
+                "kind": notice.kind,
+                "tone": notice.tone,
+                "title": notice.title,
+                "text": notice.text,
+                "next_step": notice.next_step,
+                "reason": notice.reason,
+            }
+            for notice in view.notices
+        ],
     }

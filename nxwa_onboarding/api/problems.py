@@ -211,6 +211,16 @@ def adding_refused(decision: Any) -> Problem:
     )
 
 
+def open_limit(detail: str) -> Problem:
+    """The caller already holds as many numbers waiting for their codes as allowed."""
+    return Problem(409, "open-limit", _("Too many numbers waiting for their codes"), detail)
+
+
+def cannot_withdraw(detail: str) -> Problem:
+    """Only a number not yet verified is withdrawn by its customer: staff close the others."""
+    return Problem(409, "cannot-withdraw", _("This number cannot be withdrawn"), detail)
+
+
 def bad_request() -> Problem:
     return Problem(400, "bad-request", _("Bad request"), _("The request could not be read."))
 

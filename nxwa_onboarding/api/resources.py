@@ -24,6 +24,7 @@ from .. import services, tasks
 from ..addresses import client_ip
 from ..choices import AttemptOutcome, Channel, Failure, RefusalReason, RegistrationStatus, SendOutcome
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
+from ..nxcloud.exceptions import InvalidStateError
 from ..pages.forms import CodeForm, SendCodeForm, StartForm
 from ..texts import code_rejected_text
 from . import present, problems
@@ -99,7 +100,11 @@ def get_registration(request: HttpRequest, public_id: UUID) -> Any:
 @router.post("registrations/", response={201: RegistrationOut, WRITE_PROBLEMS: ProblemOut})
 def create_registration(request: HttpRequest, payload: StartIn) -> Any:
     """Add a number and send its first code (``last_code_request`` says how that went: a
-    refused or failed send does not undo the registration; ask again with ``send``)."""
+    refused or failed send does not undo the registration; ask again with ``send``).
+
+    409 ``already-onboarding``: the caller already has this number open (its id in
+    ``registration``), even at the open limit. 409 ``open-limit``: the caller holds as many
+    numbers waiting for their codes as allowed; verify or withdraw one first."""
     data = valid(StartForm(data={"phone_number": payload.phone_number, "method": payload.method}))
     ip = address(request)
     user = caller(request)
@@ -156,6 +161,19 @@ def refresh(request: HttpRequest, public_id: UUID) -> Any:
     registration = own_registration(request, public_id)
     tasks.keep_going(registration)
     return Answer(200, present.detail(registration, request))
+
+
+@router.delete("registrations/{public_id}/", response={204: None, WRITE_PROBLEMS: ProblemOut})
+def withdraw_registration(request: HttpRequest, public_id: UUID) -> Any:
+    """Withdraw a number not yet verified: it is closed (recorded with who and when) and frees
+    the number and the open slot at once. 409 ``cannot-withdraw``: a verified or registered
+    number is closed by staff only. Withdrawn (or closed) already: 204 again."""
+    registration = own_registration(request, public_id)
+    try:
+        services.withdraw_registration(registration, user=caller(request))
+    except InvalidStateError as err:
+        raise problems.cannot_withdraw(str(err)) from None
+    return Answer(204, None)
 
 
 # -- outcomes as problems ----------------------------------------------------------------------

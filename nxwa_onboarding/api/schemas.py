@@ -9,7 +9,15 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import AfterValidator
 
-from ..choices import AccountState, Failure, Method, RefusalReason, RegistrationStatus, SendOutcome
+from ..choices import (
+    AccountState,
+    Failure,
+    Method,
+    NameReview,
+    RefusalReason,
+    RegistrationStatus,
+    SendOutcome,
+)
 from ..nxcloud.redact import hide
 from ..services.situation import Situation
 
@@ -98,10 +106,47 @@ class SituationOut(Schema):
     detail: str
 
 
+class HealthNoticeOut(Schema):
+    """One thing the merchant should know about a registered number, and what to do next."""
+
+    kind: str = Field(description="What it is about: account or name.")
+    tone: str = Field(description="ok, wait (nothing to do but wait) or problem (act on it).")
+    title: str
+    text: str
+    next_step: str
+    reason: str = Field(description="The reason NXCloud gave, as it gave it (may be empty).")
+
+
+class HealthOut(Schema):
+    """A registered number's health, as last read from NXCloud's webhooks or getPhone."""
+
+    account_state: AccountState | None = Field(description="The WhatsApp account's state.")
+    name_review: NameReview | None = Field(description="Where Meta's review of the display name is.")
+    display_name: str
+    name_rejection_reason: str = Field(description="Why the name was rejected, as NXCloud gave it.")
+    quality_rating: str = Field(description="As NXCloud sends it: GREEN, YELLOW, RED, UNKNOWN.")
+    quality_text: str = Field(description="The rating in words.")
+    messaging_limit: str = Field(description="The business messaging limit, as NXCloud sends it.")
+    limit_text: str = Field(description="The limit in words (customers a day) where the tier is known.")
+    pin_set: bool | None = Field(description="Whether NXCloud reports the two-step PIN set.")
+    read_at: datetime | None = Field(description="When it was last read.")
+    tone: str = Field(description="The worst notice's tone: ok, wait or problem.")
+    notices: list[HealthNoticeOut]
+
+
 class RegistrationOut(RegistrationSummaryOut):
     situation: SituationOut
     state: StateOut
     last_code_request: CodeRequestOut | None
+    health: HealthOut | None = Field(
+        description="A registered number's health (null before it is registered or read)."
+    )
+    setup_again_at: datetime | None = Field(
+        description=(
+            "A verified number whose WhatsApp setup is paused by Meta's registration limit "
+            "(10 in 72 hours): when it can be tried again."
+        )
+    )
 
 
 class FieldErrorOut(Schema):

@@ -3,7 +3,8 @@
 - ``registrations``: phone registrations and their append-only audit rows (code requests,
   verification attempts);
 - ``applications``: customer applications and the webhook deliveries NXCloud sends them;
-- ``follow``: the background follower's state per application.
+- ``follow``: the background follower's state per application;
+- ``health``: a registered number's health and its createClient calls (Meta's budget).
 
 Import from here (``from nxwa_onboarding.models import PhoneRegistration``): the modules are
 where the code lives, this package is the address host projects use.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from ..choices import AccountState, Channel, Method, RefusalReason
 from .applications import Application, WebhookDelivery, default_application_id
 from .follow import FollowState
+from .health import ClientSetupCall, NumberHealth
 from .registrations import CallRecord, CodeRequest, PhoneRegistration, VerificationAttempt
 
 __all__ = [
@@ -21,9 +23,11 @@ __all__ = [
     "Application",
     "CallRecord",
     "Channel",
+    "ClientSetupCall",
     "CodeRequest",
     "FollowState",
     "Method",
+    "NumberHealth",
     "PhoneRegistration",
     "RefusalReason",
     "VerificationAttempt",

@@ -112,3 +112,16 @@ def error_for_code(code: int, message: str, action: str, http_status: int | None
 
 class InvalidStateError(OnboardingError):
     """The registration is not in a state that allows this step (e.g. createClient before verify)."""
+
+
+class SetupLimitError(InvalidStateError):
+    """createClient refused before it was sent: Meta's registration budget for the number is spent
+    (10 requests in a moving 72 hours) or Meta locked it (133016). ``until``: when setup can be
+    tried again."""
+
+    def __init__(self, message: str, until: Any) -> None:
+        super().__init__(message)
+        self.until = until
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.until))

@@ -15,4 +15,5 @@ urlpatterns = [
     path("r/<uuid:public_id>/check/", views.check, name="check"),
     path("r/<uuid:public_id>/send/", views.send_code, name="send"),
     path("r/<uuid:public_id>/refresh/", views.refresh, name="refresh"),
+    path("r/<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
 ]

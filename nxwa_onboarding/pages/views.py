@@ -35,9 +35,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import services, tasks
 from ..addresses import client_ip
+from ..choices import UNVERIFIED_STATES, RefusalReason
 from ..models import Channel, Method, PhoneRegistration, VerificationAttempt
+from ..nxcloud.exceptions import InvalidStateError
 from ..reports import safe_reports
-from ..texts import until_text
+from ..texts import refusal_text, until_text
 from ..unavailable import unavailable_when_database_down
 from . import messages as announce
 from .forms import CodeForm, SendCodeForm, StartForm
@@ -172,8 +174,17 @@ def _render_detail(
         "in_progress": services.follow.is_followed(registration),
         "step": decision.step,
         "situation": decision,
+        "health": services.health_view.merchant_view(registration),
+        "setup_again": _setup_again(registration, now),
+        "can_withdraw": registration.status in UNVERIFIED_STATES,
     }
     return render(request, "nxwa_onboarding/detail.html", context, status=status)
+
+
+def _setup_again(registration: PhoneRegistration, now: datetime) -> str:
+    """When setup can be tried again, when Meta's registration budget for the number is spent."""
+    until = services.health_view.setup_again_at(registration, now)
+    return refusal_text(RefusalReason.SETUP_LIMIT, until, now) if until is not None else ""
 
 
 def _seconds_until(until: datetime | None, now: datetime) -> int:
@@ -262,3 +273,20 @@ def refresh(request: HttpRequest, registration: PhoneRegistration) -> HttpRespon
     if registration.status == Status.REGISTERED and shown and shown != Status.REGISTERED:
         messages.success(request, _("Your number is registered with WhatsApp."))
     return redirect(registration)
+
+
+@never_cache
+@safe_reports
+@unavailable_when_database_down
+@login_required
+@_post_only
+def withdraw(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse:
+    """Take back a number not yet verified: it is closed (recorded with who and when) and frees
+    the number and the open slot at once. A verified number is staff's to close."""
+    try:
+        services.withdraw_registration(registration, user=request.user)
+    except InvalidStateError as err:
+        messages.error(request, str(err))
+        return redirect(registration)
+    messages.success(request, _("The number was withdrawn. You can add another one."))
+    return redirect("nxwa_onboarding:list")

@@ -13,6 +13,8 @@ client. One module per flow, leaves first:
 - ``situation``: the one decision per situation and its words, that every door asks;
 - ``status``: phoneList for one number;
 - ``sync``: a whole phoneList applied in batches, per application;
+- ``health``: a registered number's health record (webhooks and getPhone);
+- ``health_view``: that health in a merchant's words, for every door;
 - ``follow``: following an application in steps (the tasks' and ``nxwa_follow``'s work);
 - ``applications``: customer applications (createApp, add by app key, assignment);
 - ``recovery``: calls left pending by a crash.
@@ -29,7 +31,7 @@ the database rows, so they hold across processes and servers.
 from __future__ import annotations
 
 from ..codes import code_digest, normalize_code
-from . import follow, situation
+from . import follow, health, health_view, situation
 from .applications import (
     ListedNumber,
     add_application,
@@ -49,6 +51,7 @@ from .registration import (
     request_code,
     sends_suspended,
     start_registration,
+    withdraw_registration,
 )
 from .rules import (
     COUNTED_ATTEMPTS,
@@ -96,6 +99,8 @@ __all__ = [
     "follow",
     "get_client",
     "get_state",
+    "health",
+    "health_view",
     "normalize_code",
     "outcome_text",
     "reconcile_pending",
@@ -107,4 +112,5 @@ __all__ = [
     "stale_after",
     "start_registration",
     "sync_statuses",
+    "withdraw_registration",
 ]

@@ -34,8 +34,9 @@ from ..choices import RegistrationStatus
 from ..conf import conf
 from ..models import Application, FollowState, PhoneRegistration, VerificationAttempt
 from ..nxcloud.exceptions import NXCloudConfigurationError, OnboardingError
-from . import calls, sync
+from . import calls, health, sync
 from .applications import resolve_application
+from .client_setup import setup_possible_at
 
 logger = logging.getLogger("nxwa_onboarding.services")
 Status = RegistrationStatus
@@ -148,12 +149,14 @@ def orphans(app_key: str, now: datetime) -> list[int]:
     """Verified registrations whose createClient was never started (its task lost, or a call
     that certainly failed on the way) and not just now: the caller enqueues their client
     creation. Not one NXCloud refused: its answer would be the same."""
-    return list(
+    found = list(
         registrations_of(app_key)
         .filter(status=Status.VERIFIED, client_requested_at__isnull=True, client_refusal="")
         .filter(verified_at__lt=now - calls.stale_after())
-        .values_list("pk", flat=True)
+        .values_list("pk", "phone_number")
     )
+    # Not a number whose registration budget is spent (Meta's lock): it waits for its end.
+    return [pk for pk, phone in found if setup_possible_at(phone, now) is None]
 
 
 def step(app_key: str, *, chain: str | None = None) -> Step:
@@ -176,6 +179,7 @@ def step(app_key: str, *, chain: str | None = None) -> Step:
             result.changed = len(summary.changed)
             changed = bool(summary.changed)
             result.orphans = orphans(app_key, now)
+        _read_health(app_key)
     except (OnboardingError, NXCloudConfigurationError) as err:
         result.error = f"{type(err).__name__}: {calls.failure_of(err) or 'rejected'}"
         logger.warning("following %s: phoneList failed (%s)", app_key, result.error)
@@ -200,6 +204,49 @@ def step(app_key: str, *, chain: str | None = None) -> Step:
         elif not more:
             FollowState.objects.filter(pk=state.pk).update(next_step_at=None, chain="")
     return result
+
+
+# -- registered numbers' health (getPhone) -------------------------------------------------------
+
+
+def app_keys_due_health(now: datetime | None = None) -> list[str]:
+    """Applications with a registered number whose health is due a getPhone read."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=conf.HEALTH_READ_INTERVAL)
+    registered = Q(registrations__status=Status.REGISTERED)
+    unread = (
+        Q(registrations__health__isnull=True)
+        | Q(registrations__health__phone_requested_at__isnull=True)
+        | Q(registrations__health__phone_requested_at__lt=cutoff)
+    )
+    due = Application.objects.filter(registered & unread).distinct()
+    return sorted({application.appkey for application in due if application.appkey})
+
+
+def _read_health(app_key: str) -> health.HealthRead:
+    """One getPhone for the application's registered numbers that are due (the caller holds
+    the application's lease); a failure is logged, its numbers wait for the next interval."""
+    try:
+        if not health.has_due(app_key):
+            return health.HealthRead()
+        return health.read_due(app_key)
+    except (OnboardingError, NXCloudConfigurationError) as err:
+        logger.warning(
+            "following %s: getPhone failed (%s)", app_key, calls.failure_of(err) or type(err).__name__
+        )
+        return health.HealthRead()
+
+
+def health_step(app_key: str) -> health.HealthRead | None:
+    """The health read of an application with nothing in progress (the cron pass): under the
+    application's lease, like a step, so it never runs beside one. None: a step holds it."""
+    now = timezone.now()
+    state = _state(app_key)
+    if not _claim(state, None, now):
+        return None
+    try:
+        return _read_health(app_key)
+    finally:
+        FollowState.objects.filter(pk=state.pk).update(lease_until=None)
 
 
 def nudge(app_key: str, first_step_at: datetime | None = None) -> str | None:

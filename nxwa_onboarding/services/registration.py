@@ -1,5 +1,5 @@
 """Registrations and sending codes: create_registration, start_registration, request_code,
-close_registration."""
+close_registration, withdraw_registration."""
 
 from __future__ import annotations
 
@@ -14,9 +14,18 @@ from django.utils.translation import gettext as _
 
 from .. import signals
 from ..addresses import clean_ip
-from ..choices import UNVERIFIED_STATES, Channel, Method, RefusalReason, RegistrationStatus, SendOutcome
+from ..choices import (
+    UNVERIFIED_STATES,
+    AttemptOutcome,
+    Channel,
+    Method,
+    RefusalReason,
+    RegistrationStatus,
+    SendOutcome,
+)
 from ..conf import conf
-from ..models import Application, CodeRequest, PhoneRegistration
+from ..models import Application, CodeRequest, PhoneRegistration, VerificationAttempt
+from ..nxcloud.exceptions import InvalidStateError
 from ..phone import normalize_phone
 from . import calls, situation, sql
 from .applications import assign_application
@@ -107,7 +116,16 @@ def create_registration(
             with transaction.atomic(using=alias):
                 if owner_user is not None and channel in WEB_CHANNELS:
                     sql.serialise(owner_id=owner_user.pk, block="")
-                    _open_limit(owner_user, now)
+                    try:
+                        _open_limit(owner_user, now)
+                    except ValidationError:
+                        # Re-typing a number one already has open is not one more: the doors
+                        # send the customer to it (``duplicate``), not away for the cap.
+                        if PhoneRegistration.objects.open_for(digits).filter(owner=owner_user).exists():
+                            raise ValidationError(
+                                _("This number is already being onboarded."), code="duplicate"
+                            ) from None
+                        raise
                 registration.save()
             return registration
         except IntegrityError:
@@ -122,6 +140,7 @@ def _close(
     user: UserLike,
     reason: str,
     only_unverified_before: datetime | None = None,
+    only_unverified: bool = False,
 ) -> bool:
     """Close an open registration once (a conditional UPDATE): it no longer holds its number,
     and nothing more can be sent or checked for it. Its audit rows stay."""
@@ -129,6 +148,8 @@ def _close(
     rows = PhoneRegistration.objects.open().filter(pk=registration.pk)
     if only_unverified_before is not None:
         rows = rows.filter(status__in=UNVERIFIED_STATES, created_at__lt=only_unverified_before)
+    if only_unverified:
+        rows = rows.filter(status__in=UNVERIFIED_STATES)
     fields = {
         "status": Status.CLOSED,
         "closed_at": now,
@@ -154,6 +175,30 @@ def close_registration(registration: PhoneRegistration, *, user: UserLike, reaso
     if not reason.strip():
         raise ValidationError(_("Say why the registration is closed."), code="reason")
     return _close(registration, user=user, reason=reason.strip())
+
+
+def withdraw_registration(registration: PhoneRegistration, *, user: UserLike) -> None:
+    """The customer takes back a number not yet verified (typed wrongly, changed their mind):
+    closed like a staff close, with who and when, so it frees the number and the open slot at
+    once. A verified or registered number is not withdrawn by its customer (staff decide):
+    ``InvalidStateError``; so is one whose code check is under way (look again in a moment).
+    Closed or failed already: nothing happens."""
+    registration.refresh_from_db(fields=["status"])
+    if registration.status in (Status.CLOSED, Status.FAILED):
+        return
+    if registration.status not in UNVERIFIED_STATES:
+        raise InvalidStateError(
+            _("A verified number cannot be withdrawn here. Ask our support team to close it.")
+        )
+    if VerificationAttempt.objects.filter(registration=registration, outcome=AttemptOutcome.PENDING).exists():
+        raise InvalidStateError(_("A code check for this number is under way. Look again in a moment."))
+    closed = _close(registration, user=user, reason=_("Withdrawn by its customer."), only_unverified=True)
+    if not closed:
+        registration.refresh_from_db(fields=["status"])
+        if registration.status not in (Status.CLOSED, Status.FAILED):
+            raise InvalidStateError(
+                _("A verified number cannot be withdrawn here. Ask our support team to close it.")
+            )
 
 
 def start_registration(

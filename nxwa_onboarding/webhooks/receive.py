@@ -9,7 +9,7 @@ event is stored once and applied once however often, and however concurrently, i
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -18,8 +18,9 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from .. import signals
-from ..choices import DeliveryOutcome
+from ..choices import DeliveryOutcome, HealthSource
 from ..models import Application, PhoneRegistration, WebhookDelivery
+from ..services import health
 from ..services.calls import clean_text
 from .events import ACCOUNT, NAME, QUALITY, Event, account_state, text
 
@@ -45,6 +46,7 @@ class Applied:
     registrations: tuple[PhoneRegistration, ...] = ()
     signal: Signal | None = None
     extra: dict[str, Any] | None = None
+    health_changes: list[tuple[PhoneRegistration, Any, list[str]]] = field(default_factory=list)
 
 
 def _targets(application: Application, event: Event) -> list[PhoneRegistration]:
@@ -100,7 +102,14 @@ def _apply(application: Application, event: Event) -> Applied:
             return Applied(
                 Outcome.STALE, "an account event at least as recent is already applied", tuple(registrations)
             )
-        return Applied(Outcome.APPLIED, state, tuple(changed), signals.account_updated, {"state": state})
+        return Applied(
+            Outcome.APPLIED,
+            state,
+            tuple(changed),
+            signals.account_updated,
+            {"state": state},
+            health.record_webhook(changed, event.kind, event.event, value, state),
+        )
     if event.kind == QUALITY:
         fields = {"quality_event": event.event, "last_event_at": now, "updated_at": now}
         limit = text(value.get("current_limit"), 32)
@@ -111,7 +120,14 @@ def _apply(application: Application, event: Event) -> Applied:
             fields["quality_rating"] = clean_text(rating, 10)
         changed = _update(registrations, fields)
         extra = {"messaging_limit": fields.get("messaging_limit", "")}
-        return Applied(Outcome.APPLIED, event.event, tuple(changed), signals.quality_updated, extra)
+        return Applied(
+            Outcome.APPLIED,
+            event.event,
+            tuple(changed),
+            signals.quality_updated,
+            extra,
+            health.record_webhook(changed, event.kind, event.event, value),
+        )
     requested = clean_text(text(value.get("requested_verified_name") or value.get("requested_name")), 255)
     fields = {
         "name_decision": clean_text(event.event, 20),
@@ -124,7 +140,14 @@ def _apply(application: Application, event: Event) -> Applied:
         fields["verified_name"] = requested
     changed = _update(registrations, fields)
     extra = {"decision": event.event, "requested_name": requested}
-    return Applied(Outcome.APPLIED, event.event, tuple(changed), signals.display_name_decided, extra)
+    return Applied(
+        Outcome.APPLIED,
+        event.event,
+        tuple(changed),
+        signals.display_name_decided,
+        extra,
+        health.record_webhook(changed, event.kind, event.event, value),
+    )
 
 
 def store(application: Application, event: Event, body: Body, *, signed: bool) -> WebhookDelivery | None:
@@ -170,4 +193,6 @@ def store(application: Application, event: Event, body: Body, *, signed: bool) -
                 event=event.event,
                 **(applied.extra or {}),
             )
+    for registration, record, changed in applied.health_changes:
+        health.announce(registration, record, changed, HealthSource.WEBHOOK)
     return delivery

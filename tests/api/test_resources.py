@@ -415,6 +415,11 @@ def test_refresh_reads_and_never_calls_nxcloud_while_the_follower_moves_the_numb
         seen.append(api.post(f"/registrations/{created['id']}/refresh/").json())
         assert len(nxcloud.calls) == calls, "a poll called NXCloud"
         tasks.follow_pass()  # what a worker or the cron job does beside the site
+    # Registered, its health due a getPhone read: polls still read the database only.
+    calls = len(nxcloud.calls)
+    api.get(f"/registrations/{created['id']}/")
+    api.post(f"/registrations/{created['id']}/refresh/")
+    assert len(nxcloud.calls) == calls, "a poll called NXCloud"
     assert [body["status"] for body in seen][-1] == "registered"
     assert seen[-1]["done"] is True
     assert seen[-1]["step"] == 4

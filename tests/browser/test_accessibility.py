@@ -2,23 +2,28 @@
 
 Zero violations of the WCAG 2.2 A/AA rules (``conftest.WCAG_TAGS``) on: sign-in, start, start with
 a form error, code entry, the code form with an error, after a wrong code, a refused send, too
-many tries, setting up, registered, failed, and the list. Each state's screenshot and axe's
-answer go to the test output folder (``screenshots/a11y-*.png``, ``axe/a11y-*.json``). The same
-walk checks what a keyboard or screen-reader user meets: focus on the error after a failed post,
-one announcement for the resend countdown, a pasted code accepted, and no CSP refusal.
+many tries, setting up, registered, failed, and the list; and on a registered number's health
+(name rejected, banned, restricted, name in review), setup paused, and the withdraw button.
+Each state's screenshot and axe's answer go to the test output folder
+(``screenshots/a11y-*.png``, ``axe/a11y-*.json``). The same walk checks what a keyboard or
+screen-reader user meets: focus on the error after a failed post, one announcement for the resend
+countdown, a pasted code accepted, and no CSP refusal.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from nxwa_onboarding import services
-from nxwa_onboarding.models import PhoneRegistration
+from nxwa_onboarding.choices import AccountState, NameReview
+from nxwa_onboarding.models import ClientSetupCall, NumberHealth, PhoneRegistration
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.browser.conftest import Axe, strict_csp
 from tests.helpers.users import PASSWORD
@@ -268,6 +273,61 @@ def test_the_apps_admin_views_pass_axe(
             page.click("button[name=index]")
             expect(page.locator(".nxwa-confirm-list")).to_be_visible()
             check(state)
+    finally:
+        page.unroute_all(behavior="ignoreErrors")
+        context.close()
+    axe.assert_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_health_budget_and_withdraw_states_pass_axe(
+    live_server: Any, chromium: Any, customer: Any, axe: Axe, locale: str
+) -> None:
+    """The states a number reaches after "registered" (name rejected, banned, restricted, name in
+    review), setup paused by Meta's registration limit, and the withdraw button."""
+    lang = locale[:2]
+    now = timezone.now()
+    states: dict[str, dict[str, Any]] = {
+        "name-rejected": {
+            "name_review": NameReview.REJECTED,
+            "display_name": "acme",
+            "name_rejection_reason": "NAME",
+        },
+        "banned": {"account_state": AccountState.BANNED},
+        "restricted": {"account_state": AccountState.RESTRICTED, "quality_rating": "RED"},
+        "name-pending": {"name_review": NameReview.PENDING, "messaging_limit": "TIER_2K", "pin_set": True},
+    }
+    pages: list[tuple[str, PhoneRegistration]] = []
+    for index, (state, fields) in enumerate(states.items()):
+        registration = PhoneRegistration.objects.create(
+            phone_number=f"861380013{index:04d}", owner=customer, status="registered", verified_at=now
+        )
+        NumberHealth.objects.create(
+            registration=registration, account_read_at=now, name_read_at=now, **fields
+        )
+        pages.append((state, registration))
+    paused = PhoneRegistration.objects.create(
+        phone_number="8613900139000", owner=customer, status="verified", verified_at=now
+    )
+    ClientSetupCall.objects.create(phone_number=paused.phone_number, locked_until=now + timedelta(hours=72))
+    pages.append(("setup-paused", paused))
+    pages.append(("withdraw", PhoneRegistration.objects.create(phone_number="8613700137000", owner=customer)))
+    context = chromium.new_context(viewport=VIEWPORT, device_scale_factor=2, is_mobile=True, locale=locale)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    refused = strict_csp(page, live_server.url)
+    try:
+        page.goto(live_server.url + "/accounts/login/")
+        page.fill("#id_username", "customer")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        for state, registration in pages:
+            page.goto(live_server.url + registration.get_absolute_url())
+            marker = {"setup-paused": "[data-nxwa-setup-limit]", "withdraw": "form[action$='/withdraw/']"}
+            expect(page.locator(marker.get(state, "[data-nxwa-health]"))).to_be_visible()
+            axe.check(page, f"a11y-{lang}-health-{state}")
+        assert refused == [], refused
     finally:
         page.unroute_all(behavior="ignoreErrors")
         context.close()

@@ -230,4 +230,8 @@ def test_the_check_page(action: str, debug: bool, customer: Any) -> None:
     assert "RuntimeError" in report
     assert re.search(r"code\W+\*{10,}", unescape(report)), "the POST's code is not shown as stars"
     assert TYPED_CODE not in report
-    assert_clean(report, transport.signs, frames=("nxwa_onboarding/pages/views.py", "nxwa_onboarding/nxcloud/client.py"))
+    assert_clean(
+        report,
+        transport.signs,
+        frames=("nxwa_onboarding/pages/views.py", "nxwa_onboarding/nxcloud/client.py"),
+    )

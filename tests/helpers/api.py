@@ -85,6 +85,15 @@ class ApiClient:
         )
         return self._seen("POST", path, response)
 
+    def delete(self, path: str, *, csrf: bool = True) -> Any:
+        headers = {}
+        if csrf:
+            if "csrftoken" not in self.client.cookies:
+                self.client.get(self.root + "/registrations/")
+            if "csrftoken" in self.client.cookies:
+                headers["X-CSRFToken"] = self.client.cookies["csrftoken"].value
+        return self._seen("DELETE", path, self.client.delete(self.root + path, headers=headers))
+
     def _seen(self, method: str, path: str, response: Any) -> Any:
         validate(method, self.root + path, response, self.root)
         self.responses.append(response)

@@ -109,10 +109,14 @@ def test_polls_nudge_one_chain_and_make_no_call(
     queue: Any, client: Any, customer: Any, nxcloud: FakeNXCloud
 ) -> None:
     mine = registration("8613800138000", owner=customer)
+    # A registered number whose health is due a getPhone read: only the follower reads it.
+    done = registration("8613900139000", Status.REGISTERED, owner=customer)
     client.force_login(customer)
     for _ in range(10):
         with TestCase.captureOnCommitCallbacks(execute=True):
             answer = client.post(refresh_url(mine), HTTP_X_REQUESTED_WITH="fetch")
+            assert client.get(done.get_absolute_url()).status_code == 200
+            client.post(refresh_url(done), HTTP_X_REQUESTED_WITH="fetch")
         assert answer.json()["status"] == "client_created"
     assert nxcloud.calls == []
     assert len(enqueued(queue, "follow_application")) == 1
