@@ -17,7 +17,6 @@ import re
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +24,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers.guide import install_snippets
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-GUIDE = ROOT / "docs" / "howto" / "install.md"
 PHONE = "+86 138 0013 8000"
 DIGITS = "8613800138000"
 USERNAME = "merchant"
@@ -37,11 +37,6 @@ PASSWORD = "readme-install-pass-9d1c"
 # cannot count on 8000 being free.
 GUIDE_PORT = "127.0.0.1:8000"
 
-SNIPPET = re.compile(
-    r"^(?P<indent>[ ]*)<!-- install:(?P<name>[a-z0-9-]+) -->\n"
-    r"(?P=indent)```[a-z]*\n(?P<body>.*?)^(?P=indent)```$",
-    re.MULTILINE | re.DOTALL,
-)
 NAMES = {
     "settings",
     "urls",
@@ -53,16 +48,8 @@ NAMES = {
 }
 
 
-def guide_snippets() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for match in SNIPPET.finditer(GUIDE.read_text(encoding="utf-8")):
-        assert match["name"] not in found, f"two blocks of the guide marked install:{match['name']}"
-        found[match["name"]] = textwrap.dedent(match["body"])
-    return found
-
-
 def test_the_guide_marks_every_installation_snippet() -> None:
-    assert set(guide_snippets()) == NAMES
+    assert set(install_snippets()) == NAMES
 
 
 def _free_port() -> int:
@@ -128,7 +115,7 @@ def host(tmp_path: Path) -> Host:
 @pytest.fixture
 def server(host: Host) -> Iterator[str]:
     """The guide applied in order, migrated, checked and served; yields the server's root URL."""
-    snippets = guide_snippets()
+    snippets = install_snippets()
     port = _free_port()
 
     # Steps 3 to 6: settings, URLs, a login, LocaleMiddleware.
