@@ -101,8 +101,8 @@ def literal_text(node: ast.AST | None) -> str | None:
         return "".join(part.value if isinstance(part, ast.Constant) else "…" for part in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = literal_text(node.left), literal_text(node.right)
-        if left is not None and right is not None:
-            return left + right
+        if left is not None or right is not None:
+            return (left or "…") + (right or "…")
     if isinstance(node, ast.Call) and node.args and getattr(node.func, "id", "") in {"_", "gettext"}:
         return literal_text(node.args[0])
     return None
@@ -135,6 +135,7 @@ def check_calls() -> list[CheckCall]:
                 continue
             message = literal_text(node.args[0] if node.args else keywords.get("msg")) or "…"
             hint = literal_text(keywords.get("hint")) or ""
+            message, hint = re.sub("…+", "…", message), re.sub("…+", "…", hint)
             found.append(CheckCall(check_id, name, message, hint, module))
     return found
 
@@ -194,8 +195,11 @@ def checks_page() -> str:
     by_id: dict[str, list[str]] = defaultdict(list)
     levels: dict[str, str] = {}
     modules: dict[str, set[str]] = defaultdict(set)
+    keys_by_rule: dict[tuple[str, str], list[str]] = defaultdict(list)
     for key, (_valid, expected, check_id) in checks.TYPES.items():
-        by_id[check_id].append(f"NXWA_ONBOARDING[{key!r}] must be {expected}.")
+        keys_by_rule[check_id, expected].append(f"NXWA_ONBOARDING[{key!r}]")
+    for (check_id, expected), keys in keys_by_rule.items():
+        by_id[check_id].append(f"{', '.join(keys)} must be {expected}.")
         levels[check_id] = "Error" if check_id.split(".")[1].startswith("E") else "Warning"
         modules[check_id].add("nxwa_onboarding.checks")
     for call in calls:
@@ -207,7 +211,7 @@ def checks_page() -> str:
         modules[check_id] |= where
         levels.setdefault(check_id, "Error" if check_id.split(".")[1].startswith("E") else "Warning")
     out = []
-    for check_id in sorted(set(named) | set(by_id), key=lambda value: (value.split(".")[1][1:], value)):
+    for check_id in sorted(set(named) | set(by_id)):
         short = check_id.split(".")[1]
         out.append(f"## {short}\n")
         where = ", ".join(sorted(map(code, modules[check_id])))
