@@ -6,10 +6,15 @@ a page outside every toctree fail it); these hold what a build cannot see.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.guide import fixture_example
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -54,3 +59,31 @@ def test_the_guides_folders_join_the_site_without_edits() -> None:
         assert re.search(
             rf"```{{toctree}}\n(:[^\n]*\n)*:glob:\n(:[^\n]*\n)*\n(.*\n)*?{folder}/\*\n", index
         ), folder
+
+
+@pytest.mark.slow
+def test_the_testing_guides_fixture_example_passes_in_a_project_of_its_own(tmp_path: Path) -> None:
+    """As printed in docs/howto/testing.md, with only a settings module and a pytest.ini beside it
+    (``make test-wheel`` runs it again against the installed wheel)."""
+    (tmp_path / "host_settings.py").write_text(
+        'SECRET_KEY = "docs-example"\n'
+        'INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "nxwa_onboarding"]\n'
+        'DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}\n'
+        "USE_TZ = True\n"
+        'NXWA_ONBOARDING = {"ACCESS_KEY": "key", "ACCESS_SECRET": "secret", "APP_KEY": "app"}\n'
+    )
+    (tmp_path / "test_example.py").write_text(fixture_example())
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nDJANGO_SETTINGS_MODULE = host_settings\npythonpath = .\nfilterwarnings = error\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTEST_"))},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
