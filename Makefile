@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
+RELEASE_STAMP := $(VENV)/.installed-release
 PYTEST := $(BIN)/python -m pytest
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 # axe-core (the accessibility engine the browser tests inject), pinned, from the npm registry;
@@ -12,7 +14,7 @@ AXE_VERSION ?= 4.14.1
 AXE_DIR := .cache/axe-core-$(AXE_VERSION)
 AXE_JS := $(AXE_DIR)/axe.min.js
 
-.PHONY: install axe demo test test-postgres test-restart test-browser test-api openapi matrix lint bench clean
+.PHONY: install axe demo test test-postgres test-restart test-browser test-api test-wheel docs openapi matrix lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The documentation's and the release's tools, apart from the suite's install.
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+$(RELEASE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[release]'
+	touch $(RELEASE_STAMP)
 
 $(AXE_JS):
 	mkdir -p $(AXE_DIR)
@@ -67,6 +78,16 @@ matrix: install
 test-api: install
 	$(PYTEST) -m schemathesis -p no:randomly
 
+## docs: the documentation site in docs/_build/html (Sphinx, Furo, MyST), warnings as errors; the
+## reference tables are generated from the code (docs/_ext). Needs Graphviz's dot (apt-get install graphviz).
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+## test-wheel: build the sdist and the wheel, twine check --strict, install the wheel in a fresh
+## virtual environment and run a host project's checks and the fixture example against it
+test-wheel: $(RELEASE_STAMP)
+	PYTHON=$(BIN)/python .ci/wheel-check
+
 ## openapi: rewrite the committed OpenAPI document from the code (tests/api/test_app.py)
 openapi: install
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m nxwa_onboarding.api > nxwa_onboarding/api/openapi.json
@@ -82,4 +103,4 @@ bench: install
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/cluster/run.py
 
 clean:
-	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output .cache
+	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output .cache docs/_build docs/_generated

@@ -1,7 +1,7 @@
 """The benchmark project's ``CLIENT_IP``: the address a trusted proxy passed on, else the peer's.
 
 Only for the benchmarks, where the load generator is that proxy: a site on the internet must not
-trust ``X-Forwarded-For`` from anyone (README "Security model": django-ipware).
+trust ``X-Forwarded-For`` from anyone (docs/explanation/security.md: django-ipware).
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ if os.environ.get("NXWA_BENCH_TASKS") == "db":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 if os.environ.get("NXWA_BENCH_PREPARE") and _engine != "django.db.backends.sqlite3":
     # psycopg 3 prepares a statement once it has run this many times on a connection (Django's
-    # default: never, for poolers that cannot hold prepared statements; README "Performance").
+    # default: never, for poolers that cannot hold prepared statements; docs/explanation/performance.md).
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = int(
         os.environ["NXWA_BENCH_PREPARE"]
     )

@@ -12,7 +12,7 @@ tables generated in bulk (``scale.generate``: registrations a minute apart going
 one code request and five attempts each, from 10.x.y.z addresses).
 
 For each size, two servers: PostgreSQL's prepared statements off (Django's default) and on
-(OPTIONS ``prepare_threshold``: README "Performance"). The rule reads' plans at each size are
+(OPTIONS ``prepare_threshold``: docs/explanation/performance.md). The rule reads' plans at each size are
 listed too: any sequential scan of the audit tables, and the statement's time.
 """
 

@@ -2,8 +2,8 @@
 
 ``CLIENT_IP`` (a dotted path to a callable taking the request) says where the address is read;
 the default reads ``REMOTE_ADDR``, which is right when nothing stands between the clients and
-Django. Behind a reverse proxy, point it at a well-kept parser of the proxy's headers (the README
-shows django-ipware), never at a hand-split ``X-Forwarded-For``.
+Django. Behind a reverse proxy, point it at a well-kept parser of the proxy's headers (the security
+model, docs/explanation/security.md, shows django-ipware), never at a hand-split ``X-Forwarded-For``.
 """
 
 from __future__ import annotations

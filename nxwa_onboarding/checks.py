@@ -200,7 +200,7 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     # Checked only when set: importing the default would import django-ninja, an optional extra.
     "API_AUTHENTICATION": (
         is_callable_path,
-        "a dotted path to an authentication class (see the README's API section)",
+        "a dotted path to an authentication class (see the token-auth how-to)",
         "nxwa_onboarding.E013",
     ),
     "APPLICATION_FOR_OWNER": (

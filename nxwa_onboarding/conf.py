@@ -40,22 +40,31 @@ class Settings:
 
     @property
     def ACCESS_KEY(self) -> str:
+        """Your NXCloud access key, sent in the ``accessKey`` header of every call. Required (E001):
+        read it from the environment."""
         return str(self._get("ACCESS_KEY", "") or "")
 
     @property
     def ACCESS_SECRET(self) -> str:
+        """Your NXCloud access secret: used only to sign each call, never sent, stored or logged.
+        Required (E002): read it from the environment."""
         return str(self._get("ACCESS_SECRET", "") or "")
 
     @property
     def BASE_URL(self) -> str:
+        """NXCloud's API root. Must be http(s); plain http with ``DEBUG`` off is a warning. The
+        sandbox's URL (``http://127.0.0.1:8000/sandbox/nxcloud``) for development."""
         return str(self._get("BASE_URL", DEFAULT_BASE_URL)).rstrip("/")
 
     @property
     def SIGN_ALGORITHM(self) -> str:
+        """How calls are signed: ``"md5"`` or ``"sha256"`` (sent as the ``algorithm`` header when
+        not md5)."""
         return str(self._get("SIGN_ALGORITHM", "md5")).lower()
 
     @property
     def TIMEOUT(self) -> tuple[float, float]:
+        """(connect, read) seconds, passed on every request to NXCloud; one number is both."""
         value = self._get("TIMEOUT", DEFAULT_TIMEOUT)
         if isinstance(value, int | float):
             return (float(value), float(value))
@@ -64,6 +73,9 @@ class Settings:
 
     @property
     def APP_KEY(self) -> str:
+        """The app key of the installation's *default* customer application, used to read its
+        numbers' status (phoneList). A single-application installation needs nothing else:
+        registrations not assigned elsewhere belong to it. A string."""
         return str(self._get("APP_KEY", "") or "")
 
     @property
@@ -81,22 +93,27 @@ class Settings:
 
     @property
     def MAX_CHECK_ATTEMPTS(self) -> int:
+        """Checks allowed per code (rejected and unknown outcomes count); a new code starts afresh."""
         return self._int("MAX_CHECK_ATTEMPTS", 5)
 
     @property
     def CODE_TTL(self) -> int:
+        """Seconds a code may be checked after it was sent."""
         return self._int("CODE_TTL", 600)
 
     @property
     def RESEND_COOLDOWN(self) -> int:
+        """Seconds between two codes for one registration (a rejected send counts)."""
         return self._int("RESEND_COOLDOWN", 60)
 
     @property
     def MAX_SENDS_PER_DAY(self) -> int:
+        """Codes sent to one phone number in any 24 hours, across its registrations."""
         return self._int("MAX_SENDS_PER_DAY", 5)
 
     @property
     def MAX_ATTEMPTS_PER_IP_PER_HOUR(self) -> int:
+        """Checks from one address (an IPv6 /64) in any hour, across registrations."""
         return self._int("MAX_ATTEMPTS_PER_IP_PER_HOUR", 30)
 
     @property
@@ -171,6 +188,8 @@ class Settings:
 
     @property
     def SANDBOX_ALLOW_WITHOUT_DEBUG(self) -> bool:
+        """Let the offline sandbox answer with ``DEBUG`` off (a staging server only; never in
+        production). Must be ``True`` or ``False``."""
         # Only a real True: the string "False" must not open the sandbox on a production server.
         return self._get("SANDBOX_ALLOW_WITHOUT_DEBUG", False) is True
 

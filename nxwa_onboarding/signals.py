@@ -24,14 +24,29 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
+#: A code was sent (getCode answered, or may have): also ``code_request``.
 code_requested = Signal()
+#: A code was accepted and the number is verified: also ``attempt``.
 code_verified = Signal()
+#: The number's WhatsApp client was created (createClient succeeded).
 client_created = Signal()
+#: NXCloud lists the number as registered (register_status 5); sent once.
 registration_completed = Signal()
+#: A registration was closed: also ``by`` (the user, or None when a newcomer took the number from
+#: an expired unverified one) and ``reason``.
 registration_closed = Signal()
+#: MAX_SENDS_PER_DAY_GLOBAL started refusing every send (once a day): also ``code_request``, the
+#: refusal.
 send_limit_reached = Signal()
+#: A webhook banned, restricted, reinstated or deleted the number: also ``delivery``, ``event`` and
+#: ``state`` (an ``AccountState``).
 account_updated = Signal()
+#: A webhook changed the number's quality or messaging limit: also ``delivery``, ``event`` and
+#: ``messaging_limit``.
 quality_updated = Signal()
+#: A webhook approved or rejected the display name: also ``delivery``, ``event``, ``decision`` and
+#: ``requested_name``.
 display_name_decided = Signal()
+#: A registration was marked as needing attention (``stuck_at``); sent once.
 registration_stuck = Signal()
 health_changed = Signal()

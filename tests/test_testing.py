@@ -65,7 +65,7 @@ def test_nxcloud_down(nxcloud, db):
 
 @pytest.mark.slow
 def test_a_host_project_gets_the_fixture_without_any_conftest(tmp_path: Path) -> None:
-    """The README's example, in a project of its own: no conftest, no import of the plugin."""
+    """The testing how-to's example, in a project of its own: no conftest, no import of the plugin."""
     (tmp_path / "host_settings.py").write_text(HOST_SETTINGS)
     (tmp_path / "test_host.py").write_text(HOST_TEST)
     (tmp_path / "pytest.ini").write_text("[pytest]\nDJANGO_SETTINGS_MODULE = host_settings\npythonpath = .\n")

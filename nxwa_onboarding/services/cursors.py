@@ -17,10 +17,10 @@ def server_binding_cursor(connection: BaseDatabaseWrapper) -> Any | None:
     2.9 ms planning, 0.4 ms running). On psycopg 3 this cursor binds on the server, so psycopg
     can prepare them: it does once a statement has run ``prepare_threshold`` times on the
     connection. Django sets that to None (never) unless the host's OPTIONS give a number, to
-    keep connection poolers that cannot hold prepared statements working; the README's
-    "Performance" says when to give one. Same connection, same transaction, Django's wrapper
-    (query logging, ``execute_wrapper``) around it. None elsewhere (psycopg 2, SQLite, the
-    others): the caller takes Django's own cursor.
+    keep connection poolers that cannot hold prepared statements working; the performance
+    explanation (docs/explanation/performance.md) says when to give one. Same connection, same
+    transaction, Django's wrapper (query logging, ``execute_wrapper``) around it. None elsewhere
+    (psycopg 2, SQLite, the others): the caller takes Django's own cursor.
     ``tests/services/test_sql_equivalence.py`` runs the statements through it, prepared and not."""
     psycopg = sys.modules.get("psycopg") if connection.vendor == "postgresql" else None
     if psycopg is None:

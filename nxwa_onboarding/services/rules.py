@@ -2,7 +2,7 @@
 
 The facts are read in one statement (``sql.read_check_facts`` / ``read_send_facts``) with the
 caller's pending row already in place; each rule below looks at them and returns a ``Refusal``
-or None. They run in the order the README gives ("refused in this order"), the first refusal
+or None. They run in the order the docs give (docs/explanation/write-ahead-audit.md), the first refusal
 wins, and each rule reads in one place.
 """
 
@@ -216,7 +216,7 @@ def too_many_attempts(facts: CheckFacts, limits: Limits) -> Refusal | None:
 
 
 def check_refusal(facts: CheckFacts, limits: Limits, now: datetime) -> Refusal | None:
-    """The first check rule that refuses, in the README's order (``malformed`` came before).
+    """The first check rule that refuses, in the documented order (``malformed`` came before).
 
     ``expired`` and ``too_many_attempts`` come without ``until``: it is when a new code may be
     sent, which the send rules know (``check_state`` fills it in)."""
@@ -323,7 +323,7 @@ def global_limit(facts: SendFacts, limits: Limits) -> Refusal | None:
 def send_refusal(
     facts: SendFacts, limits: Limits, now: datetime, method: str | None = None
 ) -> Refusal | None:
-    """The first send rule that refuses, in the README's order; of the limits that only need
+    """The first send rule that refuses, in the documented order; of the limits that only need
     waiting (cooldown, daily cap, per owner, per address, the whole installation), the one that
     ends last (that is the one the person has to wait for)."""
     first = (

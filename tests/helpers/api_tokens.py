@@ -1,4 +1,4 @@
-"""A token authentication class for the API, as a host would write one (the README's example),
+"""A token authentication class for the API, as a host would write one (docs/howto/token-auth.md),
 and a second mount of the API that uses it (``tests/urls.py``: ``token-api/``)."""
 
 from __future__ import annotations

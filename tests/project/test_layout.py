@@ -1,6 +1,7 @@
 """The package's shape, held: one-way imports, SQL in one room, tests mirroring the package.
 
-These are the layout's promises (README "How it works"); each fails with the offender's name.
+These are the layout's promises (docs/explanation/state-machine.md, "How the code is laid out");
+each fails with the offender's name.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""The README's installation steps, applied as printed to a fresh ``django-admin startproject``.
+"""The installation guide's steps, applied as printed to a fresh ``django-admin startproject``.
 
-The snippets are read from README.md itself (each code block follows an ``<!-- install:NAME -->``
-comment), so an edit that breaks them fails here. Then the host project is migrated and checked,
-served by ``runserver``, and a customer walks the flow against the offline sandbox: sign in, start
-a registration, read the code from the sandbox's inbox, type it in, see the number verified.
+The snippets are read from the guide itself, ``docs/howto/install.md`` (each code block follows an
+``<!-- install:NAME -->`` comment), so an edit that breaks them fails here. Then the host project
+is migrated and checked, served by ``runserver``, and a customer walks the flow against the
+offline sandbox: sign in, start a registration, read the code from the sandbox's inbox, type it
+in, see the number verified.
 
 Everything runs in subprocesses of this interpreter with the checkout first on ``PYTHONPATH``, so
 the package under test is this checkout's, whatever else is installed.
@@ -16,7 +17,6 @@ import re
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,23 +24,19 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers.guide import install_snippets
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
 PHONE = "+86 138 0013 8000"
 DIGITS = "8613800138000"
 USERNAME = "merchant"
 PASSWORD = "readme-install-pass-9d1c"
 # The only change made to a snippet: the sandbox's BASE_URL names runserver's port, and this test
 # cannot count on 8000 being free.
-README_PORT = "127.0.0.1:8000"
+GUIDE_PORT = "127.0.0.1:8000"
 
-SNIPPET = re.compile(
-    r"^(?P<indent>[ ]*)<!-- install:(?P<name>[a-z0-9-]+) -->\n"
-    r"(?P=indent)```[a-z]*\n(?P<body>.*?)^(?P=indent)```$",
-    re.MULTILINE | re.DOTALL,
-)
 NAMES = {
     "settings",
     "urls",
@@ -52,16 +48,8 @@ NAMES = {
 }
 
 
-def readme_snippets() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for match in SNIPPET.finditer(README.read_text(encoding="utf-8")):
-        assert match["name"] not in found, f"two README blocks marked install:{match['name']}"
-        found[match["name"]] = textwrap.dedent(match["body"])
-    return found
-
-
-def test_readme_marks_every_installation_snippet() -> None:
-    assert set(readme_snippets()) == NAMES
+def test_the_guide_marks_every_installation_snippet() -> None:
+    assert set(install_snippets()) == NAMES
 
 
 def _free_port() -> int:
@@ -126,8 +114,8 @@ def host(tmp_path: Path) -> Host:
 
 @pytest.fixture
 def server(host: Host) -> Iterator[str]:
-    """The README applied in order, migrated, checked and served; yields the server's root URL."""
-    snippets = readme_snippets()
+    """The guide applied in order, migrated, checked and served; yields the server's root URL."""
+    snippets = install_snippets()
     port = _free_port()
 
     # Steps 3 to 6: settings, URLs, a login, LocaleMiddleware.
@@ -148,7 +136,7 @@ def server(host: Host) -> Iterator[str]:
     )
 
     # Step 8: the sandbox plays NXCloud on this server.
-    sandbox_settings = snippets["sandbox-settings"].replace(README_PORT, f"127.0.0.1:{port}")
+    sandbox_settings = snippets["sandbox-settings"].replace(GUIDE_PORT, f"127.0.0.1:{port}")
     host.append("hostsite/settings.py", sandbox_settings)
     host.append("hostsite/urls.py", snippets["sandbox-urls"])
 
@@ -202,10 +190,10 @@ def _post(session: requests.Session, url: str, data: dict[str, str]) -> requests
     return response
 
 
-def test_readme_installation_runs_the_customer_flow(server: str, host: Host) -> None:
+def test_the_installation_guide_runs_the_customer_flow(server: str, host: Host) -> None:
     session = requests.Session()
 
-    # The customer pages send a stranger to the login the README set up.
+    # The customer pages send a stranger to the login the guide set up.
     page = session.get(server + "/onboarding/", timeout=30)
     assert page.status_code == 200
     assert page.url == server + "/accounts/login/?next=/onboarding/"
