@@ -77,6 +77,13 @@ class PhoneRegistration(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.NEW, db_index=True
     )
+    region = models.CharField(
+        _("region"),
+        max_length=3,
+        blank=True,
+        editable=False,
+        help_text=_("The number's country (ISO code) when the registration started."),
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
@@ -191,6 +198,13 @@ class PhoneRegistration(models.Model):
         verbose_name = _("phone registration")
         verbose_name_plural = _("phone registrations")
         ordering = ["-created_at"]
+        indexes = [
+            # The fraud guard's prefix counts (LIKE '4479%'; the pattern class on PostgreSQL).
+            models.Index(
+                fields=["phone_number"], name="nxwa_reg_phone_prefix_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(fields=["region", "created_at"], name="nxwa_reg_region_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["phone_number"],
@@ -387,3 +401,8 @@ class VerificationAttempt(CallRecord):
 
     def __str__(self) -> str:
         return f"{self.registration} · {self.get_outcome_display()}"
+
+
+from .fraud_models import AllowedPrefix, BlockedPrefix, GuardNotice  # noqa: E402
+
+__all__ += ["AllowedPrefix", "BlockedPrefix", "GuardNotice"]
