@@ -207,7 +207,9 @@ def is_region_list(value: Any) -> bool:
 
 def is_prefix(value: Any) -> bool:
     """A number or prefix with its ``+`` and the country code: ``"+4479"``."""
-    return isinstance(value, str) and value.startswith("+") and value[1:].isdigit() and 1 <= len(value) - 1 <= 15
+    return (
+        isinstance(value, str) and value.startswith("+") and value[1:].isdigit() and 1 <= len(value) - 1 <= 15
+    )
 
 
 def is_send_budgets(value: Any) -> bool:

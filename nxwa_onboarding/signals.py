@@ -14,6 +14,12 @@ delivery and the registration's change are committed, with ``registration``, ``d
 ``messaging_limit``) and ``display_name_decided`` (also ``decision`` and ``requested_name``).
 ``registration_stuck`` is sent once when a registration is marked as needing attention
 (``stuck_at``: in progress, or a code out with no attempt, for longer than STUCK_AFTER).
+
+The fraud guard (``services.fraud``) tells staff once a day per region or prefix, with
+``registration`` and ``code_request`` (the send it refused, or reported): ``send_budget_reached``
+(also ``key``: the region, or the prefix's digits, whose SEND_BUDGETS entry is used up) and
+``prefix_blocked`` (also ``blocked``: the ``BlockedPrefix`` with its figures; its ``mode`` says
+whether sends there are refused or only reported).
 """
 
 from __future__ import annotations
@@ -30,3 +36,5 @@ account_updated = Signal()
 quality_updated = Signal()
 display_name_decided = Signal()
 registration_stuck = Signal()
+send_budget_reached = Signal()
+prefix_blocked = Signal()

@@ -73,6 +73,14 @@ def refusal_text(reason: str, until: datetime | None = None, now: datetime | Non
             "This looks like a landline: landlines can't receive SMS, so choose a voice call."
         ),
         RefusalReason.NUMBER_POLICY: _("Codes cannot be sent to this kind of number."),
+        RefusalReason.METHOD_POLICY: _("Codes cannot be sent that way here: choose the other way."),
+        RefusalReason.SEND_BUDGET: _(
+            "We cannot send more codes to numbers in this area today. Our team has been told."
+        ),
+        RefusalReason.PREFIX_BLOCKED: _(
+            "This number cannot get a code just now. Please contact our support team, who can "
+            "open it for you."
+        ),
     }
     text = str(texts.get(reason, _("Refused.")))  # type: ignore[call-overload]
     if when:

@@ -25,6 +25,7 @@ from ..addresses import client_ip
 from ..choices import AttemptOutcome, Channel, Failure, RefusalReason, RegistrationStatus, SendOutcome
 from ..forms import CodeForm, SendCodeForm, StartForm
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
+from ..services import policy
 from ..texts import code_rejected_text
 from . import present, problems
 from .auth import caller
@@ -107,9 +108,12 @@ def get_registration(request: HttpRequest, public_id: UUID) -> Any:
 def create_registration(request: HttpRequest, payload: StartIn) -> Any:
     """Add a number and send its first code (``last_code_request`` says how that went: a
     refused or failed send does not undo the registration; ask again with ``send``)."""
-    data = valid(StartForm(data={"phone_number": payload.phone_number, "method": payload.method}))
-    ip = address(request)
     user = caller(request)
+    form = StartForm(
+        data={"phone_number": payload.phone_number, "method": payload.method}, rules=policy.for_owner(user)
+    )
+    data = valid(form)
+    ip = address(request)
     try:
         registration = services.create_registration(data["phone_number"], owner=user, user=user)
     except ValidationError as err:
