@@ -25,6 +25,7 @@ from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAtt
 from .check_code import CheckCodeMixin
 from .closing import CloseActionMixin
 from .forms import AddRegistrationForm
+from .fraud import tell_staff
 from .funnel import FunnelMixin
 from .page_actions import PageActionsMixin
 from .presenters import EMPTY, check_summary_text, failed_text, is_failed, refusal_notices
@@ -329,6 +330,8 @@ class PhoneRegistrationAdmin(
                 ),
                 messages.ERROR,
             )
+        if request.method == "GET":
+            tell_staff(request)  # what the fraud guard refused or reported today
         extra_context = {**(extra_context or {}), "nxwa_funnel_url": self.funnel_url()}
         return super().changelist_view(request, extra_context)
 

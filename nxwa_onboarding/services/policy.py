@@ -128,6 +128,7 @@ class Policy:
             max_sends_per_ip_per_hour=int(self.get("MAX_SENDS_PER_IP_PER_HOUR")),
             max_sends_per_day_global=conf.MAX_SENDS_PER_DAY_GLOBAL,
             voice_fallback_after=None if fallback is None else timedelta(seconds=int(fallback)),
+            methods=self.methods,
         )
 
     @property
