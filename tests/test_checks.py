@@ -147,7 +147,13 @@ EVERY_KEY = {
     "STUCK_AFTER": 3600,
     "TASK_BACKEND": "default",
     "SEND_BUDGETS": {"GB": 200, "+4479": 50, "HK": 0},
-    "AUTO_BLOCK": {"min_sends": 20, "max_conversion": 0.05, "prefix_digits": 7, "window_hours": 24, "mode": "block"},
+    "AUTO_BLOCK": {
+        "min_sends": 20,
+        "max_conversion": 0.05,
+        "prefix_digits": 7,
+        "window_hours": 24,
+        "mode": "block",
+    },
     "AUTO_BLOCK_ALLOW": ["+447911", "+8613800138000"],
     "ALLOWED_METHODS": ["sms", "voice"],
     "VOICE_FALLBACK_AFTER": 20,
@@ -410,4 +416,3 @@ def test_fraud_guard_settings_are_checked(key: str, value: Any, check_id: str) -
 
 def test_the_default_voice_fallback_is_not_warned_about() -> None:
     assert check_ids(VALID) == []
-

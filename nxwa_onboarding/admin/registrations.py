@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..addresses import client_ip
-from ..conf import conf
 from ..models import Channel, CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
+from ..services import policy
 from . import presenters
 from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAttemptInline
 from .check_code import CheckCodeMixin
@@ -136,7 +136,7 @@ class PhoneRegistrationAdmin(
         "register_status",
         "created_at",
     )
-    list_select_related = ("owner",)
+    list_select_related = ("owner", "application")  # the application: its policy (the rules)
     search_fields = ("phone_number", "owner__username", "owner__email")
     search_help_text = _(
         "Phone number typed any way (with or without +, spaces, hyphens), or the owner's username or email."
@@ -239,7 +239,8 @@ class PhoneRegistrationAdmin(
     def attempts(self, obj: PhoneRegistration) -> str:
         if getattr(obj, "nxwa_code_id", None) is None:
             return EMPTY
-        return f"{getattr(obj, 'nxwa_attempts_used', 0)} / {conf.MAX_CHECK_ATTEMPTS}"
+        allowed = policy.for_registration(obj).limits.max_check_attempts
+        return f"{getattr(obj, 'nxwa_attempts_used', 0)} / {allowed}"
 
     @admin.display(description=_("last activity"), ordering="nxwa_last_activity")
     def last_activity(self, obj: PhoneRegistration) -> SafeString:
