@@ -180,9 +180,7 @@ def _check_region(number: PhoneNumber, valid: bool, allowed: tuple[str, ...] | N
         )
 
 
-def normalize_phone(
-    text: str, *, region: str | None = None, allowed: tuple[str, ...] | None = FROM_SETTINGS
-) -> str:
+def normalize_phone(text: str, *, region: str | None = None, allowed: Any = FROM_SETTINGS) -> str:
     """Parse what a person typed (``+86 138-0013-8000``, ``008613800138000``, ``8613800138000``,
     and ``138 0013 8000`` where ``region`` or ``DEFAULT_REGION`` is ``"CN"``) and return the
     digits NXCloud expects (``8613800138000``).

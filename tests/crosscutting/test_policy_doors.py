@@ -18,6 +18,7 @@ from nxwa_onboarding.texts import refusal_text
 from tests.helpers.admin import act, logged_in, message_texts
 from tests.helpers.api import ApiClient, problem
 from tests.helpers.pages import shown
+from tests.helpers.services import rules
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +96,25 @@ def test_the_admin_refuses_a_wrong_policy_naming_the_key(shop: Application, supe
     assert response.status_code == 302
     shop.refresh_from_db()
     assert shop.policy == {"SEND_BUDGETS": {"GB": 5}}
+
+
+def test_the_admins_add_form_reads_the_owners_policy(superuser: Any, customer: Any) -> None:
+    """Settings: CN only. The customer's application: GB only (national numbers read as GB)."""
+    Application.objects.create(
+        name="UK shop",
+        app_key="uk-key",
+        outcome="added",
+        owner=customer,
+        policy={"ALLOWED_REGIONS": ["GB"], "DEFAULT_REGION": "GB"},
+    )
+    client = logged_in(superuser)
+    url = reverse("admin:nxwa_onboarding_phoneregistration_add")
+    with rules(ALLOWED_REGIONS=["CN"], DEFAULT_REGION="CN"):
+        page = client.post(url, {"phone_number": PHONE, "owner": customer.pk}).content.decode()
+        assert "cannot be used here" in page
+        response = client.post(url, {"phone_number": "07400 100123", "owner": customer.pk})
+        assert response.status_code == 302, response.content.decode()[:3000]
+        registration = PhoneRegistration.objects.get()
+        assert (registration.phone_number, registration.region) == ("447400100123", "GB")
+        page = client.post(url, {"phone_number": "+44 7400 100124"}).content.decode()  # no owner: CN only
+        assert "cannot be used here" in page

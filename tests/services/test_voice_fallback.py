@@ -84,16 +84,16 @@ def test_the_page_offers_call_me_instead(
     )
     assert response.status_code == 302
     page = response["Location"]
-    headers = {"HTTP_ACCEPT_LANGUAGE": language}
-    assert words not in client.get(page, **headers).content.decode()
+    headers = {"accept-language": language}
+    assert words not in client.get(page, headers=headers).content.decode()
     clock.shift(61)
-    html = client.get(page, **headers).content.decode()
+    html = client.get(page, headers=headers).content.decode()
     assert words in html
     send = page.rstrip("/") + "/send/"
     client.post(send, {"method": "voice"})
     assert [call.payload.get("type") or call.payload for call in nxcloud.calls_to("getCode")]
     assert CodeRequest.objects.filter(method="voice", outcome="sent").count() == 1
-    assert words not in client.get(page, **headers).content.decode()
+    assert words not in client.get(page, headers=headers).content.decode()
 
 
 def test_the_api_state_says_can_call(clock: Any, customer: Any, nxcloud: FakeNXCloud) -> None:
