@@ -21,10 +21,11 @@ from django.utils.translation import gettext as _
 
 from ..checks import TYPES, is_auto_block
 from ..conf import conf
+from .applications import assign_application
+from .rules import Limits
 
 if TYPE_CHECKING:
     from ..models import Application, PhoneRegistration
-    from .rules import Limits
 
 logger = logging.getLogger("nxwa_onboarding.services")
 
@@ -115,8 +116,6 @@ class Policy:
 
     @property
     def limits(self) -> Limits:
-        from .rules import Limits
-
         fallback = self.get("VOICE_FALLBACK_AFTER")
         return Limits(
             max_check_attempts=int(self.get("MAX_CHECK_ATTEMPTS")),
@@ -163,6 +162,4 @@ def for_registration(registration: PhoneRegistration) -> Policy:
 def for_owner(owner: Any) -> Policy:
     """Before a registration exists (the number typed on the start page): the policy of the
     application a new registration of ``owner`` would belong to."""
-    from .applications import assign_application
-
     return for_application(assign_application(owner))
