@@ -13,6 +13,13 @@ from django.utils.translation import gettext_lazy as _
 
 from .phone import format_phone
 
+#: ``PhoneRegistration``'s indexes for the guard's counts: by prefix (``LIKE '4479%'``, the
+#: pattern class on PostgreSQL) and by region (the funnel's breakdown too).
+REGISTRATION_INDEXES = [
+    models.Index(fields=["phone_number"], name="nxwa_reg_prefix_idx", opclasses=["varchar_pattern_ops"]),
+    models.Index(fields=["region", "created_at"], name="nxwa_reg_region_idx"),
+]
+
 
 class BlockedPrefix(models.Model):
     """A prefix ``AUTO_BLOCK`` found sending codes that are never used, with the figures it saw.

@@ -32,16 +32,20 @@ from .choices import (
     SendOutcome,
 )
 from .follow_models import FollowState
+from .fraud_models import REGISTRATION_INDEXES, AllowedPrefix, BlockedPrefix, GuardNotice
 from .phone import format_phone, normalize_phone
 from .texts import refusal_text
 
 __all__ = [
     "AccountState",
+    "AllowedPrefix",
     "Application",
+    "BlockedPrefix",
     "CallRecord",
     "Channel",
     "CodeRequest",
     "FollowState",
+    "GuardNotice",
     "Method",
     "PhoneRegistration",
     "RefusalReason",
@@ -77,13 +81,7 @@ class PhoneRegistration(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.NEW, db_index=True
     )
-    region = models.CharField(
-        _("region"),
-        max_length=3,
-        blank=True,
-        editable=False,
-        help_text=_("The number's country (ISO code) when the registration started."),
-    )
+    region = models.CharField(_("region"), max_length=3, blank=True, editable=False)  # set when it starts
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
@@ -198,13 +196,7 @@ class PhoneRegistration(models.Model):
         verbose_name = _("phone registration")
         verbose_name_plural = _("phone registrations")
         ordering = ["-created_at"]
-        indexes = [
-            # The fraud guard's prefix counts (LIKE '4479%'; the pattern class on PostgreSQL).
-            models.Index(
-                fields=["phone_number"], name="nxwa_reg_phone_prefix_idx", opclasses=["varchar_pattern_ops"]
-            ),
-            models.Index(fields=["region", "created_at"], name="nxwa_reg_region_idx"),
-        ]
+        indexes = REGISTRATION_INDEXES  # the fraud guard's (fraud_models)
         constraints = [
             models.UniqueConstraint(
                 fields=["phone_number"],
@@ -226,12 +218,11 @@ class PhoneRegistration(models.Model):
         return reverse("nxwa_onboarding:detail", kwargs={"public_id": self.public_id})
 
     def clean(self) -> None:
-        """Normalise what was typed (``+86 138-0013-8000``) to digits, or say what is wrong."""
+        """Normalise what was typed (``+86 138-0013-8000``) to digits, or say what is wrong.
+        Any region: the application's policy's are checked by the forms and the services."""
         super().clean()
         if self.phone_number:
             try:
-                # The regions allowed are its application's policy's (services.policy): the forms
-                # and create_registration check them; here, only that it is a number.
                 self.phone_number = normalize_phone(self.phone_number, allowed=None)
             except ValidationError as err:
                 raise ValidationError({"phone_number": err.messages}) from None
@@ -403,8 +394,3 @@ class VerificationAttempt(CallRecord):
 
     def __str__(self) -> str:
         return f"{self.registration} · {self.get_outcome_display()}"
-
-
-from .fraud_models import AllowedPrefix, BlockedPrefix, GuardNotice  # noqa: E402
-
-__all__ += ["AllowedPrefix", "BlockedPrefix", "GuardNotice"]

@@ -45,6 +45,15 @@ def tell_staff(request: HttpRequest) -> None:
         messages.warning(request, notice_text(notice))
 
 
+class GuardBannerMixin:
+    """On a changelist (the registrations'): the banner of what the guard did today."""
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        if request.method == "GET":
+            tell_staff(request)
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+
+
 class LiftForm(BlockedForm):
     lift_reason = forms.CharField(
         label=gettext_lazy("Why lift it"),

@@ -25,7 +25,7 @@ from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAtt
 from .check_code import CheckCodeMixin
 from .closing import CloseActionMixin
 from .forms import AddRegistrationForm
-from .fraud import tell_staff
+from .fraud import GuardBannerMixin
 from .funnel import FunnelMixin
 from .page_actions import PageActionsMixin
 from .presenters import EMPTY, check_summary_text, failed_text, is_failed, refusal_notices
@@ -107,7 +107,16 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
+def tries_text(obj: PhoneRegistration) -> str:
+    """The current code's tries used, of those its application's policy allows."""
+    if getattr(obj, "nxwa_code_id", None) is None:
+        return EMPTY
+    allowed = policy.for_registration(obj).limits.max_check_attempts
+    return f"{getattr(obj, 'nxwa_attempts_used', 0)} / {allowed}"
+
+
 class PhoneRegistrationAdmin(
+    GuardBannerMixin,
     FunnelMixin,
     PageActionsMixin,
     CloseActionMixin,
@@ -237,10 +246,7 @@ class PhoneRegistrationAdmin(
 
     @admin.display(description=_("tries"), ordering="nxwa_attempts_used")
     def attempts(self, obj: PhoneRegistration) -> str:
-        if getattr(obj, "nxwa_code_id", None) is None:
-            return EMPTY
-        allowed = policy.for_registration(obj).limits.max_check_attempts
-        return f"{getattr(obj, 'nxwa_attempts_used', 0)} / {allowed}"
+        return tries_text(obj)
 
     @admin.display(description=_("last activity"), ordering="nxwa_last_activity")
     def last_activity(self, obj: PhoneRegistration) -> SafeString:
@@ -331,8 +337,6 @@ class PhoneRegistrationAdmin(
                 ),
                 messages.ERROR,
             )
-        if request.method == "GET":
-            tell_staff(request)  # what the fraud guard refused or reported today
         extra_context = {**(extra_context or {}), "nxwa_funnel_url": self.funnel_url()}
         return super().changelist_view(request, extra_context)
 
