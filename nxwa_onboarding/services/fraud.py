@@ -39,6 +39,7 @@ from .. import signals
 from ..choices import RefusalReason
 from ..conf import conf
 from ..models import AllowedPrefix, BlockedPrefix, CodeRequest, GuardNotice, PhoneRegistration
+from . import sql
 from .calls import UserLike, clean_text, real_user
 from .policy import Policy
 from .rules import CALLED_SENDS, Refusal
@@ -89,6 +90,13 @@ def _sends(since: datetime, exclude_pk: int | None) -> QuerySet[CodeRequest]:
     return rows.exclude(pk=exclude_pk) if exclude_pk is not None else rows
 
 
+def _serialise(key: str) -> None:
+    """On PostgreSQL, wait for any other send counting the same budget or prefix (the write-ahead
+    transaction's advisory lock, as the rules' own: ``sql.serialise``, keyed apart from addresses),
+    so two sends at once cannot both take the last code of a budget."""
+    sql.serialise(owner_id=None, block=f"guard:{key}")
+
+
 def _budget_applies(key: str, registration: PhoneRegistration) -> bool:
     if key.startswith("+"):
         return registration.phone_number.startswith(key[1:])
@@ -101,9 +109,10 @@ def budget_finding(
     """The first SEND_BUDGETS entry for this number's region or prefix that is used up."""
     budgets = rules.get("SEND_BUDGETS")
     own = rules.overrides_key("SEND_BUDGETS")  # the application's own budget counts its own sends
-    for key, cap in budgets.items():
+    for key, cap in sorted(budgets.items()):  # one order: the locks below never deadlock
         if cap <= 0 or not _budget_applies(key, registration):
             continue
+        _serialise(key)
         rows = _sends(now - timedelta(days=1), exclude_pk)
         if key.startswith("+"):
             rows = rows.filter(registration__phone_number__startswith=key[1:])
@@ -155,6 +164,7 @@ def block_finding(
     if allowed(digits):
         return None
     window = float(settings["window_hours"])
+    _serialise(f"+{prefix}")
     refusal = Refusal(RefusalReason.PREFIX_BLOCKED) if mode == BlockedPrefix.Mode.BLOCK else None
     history = BlockedPrefix.objects.filter(prefix=prefix).aggregate(
         standing=Max("pk", filter=Q(lifted_at__isnull=True, mode=BlockedPrefix.Mode.BLOCK)),
