@@ -6,7 +6,9 @@ E005 TIMEOUT, E006 rule limits, E007 SANDBOX_REGISTER_STEPS, E008 SANDBOX_ALLOW_
 E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION,
 E013 API_AUTHENTICATION, E014/W003 WEBHOOK_BASE_URL, E015 APPLICATION_FOR_OWNER,
 E016 FOLLOW_BACKOFF, E017 STUCK_AFTER, E018 TASK_BACKEND, W002 unknown key (E010 is the
-sandbox's own check).
+sandbox's own check). The fraud guard's: E140 SEND_BUDGETS, E141 AUTO_BLOCK, E142
+AUTO_BLOCK_ALLOW, E143 VOICE_FALLBACK_AFTER, E144 ALLOWED_METHODS, W140 a voice fallback
+that comes no sooner than the cooldown.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
-from .conf import KNOWN_KEYS, conf
+from .conf import AUTO_BLOCK_DEFAULTS, AUTO_BLOCK_MODES, KNOWN_KEYS, conf
 from .nxcloud.signing import ALGORITHMS
 
 HINT = "Set it in settings.NXWA_ONBOARDING."
@@ -100,8 +102,27 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
             )
         )
     messages += check_types(raw)
+    messages += check_voice_fallback(raw)
     messages += check_unknown_keys(raw)
     return messages
+
+
+def check_voice_fallback(raw: dict[Any, Any]) -> list[CheckMessage]:
+    """A fallback set to come no sooner than the cooldown is never offered early (W140). (The
+    defaults, 60 and 60, make it the same as asking again: not worth a warning.)"""
+    if "VOICE_FALLBACK_AFTER" not in raw:
+        return []
+    after, cooldown = raw.get("VOICE_FALLBACK_AFTER", 60), raw.get("RESEND_COOLDOWN", 60)
+    if is_positive_integer(after) and is_positive_integer(cooldown) and after >= cooldown:
+        return [
+            Warning(
+                f"NXWA_ONBOARDING['VOICE_FALLBACK_AFTER'] ({after}) is not shorter than "
+                f"RESEND_COOLDOWN ({cooldown}): the voice call is never offered before any new code.",
+                hint="Make it shorter than RESEND_COOLDOWN, or None to turn it off.",
+                id="nxwa_onboarding.W140",
+            )
+        ]
+    return []
 
 
 def check_webhook_base_url(raw: dict[Any, Any]) -> list[CheckMessage]:
@@ -184,6 +205,50 @@ def is_region_list(value: Any) -> bool:
     )
 
 
+def is_prefix(value: Any) -> bool:
+    """A number or prefix with its ``+`` and the country code: ``"+4479"``."""
+    return (
+        isinstance(value, str) and value.startswith("+") and value[1:].isdigit() and 1 <= len(value) - 1 <= 15
+    )
+
+
+def is_send_budgets(value: Any) -> bool:
+    """``{"GB": 200, "+4479": 50}``: region codes or prefixes to a count of codes a day (0: none)."""
+    return isinstance(value, dict) and all(
+        (is_region(key) or is_prefix(key))
+        and isinstance(count, int)
+        and not isinstance(count, bool)
+        and count >= 0
+        for key, count in value.items()
+    )
+
+
+def is_auto_block(value: Any, keys: tuple[str, ...] = tuple(AUTO_BLOCK_DEFAULTS)) -> bool:
+    if not isinstance(value, dict) or not set(value) <= set(keys):
+        return False
+    rules: dict[str, Callable[[Any], bool]] = {
+        "min_sends": is_positive_integer,
+        "max_conversion": lambda v: is_number(v) and 0 <= v <= 1,
+        "prefix_digits": lambda v: is_positive_integer(v) and 2 <= v <= 15,
+        "window_hours": lambda v: is_number(v) and v > 0,
+        "mode": lambda v: v in AUTO_BLOCK_MODES,
+    }
+    return all(rules[key](item) for key, item in value.items())
+
+
+def is_allow_list(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(is_prefix(item) for item in value)
+
+
+def is_methods(value: Any) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) > 0
+        and len(set(value)) == len(value)
+        and all(item in ("sms", "voice") for item in value)
+    )
+
+
 #: key -> (is the value right, what it must be, check id). One id per kind of problem.
 TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     **{key: (is_positive_integer, "a positive integer", "nxwa_onboarding.E006") for key in POSITIVE_INTEGERS},
@@ -238,6 +303,32 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "nxwa_onboarding.E131",
     ),
     "SUPPORT_CONTACT": (lambda value: isinstance(value, str), "a string", "nxwa_onboarding.E132"),
+    "SEND_BUDGETS": (
+        is_send_budgets,
+        "a dict of region codes or +prefixes to codes a day, such as {'GB': 200, '+4479': 50}",
+        "nxwa_onboarding.E140",
+    ),
+    "AUTO_BLOCK": (
+        is_auto_block,
+        "a dict with min_sends (a positive integer), max_conversion (0 to 1), prefix_digits "
+        "(2 to 15), window_hours (positive) and mode ('block', 'monitor' or 'off')",
+        "nxwa_onboarding.E141",
+    ),
+    "AUTO_BLOCK_ALLOW": (
+        is_allow_list,
+        "a list of numbers or prefixes with their +, such as ['+447911']",
+        "nxwa_onboarding.E142",
+    ),
+    "VOICE_FALLBACK_AFTER": (
+        lambda value: value is None or is_positive_integer(value),
+        "a positive integer (seconds) or None (off)",
+        "nxwa_onboarding.E143",
+    ),
+    "ALLOWED_METHODS": (
+        is_methods,
+        "a non-empty list of 'sms' and 'voice'",
+        "nxwa_onboarding.E144",
+    ),
 }
 
 

@@ -40,6 +40,9 @@ class RefusalReason(models.TextChoices):
     LANDLINE_SMS = "landline_sms", _("A landline cannot receive SMS")
     NUMBER_POLICY = "number_policy", _("This kind of number cannot be used")
     SETUP_LIMIT = "setup_limit", _("WhatsApp's limit of setup attempts for this number is reached")
+    METHOD_POLICY = "method_policy", _("This way of sending codes is not offered")
+    SEND_BUDGET = "send_budget", _("The day's codes for this region or prefix are used up")
+    PREFIX_BLOCKED = "prefix_blocked", _("Codes to this range of numbers are held back")
 
 
 class RegistrationStatus(models.TextChoices):

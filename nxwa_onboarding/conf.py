@@ -16,6 +16,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 DEFAULT_BASE_URL = "https://api2.nxcloud.com"
 DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10.0)
+#: What ``AUTO_BLOCK`` holds for a key it leaves out.
+AUTO_BLOCK_DEFAULTS: dict[str, Any] = {
+    "min_sends": 20,
+    "max_conversion": 0.05,
+    "prefix_digits": 7,
+    "window_hours": 24,
+    "mode": "off",
+}
+AUTO_BLOCK_MODES = ("block", "monitor", "off")
 
 
 class Settings:
@@ -240,6 +249,51 @@ class Settings:
         """Whom a merchant contacts about a banned or restricted number, as the customer page says
         it (an email address, a page, a team's name); "" says "our support team"."""
         return str(self._get("SUPPORT_CONTACT", ""))
+
+    @property
+    def SEND_BUDGETS(self) -> dict[str, int]:
+        """Codes that may be sent per day (any 24 hours), installation-wide, to one region
+        (``"GB"``) or one number prefix with its ``+`` (``"+4479"``): ``{"GB": 200, "+4479": 50}``.
+        Past it, sends there are refused (``send_budget``) without calling NXCloud. ``0``: no
+        budget for that region or prefix. Default: none."""
+        value = self._get("SEND_BUDGETS", None) or {}
+        if not isinstance(value, dict):
+            raise ImproperlyConfigured(
+                f"NXWA_ONBOARDING['SEND_BUDGETS'] must be a dict such as {{'GB': 200}}, got {value!r}."
+            )
+        return {str(key).upper(): int(count) for key, count in value.items()}
+
+    @property
+    def AUTO_BLOCK(self) -> dict[str, Any]:
+        """Prefixes whose numbers never convert: with at least ``min_sends`` codes in the last
+        ``window_hours`` to numbers starting with the same ``prefix_digits`` digits (country code
+        included) and at most ``max_conversion`` of those numbers ever verified, new sends there
+        are refused (``mode`` ``"block"``), only reported (``"monitor"``) or nothing (``"off"``,
+        the default). Keys left out take the defaults in ``AUTO_BLOCK_DEFAULTS``."""
+        value = self._get("AUTO_BLOCK", None) or {}
+        if not isinstance(value, dict):
+            raise ImproperlyConfigured(f"NXWA_ONBOARDING['AUTO_BLOCK'] must be a dict, got {value!r}.")
+        return {**AUTO_BLOCK_DEFAULTS, **value}
+
+    @property
+    def AUTO_BLOCK_ALLOW(self) -> tuple[str, ...]:
+        """Numbers or prefixes with their ``+`` (``["+447911", "+447700900123"]``) that
+        ``AUTO_BLOCK`` never blocks (staff can add more in the admin's allow-list)."""
+        value = self._get("AUTO_BLOCK_ALLOW", None) or ()
+        return tuple(str(item).strip().lstrip("+") for item in value)
+
+    @property
+    def ALLOWED_METHODS(self) -> tuple[str, ...]:
+        """How codes may be sent: ``["sms", "voice"]`` (the default), or one of them."""
+        value = self._get("ALLOWED_METHODS", None) or ("sms", "voice")
+        return tuple(str(item) for item in value)
+
+    @property
+    def VOICE_FALLBACK_AFTER(self) -> int | None:
+        """Seconds after an SMS code with no correct entry from which one voice call may be
+        asked for even inside RESEND_COOLDOWN ("Call me instead"); ``None`` turns it off."""
+        value = self._get("VOICE_FALLBACK_AFTER", 60)
+        return None if value is None else self._int("VOICE_FALLBACK_AFTER", 60)
 
     @property
     def TASK_BACKEND(self) -> str:

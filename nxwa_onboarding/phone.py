@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from typing import Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -145,9 +146,12 @@ def _check_digits_were_typed(number: PhoneNumber, typed_digits: str, national: b
         )
 
 
-def _check_region(number: PhoneNumber, valid: bool) -> None:
+#: ``normalize_phone(allowed=...)`` left out: the ALLOWED_REGIONS setting holds.
+FROM_SETTINGS: Any = object()
+
+
+def _check_region(number: PhoneNumber, valid: bool, allowed: tuple[str, ...] | None) -> None:
     region = phonenumbers.region_code_for_number(number)
-    allowed = conf.ALLOWED_REGIONS
     if region == NON_GEOGRAPHIC and (allowed is None or NON_GEOGRAPHIC not in allowed):
         raise ValidationError(
             _(
@@ -183,7 +187,7 @@ def _check_region(number: PhoneNumber, valid: bool) -> None:
         )
 
 
-def normalize_phone(text: str, *, region: str | None = None) -> str:
+def normalize_phone(text: str, *, region: str | None = None, allowed: Any = FROM_SETTINGS) -> str:
     """Parse what a person typed (``+86 138-0013-8000``, ``008613800138000``, ``8613800138000``,
     and ``138 0013 8000`` where ``region`` or ``DEFAULT_REGION`` is ``"CN"``) and return the
     digits NXCloud expects (``8613800138000``).
@@ -192,7 +196,8 @@ def normalize_phone(text: str, *, region: str | None = None) -> str:
     refusal: ``required``, ``too_long``, ``extension``, ``letters``, ``invalid``, ``rewritten``,
     ``non_geographic``, ``region_not_allowed``, and one per refused kind of number
     (``premium_rate``, ``shared_cost``, ``personal_number``, ``pager``, ``uan``, ``voicemail``,
-    ``unknown_type``).
+    ``unknown_type``). ``allowed``: the regions allowed (an application's policy), else
+    ALLOWED_REGIONS.
     """
     raw = (text or "").strip()
     if not raw:
@@ -213,7 +218,9 @@ def normalize_phone(text: str, *, region: str | None = None) -> str:
     if number.extension:
         raise _extension_error()
     _check_digits_were_typed(number, typed_digits, national)
-    _check_region(number, phonenumbers.is_valid_number(number))
+    if allowed is FROM_SETTINGS:
+        allowed = conf.ALLOWED_REGIONS
+    _check_region(number, phonenumbers.is_valid_number(number), allowed)
     refused = _refused_type_message(phonenumbers.number_type(number))
     if refused is not None:
         raise ValidationError(refused[0], code=refused[1])

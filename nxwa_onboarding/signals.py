@@ -18,6 +18,12 @@ delivery and the registration's change are committed, with ``registration``, ``d
 account state, display name or review, quality, messaging limit or two-step PIN), whether a
 webhook or the follower's ``getPhone`` brought it, with ``health`` (the ``NumberHealth``),
 ``changed`` (the names of the fields that changed) and ``source`` (``webhook`` or ``getphone``).
+
+The fraud guard (``services.fraud``) tells staff once a day per region or prefix, with
+``registration`` and ``code_request`` (the send it refused, or reported): ``send_budget_reached``
+(also ``key``: the region, or the prefix's digits, whose SEND_BUDGETS entry is used up) and
+``prefix_blocked`` (also ``blocked``: the ``BlockedPrefix`` with its figures; its ``mode`` says
+whether sends there are refused or only reported).
 """
 
 from __future__ import annotations
@@ -50,3 +56,5 @@ display_name_decided = Signal()
 #: A registration was marked as needing attention (``stuck_at``); sent once.
 registration_stuck = Signal()
 health_changed = Signal()
+send_budget_reached = Signal()
+prefix_blocked = Signal()

@@ -77,6 +77,14 @@ def refusal_text(reason: str, until: datetime | None = None, now: datetime | Non
             "WhatsApp allows only 10 setup attempts for one number in 72 hours, and this number "
             "has reached that limit. Nothing more was sent."
         ),
+        RefusalReason.METHOD_POLICY: _("Codes cannot be sent that way here: choose the other way."),
+        RefusalReason.SEND_BUDGET: _(
+            "We cannot send more codes to numbers in this area today. Our team has been told."
+        ),
+        RefusalReason.PREFIX_BLOCKED: _(
+            "This number cannot get a code just now. Please contact our support team, who can "
+            "open it for you."
+        ),
     }
     text = str(texts.get(reason, _("Refused.")))  # type: ignore[call-overload]
     if when:

@@ -148,6 +148,17 @@ EVERY_KEY = {
     "HEALTH_READ_INTERVAL": 21600,
     "HEALTH_READ_BATCH": 100,
     "SUPPORT_CONTACT": "support@example.com",
+    "SEND_BUDGETS": {"GB": 200, "+4479": 50, "HK": 0},
+    "AUTO_BLOCK": {
+        "min_sends": 20,
+        "max_conversion": 0.05,
+        "prefix_digits": 7,
+        "window_hours": 24,
+        "mode": "block",
+    },
+    "AUTO_BLOCK_ALLOW": ["+447911", "+8613800138000"],
+    "ALLOWED_METHODS": ["sms", "voice"],
+    "VOICE_FALLBACK_AFTER": 20,
 }
 
 
@@ -186,7 +197,9 @@ def test_every_key_set_correctly_gives_no_messages(debug: bool) -> None:
     ],
 )
 def test_good_values_are_accepted(key: str, value: Any) -> None:
-    assert check_ids({**EVERY_KEY, key: value}) == []
+    # A cooldown as short as 1 second would make the example's voice fallback pointless (W140).
+    fallback = {"VOICE_FALLBACK_AFTER": None} if key == "RESEND_COOLDOWN" else {}
+    assert check_ids({**EVERY_KEY, **fallback, key: value}) == []
 
 
 NOT_POSITIVE_INTEGERS = [0, -1, True, False, "5", "five", 5.0, 2.5, None, [5]]
@@ -374,3 +387,38 @@ def test_conf_names_the_region_setting_it_cannot_read(key: str, value: Any) -> N
         pytest.raises(ImproperlyConfigured, match=rf"\['{key}'\].*'UK'"),
     ):
         getattr(conf, key)
+
+
+# -- the fraud guard's settings -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "check_id"),
+    [
+        ("SEND_BUDGETS", {"XX": 5}, "nxwa_onboarding.E140"),
+        ("SEND_BUDGETS", {"+44a9": 5}, "nxwa_onboarding.E140"),
+        ("SEND_BUDGETS", {"GB": -1}, "nxwa_onboarding.E140"),
+        ("SEND_BUDGETS", {"GB": True}, "nxwa_onboarding.E140"),
+        ("SEND_BUDGETS", ["GB"], "nxwa_onboarding.E140"),
+        ("AUTO_BLOCK", {"mode": "sometimes"}, "nxwa_onboarding.E141"),
+        ("AUTO_BLOCK", {"min_sends": 0}, "nxwa_onboarding.E141"),
+        ("AUTO_BLOCK", {"max_conversion": 1.5}, "nxwa_onboarding.E141"),
+        ("AUTO_BLOCK", {"prefix_digits": 1}, "nxwa_onboarding.E141"),
+        ("AUTO_BLOCK", {"window_hours": 0}, "nxwa_onboarding.E141"),
+        ("AUTO_BLOCK", {"min_send": 20}, "nxwa_onboarding.E141"),
+        ("AUTO_BLOCK_ALLOW", ["447911"], "nxwa_onboarding.E142"),
+        ("AUTO_BLOCK_ALLOW", "+447911", "nxwa_onboarding.E142"),
+        ("VOICE_FALLBACK_AFTER", 0, "nxwa_onboarding.E143"),
+        ("VOICE_FALLBACK_AFTER", "60", "nxwa_onboarding.E143"),
+        ("ALLOWED_METHODS", [], "nxwa_onboarding.E144"),
+        ("ALLOWED_METHODS", ["sms", "sms"], "nxwa_onboarding.E144"),
+        ("ALLOWED_METHODS", ["fax"], "nxwa_onboarding.E144"),
+        ("VOICE_FALLBACK_AFTER", 30, "nxwa_onboarding.W140"),  # with the example's RESEND_COOLDOWN 30
+    ],
+)
+def test_fraud_guard_settings_are_checked(key: str, value: Any, check_id: str) -> None:
+    assert check_ids({**EVERY_KEY, key: value}) == [check_id]
+
+
+def test_the_default_voice_fallback_is_not_warned_about() -> None:
+    assert check_ids(VALID) == []

@@ -20,7 +20,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from ..models import Application, CodeRequest, PhoneRegistration, VerificationAttempt, WebhookDelivery
+from ..models import (
+    AllowedPrefix,
+    Application,
+    BlockedPrefix,
+    CodeRequest,
+    PhoneRegistration,
+    VerificationAttempt,
+    WebhookDelivery,
+)
 from .actions import RegistrationActionsMixin
 from .applications import ApplicationAdmin, WebhookDeliveryAdmin
 from .audit import (
@@ -36,6 +44,7 @@ from .audit import (
 )
 from .check_code import CheckCodeMixin
 from .forms import AddRegistrationForm, CheckCodeForm
+from .fraud import AllowedPrefixAdmin, BlockedPrefixAdmin
 from .outcomes import Outcomes
 from .presenters import (
     EMPTY,
@@ -61,6 +70,8 @@ admin.site.register(VerificationAttempt, VerificationAttemptAdmin)
 admin.site.register(CodeRequest, CodeRequestAdmin)
 admin.site.register(Application, ApplicationAdmin)
 admin.site.register(WebhookDelivery, WebhookDeliveryAdmin)
+admin.site.register(BlockedPrefix, BlockedPrefixAdmin)
+admin.site.register(AllowedPrefix, AllowedPrefixAdmin)
 
 __all__ = [
     "AUDIT_FIELDS",
@@ -70,10 +81,12 @@ __all__ = [
     "METHOD_WORDS",
     "PHONE_LIKE",
     "AddRegistrationForm",
+    "AllowedPrefixAdmin",
     "ApplicationAdmin",
     "AuditAdmin",
     "AuditInline",
     "AuditTrailProtectionMixin",
+    "BlockedPrefixAdmin",
     "CheckCodeForm",
     "CheckCodeMixin",
     "CodeRequestAdmin",

@@ -24,6 +24,7 @@ from .. import services
 from ..choices import CLOSED_STATES
 from ..models import Application, PhoneRegistration, WebhookDelivery
 from ..nxcloud.exceptions import NXCloudConfigurationError, OnboardingError
+from ..services.policy import validate_policy
 from . import presenters
 from .audit import ReadOnlyMixin
 from .presenters import EMPTY, admin_url
@@ -35,6 +36,18 @@ if TYPE_CHECKING:
 else:
     ApplicationAdminBase = DeliveryAdminBase = admin.ModelAdmin
     ApplicationForm = forms.ModelForm
+
+
+class ApplicationPolicyForm(ApplicationForm):
+    """The change form: the policy is checked key by key like the settings' system checks, and
+    refused naming each wrong key (``services.policy.validate_policy``)."""
+
+    class Meta:
+        model = Application
+        fields = ("name", "owner", "signs_callbacks", "policy")
+
+    def clean_policy(self) -> Any:
+        return validate_policy(self.cleaned_data.get("policy") or {})
 
 
 class CreateApplicationForm(ApplicationForm):
@@ -76,6 +89,7 @@ class ApplicationAdmin(ApplicationAdminBase):
         "name",
         "owner",
         "signs_callbacks",
+        "policy",
         "webhook",
         "outcome_words",
         "app_id",
@@ -86,7 +100,8 @@ class ApplicationAdmin(ApplicationAdminBase):
         "last_synced_at",
         "message_events",
     )
-    readonly_fields = tuple(f for f in fields if f not in ("name", "owner", "signs_callbacks"))
+    readonly_fields = tuple(f for f in fields if f not in ("name", "owner", "signs_callbacks", "policy"))
+    form = ApplicationPolicyForm
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Application]:
         return (

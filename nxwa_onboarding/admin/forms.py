@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from ..codes import CodeField
 from ..models import PhoneRegistration
 from ..phone import MAX_INPUT_LENGTH, normalize_phone
+from ..services import policy
 
 if TYPE_CHECKING:
     RegistrationModelForm = forms.ModelForm[PhoneRegistration]
@@ -43,11 +44,26 @@ class AddRegistrationForm(RegistrationModelForm):
         model = PhoneRegistration
         fields = ("phone_number", "owner")
 
-    def clean_phone_number(self) -> str:
-        digits = normalize_phone(self.cleaned_data["phone_number"])
-        if open_registration_exists(digits):
-            raise ValidationError(_("This number is already being onboarded."), code="duplicate")
-        return digits
+    def clean(self) -> dict[str, Any]:
+        """The number, read with the policy of the application the owner's registration will
+        belong to (its ALLOWED_REGIONS and DEFAULT_REGION, else the settings'), and not taken."""
+        cleaned = super().clean() or {}
+        if "phone_number" not in cleaned:
+            return cleaned
+        rules = policy.for_owner(cleaned.get("owner"))
+        try:
+            digits = normalize_phone(
+                cleaned["phone_number"],
+                region=rules.get("DEFAULT_REGION"),
+                allowed=rules.get("ALLOWED_REGIONS"),
+            )
+            if open_registration_exists(digits):
+                raise ValidationError(_("This number is already being onboarded."), code="duplicate")
+        except ValidationError as err:
+            self.add_error("phone_number", err)
+            return cleaned
+        cleaned["phone_number"] = digits
+        return cleaned
 
     def validate_unique(self) -> None:
         # The one-open-registration-per-number rule is checked above and, race-proof, by

@@ -226,6 +226,10 @@ class FunnelMixin(RegistrationAdminBase):
                     )
                 ],
                 kinds=[(kind_label(k), by_call(n)) for k, n in stats.ranked(result.by_kind)],
+                regions=[
+                    (row.region or gettext("Not recorded"), row, percent_text(row.conversion))
+                    for row in stats.by_region(period, form.choices() if form.is_bound else {})
+                ],
                 failed=count_text(result.counts["failed"]),
                 closed=count_text(result.counts["closed"]),
                 sample=count_text(stats.SAMPLE),

@@ -18,13 +18,14 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..addresses import client_ip
-from ..conf import conf
 from ..models import Channel, CodeRequest, PhoneRegistration, VerificationAttempt
+from ..services import policy
 from . import presenters
 from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAttemptInline
 from .check_code import CheckCodeMixin
 from .closing import CloseActionMixin
 from .forms import AddRegistrationForm
+from .fraud import GuardBannerMixin
 from .funnel import FunnelMixin
 from .health import HealthAdminMixin
 from .page_actions import PageActionsMixin
@@ -102,7 +103,16 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
+def tries_text(obj: PhoneRegistration) -> str:
+    """The current code's tries used, of those its application's policy allows."""
+    if getattr(obj, "nxwa_code_id", None) is None:
+        return EMPTY
+    allowed = policy.for_registration(obj).limits.max_check_attempts
+    return f"{getattr(obj, 'nxwa_attempts_used', 0)} / {allowed}"
+
+
 class PhoneRegistrationAdmin(
+    GuardBannerMixin,
     FunnelMixin,
     PageActionsMixin,
     CloseActionMixin,
@@ -131,7 +141,7 @@ class PhoneRegistrationAdmin(
         "register_status",
         "created_at",
     )
-    list_select_related = ("owner",)
+    list_select_related = ("owner", "application")  # the application: its policy (the rules)
     search_fields = ("phone_number", "owner__username", "owner__email")
     search_help_text = _(
         "Phone number typed any way (with or without +, spaces, hyphens), or the owner's username or email."
@@ -233,9 +243,7 @@ class PhoneRegistrationAdmin(
 
     @admin.display(description=_("tries"), ordering="nxwa_attempts_used")
     def attempts(self, obj: PhoneRegistration) -> str:
-        if getattr(obj, "nxwa_code_id", None) is None:
-            return EMPTY
-        return f"{getattr(obj, 'nxwa_attempts_used', 0)} / {conf.MAX_CHECK_ATTEMPTS}"
+        return tries_text(obj)
 
     @admin.display(description=_("last activity"), ordering="nxwa_last_activity")
     def last_activity(self, obj: PhoneRegistration) -> SafeString:

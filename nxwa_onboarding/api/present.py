@@ -74,6 +74,7 @@ def state(registration: PhoneRegistration, request: HttpRequest) -> tuple[dict[s
         "attempts_allowed": check.attempts_allowed,
         "code_expires_at": check.expires_at if code_out else None,
         "can_send": decision.may_send,
+        "can_call": may_send and send.can_call,
         "next_send_at": send.next_send_at if may_send else None,
         "check_refusal": refusal(check.refusal) if code_out else None,
         "send_refusal": refusal(send.refusal) if may_send else None,

@@ -39,6 +39,7 @@ LIMITS = (
     RefusalReason.OWNER_LIMIT,
     RefusalReason.IP_SEND_LIMIT,
     RefusalReason.GLOBAL_LIMIT,
+    RefusalReason.SEND_BUDGET,
 )
 #: Every other refusal is 409 (the registration's state does not allow it now), but these.
 REFUSAL_STATUS: dict[str, int] = {
@@ -46,6 +47,8 @@ REFUSAL_STATUS: dict[str, int] = {
     RefusalReason.MALFORMED: 422,
     RefusalReason.LANDLINE_SMS: 422,
     RefusalReason.NO_ADDRESS: 400,
+    RefusalReason.METHOD_POLICY: 422,
+    RefusalReason.PREFIX_BLOCKED: 403,  # not a wait: a person has to lift it
 }
 #: When a limit gives no end (it always should), or NXCloud is unreachable: "in a minute".
 DEFAULT_RETRY_SECONDS = 60

@@ -26,6 +26,7 @@ from ..choices import AttemptOutcome, Channel, Failure, RefusalReason, Registrat
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
 from ..nxcloud.exceptions import InvalidStateError
 from ..pages.forms import CodeForm, SendCodeForm, StartForm
+from ..services import policy
 from ..texts import code_rejected_text
 from . import present, problems
 from .auth import caller
@@ -105,9 +106,12 @@ def create_registration(request: HttpRequest, payload: StartIn) -> Any:
     409 ``already-onboarding``: the caller already has this number open (its id in
     ``registration``), even at the open limit. 409 ``open-limit``: the caller holds as many
     numbers waiting for their codes as allowed; verify or withdraw one first."""
-    data = valid(StartForm(data={"phone_number": payload.phone_number, "method": payload.method}))
-    ip = address(request)
     user = caller(request)
+    form = StartForm(
+        data={"phone_number": payload.phone_number, "method": payload.method}, rules=policy.for_owner(user)
+    )
+    data = valid(form)
+    ip = address(request)
     try:
         registration = services.create_registration(data["phone_number"], owner=user, user=user)
     except ValidationError as err:

@@ -61,6 +61,10 @@ class StateOut(Schema):
     attempts_allowed: int = Field(ge=0)
     code_expires_at: datetime | None = Field(description="When the current code expires.")
     can_send: bool = Field(description="A new code may be asked for now.")
+    can_call: bool = Field(
+        description="A voice call may be asked for now: also once VOICE_FALLBACK_AFTER has passed "
+        'since an SMS code, inside the SMS cooldown ("Call me instead").'
+    )
     next_send_at: datetime | None = Field(description="When a new code can be sent (null: not at all).")
     check_refusal: RefusalOut | None = Field(description="Why a code cannot be submitted now.")
     send_refusal: RefusalOut | None = Field(description="Why a new code cannot be asked for now.")

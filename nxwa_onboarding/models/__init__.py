@@ -4,7 +4,8 @@
   verification attempts);
 - ``applications``: customer applications and the webhook deliveries NXCloud sends them;
 - ``follow``: the background follower's state per application;
-- ``health``: a registered number's health and its createClient calls (Meta's budget).
+- ``health``: a registered number's health and its createClient calls (Meta's budget);
+- ``fraud``: the fraud guard's blocked and allowed prefixes and the notices it gave staff.
 
 Import from here (``from nxwa_onboarding.models import PhoneRegistration``): the modules are
 where the code lives, this package is the address host projects use.
@@ -15,17 +16,21 @@ from __future__ import annotations
 from ..choices import AccountState, Channel, Method, RefusalReason
 from .applications import Application, WebhookDelivery, default_application_id
 from .follow import FollowState
+from .fraud import AllowedPrefix, BlockedPrefix, GuardNotice
 from .health import ClientSetupCall, NumberHealth
 from .registrations import CallRecord, CodeRequest, PhoneRegistration, VerificationAttempt
 
 __all__ = [
     "AccountState",
+    "AllowedPrefix",
     "Application",
+    "BlockedPrefix",
     "CallRecord",
     "Channel",
     "ClientSetupCall",
     "CodeRequest",
     "FollowState",
+    "GuardNotice",
     "Method",
     "NumberHealth",
     "PhoneRegistration",

@@ -124,6 +124,16 @@ class Application(models.Model):
         help_text=_("Message statuses and inbound messages: acknowledged and counted, not stored."),
     )
 
+    policy = models.JSONField(
+        _("policy"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Settings this customer's registrations use instead of NXWA_ONBOARDING's, such as "
+            '{"MAX_SENDS_PER_DAY": 3, "ALLOWED_REGIONS": ["GB"]}. Keys left out follow the settings.'
+        ),
+    )
+
     objects = ApplicationManager()
 
     class Meta:

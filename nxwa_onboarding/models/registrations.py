@@ -34,14 +34,18 @@ from ..phone import format_phone, normalize_phone
 from ..texts import refusal_text
 from .applications import Application, WebhookDelivery, default_application_id
 from .follow import FollowState
+from .fraud import REGISTRATION_INDEXES, AllowedPrefix, BlockedPrefix, GuardNotice
 
 __all__ = [
     "AccountState",
+    "AllowedPrefix",
     "Application",
+    "BlockedPrefix",
     "CallRecord",
     "Channel",
     "CodeRequest",
     "FollowState",
+    "GuardNotice",
     "Method",
     "PhoneRegistration",
     "RefusalReason",
@@ -77,6 +81,7 @@ class PhoneRegistration(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.NEW, db_index=True
     )
+    region = models.CharField(_("region"), max_length=3, blank=True, editable=False)  # set when it starts
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
@@ -191,6 +196,7 @@ class PhoneRegistration(models.Model):
         verbose_name = _("phone registration")
         verbose_name_plural = _("phone registrations")
         ordering = ["-created_at"]
+        indexes = REGISTRATION_INDEXES  # the fraud guard's (models.fraud)
         constraints = [
             models.UniqueConstraint(
                 fields=["phone_number"],
@@ -212,11 +218,12 @@ class PhoneRegistration(models.Model):
         return reverse("nxwa_onboarding:detail", kwargs={"public_id": self.public_id})
 
     def clean(self) -> None:
-        """Normalise what was typed (``+86 138-0013-8000``) to digits, or say what is wrong."""
+        """Normalise what was typed (``+86 138-0013-8000``) to digits, or say what is wrong.
+        Any region: the application's policy's are checked by the forms and the services."""
         super().clean()
         if self.phone_number:
             try:
-                self.phone_number = normalize_phone(self.phone_number)
+                self.phone_number = normalize_phone(self.phone_number, allowed=None)
             except ValidationError as err:
                 raise ValidationError({"phone_number": err.messages}) from None
 

@@ -59,9 +59,20 @@ class StartForm(_Form):
     )
     method = method_field()
 
+    def __init__(self, *args: Any, rules: Any = None, **kwargs: Any) -> None:
+        """``rules``: the customer's application's ``services.policy.Policy`` (its regions)."""
+        super().__init__(*args, **kwargs)
+        self.rules = rules
+
     def clean_phone_number(self) -> str:
         """The digits NXCloud expects (``8613800138000``); the error says what is wrong."""
-        return normalize_phone(self.cleaned_data["phone_number"])
+        if self.rules is None:
+            return normalize_phone(self.cleaned_data["phone_number"])
+        return normalize_phone(
+            self.cleaned_data["phone_number"],
+            region=self.rules.get("DEFAULT_REGION"),
+            allowed=self.rules.get("ALLOWED_REGIONS"),
+        )
 
     def clean(self) -> dict[str, Any]:
         """A landline gets its code by voice call: SMS is refused on the method, with the reason."""

@@ -39,6 +39,7 @@ from ..choices import UNVERIFIED_STATES, RefusalReason
 from ..models import Channel, Method, PhoneRegistration, VerificationAttempt
 from ..nxcloud.exceptions import InvalidStateError
 from ..reports import safe_reports
+from ..services import policy
 from ..texts import refusal_text, until_text
 from ..unavailable import unavailable_when_database_down
 from . import messages as announce
@@ -84,7 +85,7 @@ def registration_list(request: HttpRequest) -> HttpResponse:
 def start(request: HttpRequest) -> HttpResponse:
     """Add a number and send its first code; then go to the registration's page."""
     if request.method == "POST":
-        form = StartForm(request.POST)
+        form = StartForm(request.POST, rules=policy.for_owner(request.user))
         if form.is_valid():
             digits = form.cleaned_data["phone_number"]
             try:
@@ -168,6 +169,8 @@ def _render_detail(
         "send_when": until_text(send.refusal.until, now) if send_wait and send.refusal else "",
         "send_wait_seconds": _seconds_until(send.refusal.until if send.refusal else None, now),
         "send_blocked": (send.refusal.message if send.refusal and not send_wait and can_send else ""),
+        # The SMS did not come: one voice call now, inside the SMS cooldown (VOICE_FALLBACK_AFTER).
+        "call_instead": can_send and send.refusal is not None and send.can_call,
         "code_form": code_form or CodeForm(),
         "send_form": send_form
         or SendCodeForm(initial={"method": registration.last_code_method or Method.SMS}),

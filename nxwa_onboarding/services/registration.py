@@ -27,7 +27,7 @@ from ..conf import conf
 from ..models import Application, CodeRequest, PhoneRegistration, VerificationAttempt
 from ..nxcloud.exceptions import InvalidStateError
 from ..phone import normalize_phone
-from . import calls, situation, sql
+from . import calls, fraud, policy, situation, sql
 from .applications import assign_application
 from .calls import CallResult, UserLike, Verdict, real_user
 from .rules import CALLED_SENDS
@@ -42,10 +42,10 @@ def _check_method(method: str) -> None:
         raise ValidationError(_("Choose SMS or a voice call."), code="method")
 
 
-def _open_limit(owner: Any, now: datetime) -> None:
-    """At most MAX_OPEN_REGISTRATIONS_PER_OWNER unverified registrations a customer holds (those
-    past UNVERIFIED_EXPIRY no longer count: they hold their number no more)."""
-    limit = conf.MAX_OPEN_REGISTRATIONS_PER_OWNER
+def _open_limit(owner: Any, now: datetime, limit: int) -> None:
+    """At most MAX_OPEN_REGISTRATIONS_PER_OWNER (the application's policy's, else the setting's)
+    unverified registrations a customer holds (those past UNVERIFIED_EXPIRY no longer count:
+    they hold their number no more)."""
     held = PhoneRegistration.objects.filter(
         owner=owner,
         status__in=UNVERIFIED_STATES,
@@ -103,21 +103,28 @@ def create_registration(
     registration (code ``duplicate``). An open registration that was never verified and is older
     than UNVERIFIED_EXPIRY does not hold its number: it is closed and the new one goes ahead.
     """
-    digits = normalize_phone(phone_number)
+    application = application or assign_application(owner)
+    rules = policy.for_application(application)
+    digits = normalize_phone(
+        phone_number, region=rules.get("DEFAULT_REGION"), allowed=rules.get("ALLOWED_REGIONS")
+    )
     now = timezone.now()
     owner_user: Any = real_user(owner)
     alias = sql.alias_for(PhoneRegistration)
-    application = application or assign_application(owner)
     for _try in range(2):
         registration = PhoneRegistration(
-            phone_number=digits, owner=owner_user, created_by=real_user(user), application=application
+            phone_number=digits,
+            owner=owner_user,
+            created_by=real_user(user),
+            application=application,
+            region=fraud.region_of(digits),
         )
         try:
             with transaction.atomic(using=alias):
                 if owner_user is not None and channel in WEB_CHANNELS:
                     sql.serialise(owner_id=owner_user.pk, block="")
                     try:
-                        _open_limit(owner_user, now)
+                        _open_limit(owner_user, now, int(rules.get("MAX_OPEN_REGISTRATIONS_PER_OWNER")))
                     except ValidationError:
                         # Re-typing a number one already has open is not one more: the doors
                         # send the customer to it (``duplicate``), not away for the cap.
@@ -252,11 +259,20 @@ def request_code(
     }
 
     scope = scope_for(registration, channel=channel, ip=ip)
+    rules_in_effect = policy.for_registration(registration)
+    found: list[fraud.Finding] = []
 
     def rules(row: CodeRequest, now: datetime) -> Verdict:
         sql.serialise(owner_id=scope.owner_id, block=scope.send_block)
         state = read_send_state(registration, scope, now, method=method, exclude_pk=row.pk)
-        return Verdict(state.refusal, {})
+        if state.refusal is not None:
+            return Verdict(state.refusal, {})
+        # Where the code goes (budgets, prefixes that never convert): before NXCloud is called.
+        finding = fraud.guard(registration, rules_in_effect, now, exclude_pk=row.pk)
+        if finding is None:
+            return Verdict(None, {})
+        found.append(finding)
+        return Verdict(finding.refusal, {})
 
     def on_finish(row: CodeRequest, result: CallResult, fields: dict[str, Any]) -> None:
         if result.outcome not in (SendOutcome.SENT, SendOutcome.UNKNOWN):
@@ -279,6 +295,8 @@ def request_code(
         success=SendOutcome.SENT,
         on_finish=on_finish,
     )
+    if found:
+        fraud.after_send(found[-1], recorded.row)
     if recorded.result is None:
         if recorded.row.refusal_reason == RefusalReason.GLOBAL_LIMIT:
             _breaker_tripped(recorded.row)

@@ -62,6 +62,10 @@ class Limits:
     max_sends_per_owner_per_day: int
     max_sends_per_ip_per_hour: int
     max_sends_per_day_global: int
+    #: After an SMS code this long unused, one voice call may skip the cooldown (None: never).
+    voice_fallback_after: timedelta | None = None
+    #: How codes may be sent at all (the policy's ALLOWED_METHODS).
+    methods: tuple[str, ...] = (Method.SMS, Method.VOICE)
 
     @classmethod
     def from_settings(cls) -> Limits:
@@ -74,6 +78,10 @@ class Limits:
             resend_cooldown=timedelta(seconds=conf.RESEND_COOLDOWN),
             max_sends_per_day=conf.MAX_SENDS_PER_DAY,
             max_attempts_per_ip_per_hour=conf.MAX_ATTEMPTS_PER_IP_PER_HOUR,
+            voice_fallback_after=(
+                None if conf.VOICE_FALLBACK_AFTER is None else timedelta(seconds=conf.VOICE_FALLBACK_AFTER)
+            ),
+            methods=conf.ALLOWED_METHODS,
         )
 
 
@@ -127,6 +135,7 @@ class SendFacts:
     global_oldest: datetime | None
     address_missing: bool = False
     methods: tuple[str, ...] = (Method.SMS, Method.VOICE)
+    last_code_method: str = ""  # the method of the registration's latest delivered code
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,7 @@ class SendState:
     sends_allowed: int
     next_send_at: datetime | None
     refusal: Refusal | None
+    can_call: bool = False  # a voice call may be asked for now (the fallback included)
 
 
 @dataclass(frozen=True)
@@ -254,12 +264,16 @@ def check_state(
 # -- sends ----------------------------------------------------------------------------------------
 
 
-def method_refused(method: str | None, facts: SendFacts) -> Refusal | None:
+def method_refused(method: str | None, facts: SendFacts, limits: Limits | None = None) -> Refusal | None:
     """The number policy at send time: a landline takes a voice call only; a number of a kind
-    that is refused now (premium-rate and the like, registered before the policy) takes nothing.
+    that is refused now (premium-rate and the like, registered before the policy) takes nothing;
+    a method the policy does not offer (ALLOWED_METHODS) is refused as such.
     ``method`` None (a status page): only whether the number can take a code at all."""
     if not facts.methods:
         return Refusal(RefusalReason.NUMBER_POLICY)
+    offered = limits.methods if limits is not None else (Method.SMS, Method.VOICE)
+    if (method is not None and method not in offered) or not set(offered) & set(facts.methods):
+        return Refusal(RefusalReason.METHOD_POLICY)
     if method is None or method in facts.methods:
         return None
     if method == Method.SMS and Method.VOICE in facts.methods:
@@ -267,9 +281,26 @@ def method_refused(method: str | None, facts: SendFacts) -> Refusal | None:
     return Refusal(RefusalReason.NUMBER_POLICY)
 
 
-def cooldown(facts: SendFacts, limits: Limits, now: datetime) -> Refusal | None:
-    """From the last call of this registration, rejected ones included (NXCloud was asked)."""
+def voice_fallback(facts: SendFacts, limits: Limits, now: datetime, method: str | None) -> bool:
+    """ "Call me instead": a voice call asked for once VOICE_FALLBACK_AFTER has passed since an
+    SMS code (no correct entry: a verified number is refused before) skips the cooldown, once:
+    the SMS must be this registration's last call (after the voice call, it no longer is)."""
+    return (
+        method == Method.VOICE
+        and limits.voice_fallback_after is not None
+        and facts.last_code_method == Method.SMS
+        and facts.last_send_at is not None
+        and facts.last_call_at == facts.last_send_at
+        and now >= facts.last_send_at + limits.voice_fallback_after
+    )
+
+
+def cooldown(facts: SendFacts, limits: Limits, now: datetime, method: str | None = None) -> Refusal | None:
+    """From the last call of this registration, rejected ones included (NXCloud was asked);
+    but for the voice fallback (a second SMS still waits)."""
     if facts.last_call_at is None or now >= facts.last_call_at + limits.resend_cooldown:
+        return None
+    if voice_fallback(facts, limits, now, method):
         return None
     return Refusal(RefusalReason.COOLDOWN, facts.last_call_at + limits.resend_cooldown)
 
@@ -330,7 +361,7 @@ def send_refusal(
         already_verified(facts.status, facts.verified_at)
         or closed(facts.status)
         or in_flight(facts.pending)
-        or method_refused(method, facts)
+        or method_refused(method, facts, limits)
         or no_address(facts.address_missing)
     )
     if first is not None:
@@ -342,7 +373,7 @@ def send_refusal(
             owner_limit(facts, limits),
             ip_send_limit(facts, limits),
             daily_cap(facts, limits),
-            cooldown(facts, limits, now),
+            cooldown(facts, limits, now, method),
         )
         if wait is not None
     ]
@@ -353,7 +384,8 @@ def send_state(facts: SendFacts, limits: Limits, now: datetime, method: str | No
     """The send rules' verdict; ``method`` None: whichever method the number allows."""
     refusal = send_refusal(facts, limits, now, method)
     next_send_at = refusal.until if refusal else now
-    return SendState(facts.sends_today, limits.max_sends_per_day, next_send_at, refusal)
+    can_call = Method.VOICE in facts.methods and send_refusal(facts, limits, now, Method.VOICE) is None
+    return SendState(facts.sends_today, limits.max_sends_per_day, next_send_at, refusal, can_call)
 
 
 def next_code_at(send: SendState, now: datetime) -> datetime | None:

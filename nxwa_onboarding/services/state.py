@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from django.utils import timezone
@@ -10,11 +11,10 @@ from ..addresses import block_of, clean_ip
 from ..choices import Channel, Method
 from ..models import PhoneRegistration
 from ..phone import allowed_methods
-from . import sql
+from . import policy, sql
 from .rules import (
     CheckFacts,
     CheckState,
-    Limits,
     RegistrationState,
     Scope,
     SendFacts,
@@ -47,6 +47,11 @@ def scope_for(
     )
 
 
+def with_last_method(registration: PhoneRegistration, facts: SendFacts) -> SendFacts:
+    """The send facts with the method of the registration's latest code (the voice fallback's)."""
+    return replace(facts, last_code_method=registration.last_code_method or "")
+
+
 def refresh_from_facts(registration: PhoneRegistration, facts: CheckFacts | SendFacts) -> None:
     """Bring the caller's registration up to date with the status the rules were read against."""
     registration.status = facts.status
@@ -61,11 +66,12 @@ def read_send_state(
     method: str | None = None,
     exclude_pk: int | None = None,
 ) -> SendState:
-    """The send rules' verdict, read in one statement; refreshes the registration's status."""
-    limits = Limits.from_settings()
+    """The send rules' verdict, read in one statement; refreshes the registration's status.
+    The limits are the registration's application's policy over the settings."""
+    limits = policy.for_registration(registration).limits
     facts = sql.read_send_facts(registration, scope, limits, now, exclude_pk=exclude_pk)
     refresh_from_facts(registration, facts)
-    return send_state(facts, limits, now, method)
+    return send_state(with_last_method(registration, facts), limits, now, method)
 
 
 def read_check_state(
@@ -73,12 +79,13 @@ def read_check_state(
 ) -> CheckState:
     """The check rules' verdict, read in one statement (a second only when a refusal lasts until
     a new code may be sent); refreshes the registration's status."""
-    limits = Limits.from_settings()
+    limits = policy.for_registration(registration).limits
     facts = sql.read_check_facts(registration, scope, limits, now, exclude_pk=exclude_pk)
     refresh_from_facts(registration, facts)
 
     def new_code_at() -> datetime | None:
-        send = send_state(sql.read_send_facts(registration, scope, limits, now), limits, now)
+        facts = with_last_method(registration, sql.read_send_facts(registration, scope, limits, now))
+        send = send_state(facts, limits, now)
         return next_code_at(send, now)
 
     return check_state(facts, limits, now, new_code_at)
@@ -90,10 +97,10 @@ def get_state(
     """What the registration allows right now: checks (tries left, expiry) and sends.
     One query; the registration's ``status`` and ``verified_at`` are refreshed from it."""
     now = timezone.now()
-    limits = Limits.from_settings()
+    limits = policy.for_registration(registration).limits
     scope = scope_for(registration, channel=channel, ip=ip)
     check_facts, send_facts = sql.read_state_facts(registration, scope, limits, now)
     refresh_from_facts(registration, check_facts)
-    send = send_state(send_facts, limits, now)
+    send = send_state(with_last_method(registration, send_facts), limits, now)
     check = check_state(check_facts, limits, now, lambda: next_code_at(send, now))
     return RegistrationState(check, send)

@@ -356,9 +356,9 @@ def test_the_page_takes_a_handful_of_queries_however_many_rows(staff_viewer: Any
             number, now - timedelta(days=2), sent=timedelta(minutes=1), verified=timedelta(minutes=2)
         )
     many = queries()
-    # The session, the user, their user and group permissions, the funnel's three, and the
-    # application filter's choices (with the default application they list).
-    assert few == many == 9
+    # The session, the user, their user and group permissions, the funnel's three, its
+    # breakdown by region, and the application filter's choices (with the default application).
+    assert few == many == 10
 
 
 @pytest.mark.django_db

@@ -225,7 +225,7 @@ def test_the_ttl_runs_from_the_latest_code(clock: Any) -> None:
 
 
 def test_resend_cooldown(clock: Any) -> None:
-    with rules(RESEND_COOLDOWN=90):
+    with rules(RESEND_COOLDOWN=90, VOICE_FALLBACK_AFTER=None):  # the plain cooldown (no "call me instead")
         registration = with_code()
         clock.shift(89)
         code_request = refused_send(registration, "voice")
