@@ -9,11 +9,11 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
+from harness.loopback import LoopbackNXCloud
 from nxwa_onboarding import services
 from nxwa_onboarding.models import PhoneRegistration
 from tests.helpers.concurrency import ON_POSTGRES, in_threads
 from tests.helpers.fraud import gb_number
-from tests.helpers.loopback import LoopbackNXCloud
 
 pytestmark = [
     pytest.mark.skipif(
