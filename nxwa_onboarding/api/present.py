@@ -44,6 +44,7 @@ def summary(registration: PhoneRegistration) -> dict[str, Any]:
     return {
         "id": registration.public_id,
         "phone_number": registration.phone_number,
+        "phone_e164": "+" + registration.phone_number,
         "formatted_phone": registration.formatted_phone,
         "status": registration.status,
         "step": STEPS.get(registration.status, 0),

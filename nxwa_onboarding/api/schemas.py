@@ -7,23 +7,45 @@ from typing import Annotated
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import AfterValidator
+from pydantic import AfterValidator, SecretStr
 
 from ..choices import Failure, Method, RefusalReason, RegistrationStatus, SendOutcome
+from ..codes import MAX_CODE_INPUT
+from ..phone import MAX_INPUT_LENGTH
 from ..redact import hide
+from . import problems
+
+# The document's patterns describe what a client sends in ASCII (up to two spaces, dashes, dots
+# or brackets between digits); the server reads more (full-width digits, several separators)
+# with the customer pages' forms, and refuses what they refuse with their words, so the patterns
+# are documentation only: a string outside them is refused all the same (422).
+PHONE_INPUT_PATTERN = r"^\+?\(?[0-9](?:[ ().-]{0,2}[0-9]){5,19}$"
+CODE_INPUT_PATTERN = r"^[0-9](?:[ -]?[0-9]){3,7}$"
+#: E.164 without and with its plus: what the API answers.
+DIGITS_PATTERN = r"^[1-9][0-9]{3,14}$"
+E164_PATTERN = r"^\+[1-9][0-9]{3,14}$"
 
 # -- requests ------------------------------------------------------------------------------------
 
 
 class StartIn(Schema):
-    phone_number: str = Field(description="With the country code, typed any way: +86 138 0013 8000.")
+    phone_number: str = Field(
+        description=(
+            "With the country code, typed any way: +86 138 0013 8000, 0086 138-0013-8000 or "
+            "8613800138000 (digits without + or 00 are read as if they had a +)."
+        ),
+        examples=["+86 138 0013 8000"],
+        json_schema_extra={"minLength": 6, "maxLength": MAX_INPUT_LENGTH, "pattern": PHONE_INPUT_PATTERN},
+    )
     method: Method = Field(Method.SMS, description="How the first code is sent.")
 
 
 class CodeIn(Schema):
     # Hidden from the moment it is parsed: error reports show a placeholder (``redact``).
     code: Annotated[str, AfterValidator(hide)] = Field(
-        description="The code as received: 123456, 123 456 or 123-456."
+        description="The code as received: 123456, 123 456 or 123-456 (4 to 8 digits).",
+        examples=["123456"],
+        json_schema_extra={"minLength": 4, "maxLength": MAX_CODE_INPUT, "pattern": CODE_INPUT_PATTERN},
     )
 
 
@@ -37,7 +59,10 @@ class SendIn(Schema):
 class RefusalOut(Schema):
     """Why something is refused right now, and until when (None: until something else changes)."""
 
-    type: str = Field(description="The problem type a request refused for this reason gets.")
+    type: str = Field(
+        description="The problem type a request refused for this reason gets.",
+        json_schema_extra={"enum": problems.refusal_types()},
+    )
     reason: RefusalReason
     title: str
     detail: str
@@ -69,8 +94,20 @@ class CodeRequestOut(Schema):
 
 class RegistrationSummaryOut(Schema):
     id: UUID = Field(description="The registration's public id.")
-    phone_number: str = Field(description="Digits with the country code.")
-    formatted_phone: str
+    phone_number: str = Field(
+        description="Digits with the country code, no + (kept for older clients: see phone_e164).",
+        examples=["8613800138000"],
+        pattern=DIGITS_PATTERN,
+    )
+    phone_e164: str = Field(
+        description="The number in E.164: + and the digits with the country code.",
+        examples=["+8613800138000"],
+        pattern=E164_PATTERN,
+    )
+    formatted_phone: str = Field(
+        description="The number as people write it, in its international format.",
+        examples=["+86 138 0013 8000"],
+    )
     status: RegistrationStatus
     step: int = Field(
         ge=0, le=4, description="Setup progress: 1 code, 2 verified, 3 WhatsApp being set up, 4 registered."
@@ -100,7 +137,10 @@ class FieldErrorOut(Schema):
 class ProblemOut(Schema):
     """RFC 9457 problem details (``application/problem+json``)."""
 
-    type: str = Field(description="A URN naming the kind of problem; stable.")
+    type: str = Field(
+        description="A URN naming the kind of problem; stable. Every one is listed here.",
+        json_schema_extra={"enum": problems.types()},
+    )
     title: str
     status: int
     detail: str
@@ -108,3 +148,24 @@ class ProblemOut(Schema):
     attempts_left: int | None = None
     errors: list[FieldErrorOut] | None = None
     registration: UUID | None = None
+
+
+# -- the session (``SessionAuth`` only) -------------------------------------------------------
+
+
+class LoginIn(Schema):
+    username: str = Field(min_length=1, max_length=254, examples=["customer"])
+    password: SecretStr = Field(min_length=1, max_length=4096, description="Never echoed or logged.")
+
+
+class SessionOut(Schema):
+    """Who the session belongs to, and the CSRF token its unsafe requests send."""
+
+    authenticated: bool
+    username: str | None = Field(description="The signed-in user's username; null when signed out.")
+    csrf_token: str = Field(
+        description=(
+            "Send it in the X-CSRFToken header with every POST and DELETE of this session (it "
+            "is also the csrftoken cookie's value). It changes at sign-in: use the one returned."
+        )
+    )
