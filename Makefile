@@ -12,7 +12,7 @@ AXE_VERSION ?= 4.14.1
 AXE_DIR := .cache/axe-core-$(AXE_VERSION)
 AXE_JS := $(AXE_DIR)/axe.min.js
 
-.PHONY: install axe demo test test-postgres test-restart test-browser test-api openapi matrix lint bench clean
+.PHONY: install axe demo test test-postgres test-restart test-browser test-api openapi lint-api matrix lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ test-api: install
 ## openapi: rewrite the committed OpenAPI document from the code (tests/test_api_document.py)
 openapi: install
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m nxwa_onboarding.api > nxwa_onboarding/api/openapi.json
+
+## lint-api: Redocly (recommended rules) and Spectral (spectral:oas) on the committed OpenAPI
+## document, pinned, from the npm registry into .cache/ (needs npm); fails on any error
+lint-api:
+	.ci/api-lint
 
 lint: install
 	$(BIN)/ruff check .
