@@ -63,7 +63,8 @@ test-browser: install $(AXE_JS)
 matrix: install
 	POSTGRES_URL=$(POSTGRES_URL) $(BIN)/nox $(if $(SESSIONS),-s $(SESSIONS))
 
-## test-api: schemathesis against the JSON API on a live server (bounded examples)
+## test-api: the JSON API on a live server through clients nobody here wrote: schemathesis (bounded
+## examples, and a stateful run that follows the document's links) and a generated Python client
 test-api: install
 	$(PYTEST) -m schemathesis -p no:randomly
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import AfterValidator, SecretStr
+from pydantic import AfterValidator, ConfigDict, SecretStr
 
 from ..choices import Failure, Method, RefusalReason, RegistrationStatus, SendOutcome
 from ..codes import MAX_CODE_INPUT
@@ -29,6 +29,24 @@ E164_PATTERN = r"^\+[1-9][0-9]{3,14}$"
 
 
 class StartIn(Schema):
+    # Numbers as people type them, from several countries (each phonenumbers' example mobile):
+    # what a client, or a generator of requests, can send as it is.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"phone_number": number, "method": "sms"}
+                for number in (
+                    "+86 131 2345 6789",
+                    "+44 7400 123456",
+                    "+49 1512 3456789",
+                    "+55 11 96123-4567",
+                    "+91 81234 56789",
+                    "+33 6 12 34 56 78",
+                )
+            ]
+        }
+    )
+
     phone_number: str = Field(
         description=(
             "With the country code, typed any way: +86 138 0013 8000, 0086 138-0013-8000 or "
