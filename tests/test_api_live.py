@@ -134,7 +134,9 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_document
             def run(case: Any) -> None:
                 # The security schemes' cookies are the signed-in ones, not generated values.
                 case.cookies = dict(person.session.cookies)
-                case.call_and_validate(base_url=base_url, session=person.session, headers=headers, checks=checks)
+                case.call_and_validate(
+                    base_url=base_url, session=person.session, headers=headers, checks=checks
+                )
 
             run()
 
