@@ -175,7 +175,7 @@ def with_csrf(schema: Any) -> None:
                 "Django also wants a Referer or an Origin of a trusted origin."
             ),
         }
-        csrf = {CSRF_HEADER: []}
+        csrf: dict[str, list[str]] = {CSRF_HEADER: []}
         if not settings.CSRF_USE_SESSIONS:
             schemes[CSRF_COOKIE] = {
                 "type": "apiKey",

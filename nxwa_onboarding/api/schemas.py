@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import AfterValidator, ConfigDict, SecretStr
+from pydantic import AfterValidator, ConfigDict, JsonValue, SecretStr
 
 from ..choices import Failure, Method, RefusalReason, RegistrationStatus, SendOutcome
 from ..codes import MAX_CODE_INPUT
@@ -24,6 +24,9 @@ CODE_INPUT_PATTERN = r"^[0-9](?:[ -]?[0-9]){3,7}$"
 #: E.164 without and with its plus: what the API answers.
 DIGITS_PATTERN = r"^[1-9][0-9]{3,14}$"
 E164_PATTERN = r"^\+[1-9][0-9]{3,14}$"
+#: Every problem ``type``, and the refusals' (the document's enums).
+PROBLEM_TYPES: list[JsonValue] = [*problems.types()]
+REFUSAL_TYPES: list[JsonValue] = [*problems.refusal_types()]
 
 # -- requests ------------------------------------------------------------------------------------
 
@@ -79,7 +82,7 @@ class RefusalOut(Schema):
 
     type: str = Field(
         description="The problem type a request refused for this reason gets.",
-        json_schema_extra={"enum": problems.refusal_types()},
+        json_schema_extra={"enum": REFUSAL_TYPES},
     )
     reason: RefusalReason
     title: str
@@ -157,7 +160,7 @@ class ProblemOut(Schema):
 
     type: str = Field(
         description="A URN naming the kind of problem; stable. Every one is listed here.",
-        json_schema_extra={"enum": problems.types()},
+        json_schema_extra={"enum": PROBLEM_TYPES},
     )
     title: str
     status: int

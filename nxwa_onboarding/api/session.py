@@ -35,12 +35,8 @@ router = Router(tags=["session"])
 
 def session_out(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    signed_in = user is not None and user.is_authenticated
-    return {
-        "authenticated": signed_in,
-        "username": user.get_username() if signed_in else None,
-        "csrf_token": get_token(request),
-    }
+    username = user.get_username() if user is not None and user.is_authenticated else None
+    return {"authenticated": username is not None, "username": username, "csrf_token": get_token(request)}
 
 
 @router.get("session", auth=None, response={200: SessionOut, 500: ProblemOut, 503: ProblemOut})

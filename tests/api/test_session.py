@@ -114,8 +114,8 @@ def test_the_document_declares_the_session_cookie_with_the_csrf_header_and_cooki
         for path, operations in doc["paths"].items()
         for method, operation in operations.items()
     }
-    session = {"SessionAuth": []}
-    unsafe = {"SessionAuth": [], "CSRFToken": [], "CSRFCookie": []}
+    session: dict[str, list[str]] = {"SessionAuth": []}
+    unsafe: dict[str, list[str]] = {"SessionAuth": [], "CSRFToken": [], "CSRFCookie": []}
     assert needs == {
         ("GET", "/registrations"): [session],
         ("POST", "/registrations"): [unsafe],
