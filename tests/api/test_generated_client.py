@@ -1,14 +1,20 @@
-"""A Python client generated from the committed OpenAPI document (openapi-python-client, at test
-time, into a temporary folder: nothing generated is committed) takes a merchant from signing in
-to a registered number against a live server, with no request written by hand: only the
-generated functions and models, and the generated client's own settings (its base URL, its
-"token" sent as the CSRF header, the cookies it was given).
+"""Clients generated from the committed OpenAPI document, at test time into temporary folders
+(nothing generated is committed), take a merchant from signing in to a registered number against
+a live server with no request written by hand:
+
+- Python: openapi-python-client's functions and models, with the generated client's own
+  settings (its base URL, its "token" sent as the CSRF header, the cookies it was given);
+- TypeScript: openapi-typescript's types for openapi-fetch, type-checked by tsc --strict and run
+  under node (``merchant_flow.ts``); the npm packages, pinned, go to ``.cache/`` as the
+  Makefile's axe-core does.
 
 The code is read where a merchant would read it, from the sandbox's inbox (its table here)."""
 
 from __future__ import annotations
 
 import importlib
+import json
+import shutil
 import subprocess
 import sys
 import time
@@ -26,6 +32,7 @@ from tests.helpers.users import PASSWORD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.schemathesis]
 
+ROOT_DIR = Path(__file__).resolve().parents[2]
 PACKAGE = "nxwa_generated_client"
 CONFIG = f"post_hooks: []\nproject_name_override: {PACKAGE}\npackage_name_override: {PACKAGE}\n"
 
@@ -191,3 +198,119 @@ def merchant_flow(models: Any, anonymous: Any, csrf_client: Any, ops: dict[str, 
     after = listing.sync_detailed(client=api)
     assert after.status_code == 401
     assert after.parsed.type_ == models.ProblemOutType("urn:nxwa-onboarding:problem:unauthenticated")
+
+
+#: The TypeScript side, pinned (npm registry).
+NODE_PACKAGES = (
+    "openapi-typescript@7.13.0",
+    "openapi-fetch@0.17.0",
+    "typescript@5.9.3",
+    "@types/node@20.19.25",
+)
+NODE_TOOLS = (
+    ROOT_DIR / ".cache" / ("ts-client-" + "-".join(p.replace("@types/", "types-") for p in NODE_PACKAGES))
+)
+TSCONFIG = {
+    "compilerOptions": {
+        "strict": True,
+        "target": "es2022",
+        "module": "es2022",
+        "moduleResolution": "bundler",
+        "outDir": "dist",
+        "types": ["node"],
+        "skipLibCheck": True,
+        "noEmitOnError": True,
+    },
+    "files": ["merchant_flow.ts"],
+}
+
+
+def run(command: list[str], cwd: Path) -> str:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def typescript_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """merchant_flow.ts compiled against the types generated from the document."""
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.skip("needs node and npm (the TypeScript client's tools come from the npm registry)")
+    bin_dir = NODE_TOOLS / "node_modules" / ".bin"
+    if not (bin_dir / "tsc").exists() or not (bin_dir / "openapi-typescript").exists():
+        NODE_TOOLS.mkdir(parents=True, exist_ok=True)
+        run(
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                "--prefix",
+                ".",
+                *NODE_PACKAGES,
+            ],
+            NODE_TOOLS,
+        )
+    folder = tmp_path_factory.mktemp("typescript")
+    (folder / "node_modules").symlink_to(NODE_TOOLS / "node_modules")
+    (folder / "package.json").write_text('{"type": "module"}')
+    (folder / "tsconfig.json").write_text(json.dumps(TSCONFIG))
+    shutil.copy(Path(__file__).parent / "merchant_flow.ts", folder)
+    run([str(bin_dir / "openapi-typescript"), str(DOCUMENT_PATH), "-o", "schema.d.ts"], folder)
+    run([str(bin_dir / "tsc"), "-p", "."], folder)  # --strict: a wrong field or path fails here
+    return folder / "dist" / "merchant_flow.js"
+
+
+@pytest.mark.usefixtures("follower")
+def test_a_generated_typescript_client_takes_a_number_from_sign_in_to_registered(
+    typescript_client: Path, sandbox_server: str, customer: Any
+) -> None:
+    flow = subprocess.Popen(
+        ["node", str(typescript_client), sandbox_server + ROOT, "customer", PASSWORD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert flow.stdin is not None
+    assert flow.stdout is not None
+    steps: dict[str, Any] = {}
+    try:
+        for line in flow.stdout:
+            step = json.loads(line)
+            steps[step["step"]] = step
+            if step["step"] == "created":
+                code = DatabaseState().latest_code("447400123456")
+                assert code is not None
+                flow.stdin.write(code + "\n")
+                flow.stdin.flush()
+        assert flow.wait(timeout=60) == 0, flow.stderr.read() if flow.stderr else ""
+    finally:
+        if flow.poll() is None:
+            flow.kill()
+            flow.wait()
+        for stream in (flow.stdin, flow.stdout, flow.stderr):
+            if stream is not None:
+                stream.close()
+    assert steps["wrong-password"] == {
+        "step": "wrong-password",
+        "status": 400,
+        "type": "urn:nxwa-onboarding:problem:login-failed",
+    }
+    assert steps["signed-in"]["username"] == "customer"
+    assert steps["created"]["e164"] == "+447400123456"
+    assert steps["created"]["outcome"] == "sent"
+    assert steps["checked"]["status"] in ("verified", "client_created")
+    assert steps["done"]["seen"][-1] == "registered", steps["done"]
+    assert steps["done"]["progress"] == 4
+    assert steps["signed-out"] == {
+        "step": "signed-out",
+        "status": 204,
+        "after": 401,
+        "type": "urn:nxwa-onboarding:problem:unauthenticated",
+    }
+    stored = PhoneRegistration.objects.get()
+    assert stored.status == PhoneRegistration.Status.REGISTERED
+    assert set(stored.attempts.values_list("channel", flat=True)) == {Channel.API}
