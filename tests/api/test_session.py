@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from unittest import mock
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
+from django.views.debug import ExceptionReporter
 
 from nxwa_onboarding.api.app import document
 from nxwa_onboarding.api.urls import api
@@ -140,3 +142,30 @@ def test_a_token_mount_declares_its_bearer_scheme_and_has_no_session() -> None:
         for operation in operations.values()
     } == {json.dumps([{"TokenAuth": []}])}
     assert Client().get("/token-api/session").status_code == 404
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_error_during_sign_in_is_a_500_problem_whose_report_hides_the_password(
+    customer: Any, debug: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "a-password-nobody-may-see"
+    customer.set_password(secret)
+    customer.save()
+    client = ApiClient(raise_request_exception=False)
+    client.get("/session")
+    # After the credentials are checked: every frame of ours is on the stack, the password
+    # among their locals only as pydantic's SecretStr.
+    with (
+        override_settings(DEBUG=debug),
+        mock.patch("nxwa_onboarding.api.session.login", side_effect=RuntimeError("boom")),
+        caplog.at_level(logging.ERROR, logger="django.request"),
+    ):
+        response = client.post("/session", {"username": "customer", "password": secret})
+    problem(response, 500, "server-error")
+    assert secret not in response.content.decode()
+    [record] = [r for r in caplog.records if r.name == "django.request" and r.levelno == logging.ERROR]
+    assert record.exc_info is not None
+    report = ExceptionReporter(record.request, *record.exc_info)  # type: ignore[attr-defined]
+    for text in (report.get_traceback_text(), report.get_traceback_html()):
+        assert "RuntimeError" in text
+        assert secret not in text
