@@ -118,12 +118,12 @@ class RegistrationSummaryOut(Schema):
     phone_number: str = Field(
         description="Digits with the country code, no + (kept for older clients: see phone_e164).",
         examples=["8613800138000"],
-        pattern=DIGITS_PATTERN,
+        json_schema_extra={"pattern": DIGITS_PATTERN},  # documented, not checked on the way out
     )
     phone_e164: str = Field(
         description="The number in E.164: + and the digits with the country code.",
         examples=["+8613800138000"],
-        pattern=E164_PATTERN,
+        json_schema_extra={"pattern": E164_PATTERN},
     )
     formatted_phone: str = Field(
         description="The number as people write it, in its international format.",
