@@ -14,7 +14,7 @@ AXE_VERSION ?= 4.14.1
 AXE_DIR := .cache/axe-core-$(AXE_VERSION)
 AXE_JS := $(AXE_DIR)/axe.min.js
 
-.PHONY: install axe demo test test-postgres test-restart test-browser test-api test-wheel docs openapi matrix lint bench clean
+.PHONY: install axe demo test test-postgres test-restart test-browser test-api test-wheel docs openapi lint-api matrix lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,7 +74,8 @@ test-browser: install $(AXE_JS)
 matrix: install
 	POSTGRES_URL=$(POSTGRES_URL) $(BIN)/nox $(if $(SESSIONS),-s $(SESSIONS))
 
-## test-api: schemathesis against the JSON API on a live server (bounded examples)
+## test-api: the JSON API on a live server through clients nobody here wrote: schemathesis (bounded
+## examples, and a stateful run that follows the document's links) and a generated Python client
 test-api: install
 	$(PYTEST) -m schemathesis -p no:randomly
 
@@ -91,6 +92,11 @@ test-wheel: $(RELEASE_STAMP)
 ## openapi: rewrite the committed OpenAPI document from the code (tests/api/test_app.py)
 openapi: install
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m nxwa_onboarding.api > nxwa_onboarding/api/openapi.json
+
+## lint-api: Redocly (recommended rules) and Spectral (spectral:oas) on the committed OpenAPI
+## document, pinned, from the npm registry into .cache/ (needs npm); fails on any error
+lint-api:
+	.ci/api-lint
 
 lint: install
 	$(BIN)/ruff check .

@@ -9,6 +9,8 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/onboarding/", permanent=False)),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    # The JSON API (the `api` extra) and its OpenAPI document at /onboarding/api/openapi.json.
+    path("onboarding/api/", include("nxwa_onboarding.api.urls")),
     path("onboarding/", include("nxwa_onboarding.urls")),
     path("nxwa/webhooks/", include("nxwa_onboarding.webhooks.urls")),
 ]

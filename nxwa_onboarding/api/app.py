@@ -2,16 +2,22 @@
 
 ``build_api()`` makes one; ``urls`` serves the one built with ``API_AUTHENTICATION``. The
 OpenAPI document is django-ninja's, with the problem responses given their real media type
-(``application/problem+json``) and the 429s their ``Retry-After`` header.
+(``application/problem+json``) and the 429s their ``Retry-After`` header, paths from the API's
+root and the root in ``servers`` (so the committed document and the served one are the same
+where the API is mounted at ``/onboarding/api/``), the session's CSRF token declared beside its
+cookie, and links from a created registration to what can be done with it. It is built once per
+process and mount.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.signals import got_request_exception
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -19,8 +25,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from ..unavailable import DATABASE_DOWN, database_down
-from . import problems, resources
-from .auth import configured_auth
+from . import problems, resources, session
+from .auth import SAFE_METHODS, SessionAuth, configured_auth
 
 #: Django's own logger for a request that failed: the host's error mails and trackers see it,
 #: with the request (so the filter ``reports.safe_reports`` puts on it applies).
@@ -49,19 +55,146 @@ def with_fixed_phrases(schema: Any) -> Any:
     return schema
 
 
+LICENSE = {"name": "MIT", "identifier": "MIT"}
+TAGS = [
+    {"name": "registrations", "description": "A business's WhatsApp number, from its code to registered."},
+    {"name": "session", "description": "Signing in and out, for clients of the session cookie."},
+]
+#: What a client can do with the registration a create answers (``$response.body#/id``).
+REGISTRATION_LINKS = {
+    "get_registration": "Read it again.",
+    "check_code": "Submit the code received.",
+    "send_code": "Ask for a new code.",
+    "refresh": "Poll until it is done.",
+}
+LINKED_RESPONSES = {("create_registration", "201"), ("get_registration", "200")}
+CSRF_HEADER = "CSRFToken"
+CSRF_COOKIE = "CSRFCookie"
+
+
 class OnboardingAPI(NinjaAPI):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._documents: dict[str, Any] = {}
+        self._documents_lock = threading.Lock()
+
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
-        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
-        return with_fixed_phrases(with_problem_media_type(schema))
+        """The document for the API mounted at ``path_prefix`` (default: where it is served),
+        built on first use and kept: it depends only on the code and the settings read at
+        startup. Callers must not change it (``document`` returns a copy)."""
+        root = self.get_root_path(path_params or {}) if path_prefix is None else path_prefix
+        found = self._documents.get(root)
+        if found is None:
+            with self._documents_lock:
+                found = self._documents.get(root)
+                if found is None:
+                    found = self._documents[root] = self.build_document(root)
+        return found
+
+    def build_document(self, root: str) -> Any:
+        schema = super().get_openapi_schema(path_prefix="/")  # paths from the API's root
+        schema = with_fixed_phrases(with_problem_media_type(schema))
+        schema["servers"] = [{"url": root.rstrip("/") or "/", "description": "Where the API is mounted."}]
+        schema["info"]["license"] = LICENSE
+        schema["tags"] = [tag for tag in TAGS if any_tagged(schema, tag["name"])]
+        with_links(schema)
+        with_csrf(schema)
+        return json.loads(json.dumps(schema))  # plain JSON types, as served
 
     def get_openapi_operation_id(self, operation: Any) -> str:
         return str(operation.view_func.__name__)
 
 
 def document(api: NinjaAPI) -> Any:
-    """The OpenAPI document with paths from the API's root (``/registrations/``), wherever a
-    host mounts it: what ``openapi.json`` in this package holds."""
-    return json.loads(json.dumps(api.get_openapi_schema(path_prefix="/")))  # as JSON has it
+    """The OpenAPI document as served where ``api`` is mounted (paths from its root, the root in
+    ``servers``): what ``openapi.json`` in this package holds, for ``/onboarding/api/``."""
+    return json.loads(json.dumps(api.get_openapi_schema()))  # a copy
+
+
+def operations_of(schema: Any) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (method, operation)
+        for operations in schema.get("paths", {}).values()
+        for method, operation in operations.items()
+    ]
+
+
+def any_tagged(schema: Any, tag: str) -> bool:
+    return any(tag in operation.get("tags", ()) for _method, operation in operations_of(schema))
+
+
+def with_links(schema: Any) -> None:
+    """OpenAPI links from a registration's answers to the operations on it (clients and
+    schemathesis' stateful runs follow them)."""
+    ids = {operation.get("operationId") for _method, operation in operations_of(schema)}
+    for _method, operation in operations_of(schema):
+        for status, response in operation.get("responses", {}).items():
+            if (operation.get("operationId"), str(status)) in LINKED_RESPONSES:
+                response["links"] = {
+                    target: {
+                        "operationId": target,
+                        "parameters": {"public_id": "$response.body#/id"},
+                        "description": description,
+                    }
+                    for target, description in REGISTRATION_LINKS.items()
+                    if target in ids
+                }
+
+
+def csrf_header_name() -> str:
+    """``X-CSRFToken`` of Django's ``HTTP_X_CSRFTOKEN`` (the setting names the WSGI key)."""
+    name = str(settings.CSRF_HEADER_NAME)
+    if name == "HTTP_X_CSRFTOKEN":
+        return "X-CSRFToken"
+    return "-".join(part.capitalize() for part in name.removeprefix("HTTP_").split("_"))
+
+
+def with_csrf(schema: Any) -> None:
+    """The session's CSRF token as security schemes beside the session cookie: the header on
+    every unsafe request, and the cookie Django compares it with. Every operation says what it
+    needs (``[]``: nothing)."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    session_schemes = [
+        name
+        for name, scheme in schemes.items()
+        if scheme.get("in") == "cookie" and scheme.get("name") == settings.SESSION_COOKIE_NAME
+    ]
+    for name in session_schemes:
+        schemes[name]["description"] = (
+            "Django's session cookie, set by POST /session (or the host's own sign-in); unsafe "
+            "requests also send the CSRF token."
+        )
+    if session_schemes:
+        schemes[CSRF_HEADER] = {
+            "type": "apiKey",
+            "in": "header",
+            "name": csrf_header_name(),
+            "description": (
+                "The CSRF token (GET or POST /session returns it as csrf_token; it is the "
+                "csrftoken cookie's value), on every POST and DELETE of a session. Over HTTPS, "
+                "Django also wants a Referer or an Origin of a trusted origin."
+            ),
+        }
+        csrf: dict[str, list[str]] = {CSRF_HEADER: []}
+        if not settings.CSRF_USE_SESSIONS:
+            schemes[CSRF_COOKIE] = {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": settings.CSRF_COOKIE_NAME,
+                "description": "Set by any GET of a session; sent back as it is.",
+            }
+            csrf[CSRF_COOKIE] = []
+    for method, operation in operations_of(schema):
+        unsafe = method.upper() not in SAFE_METHODS
+        requirements = operation.get("security")
+        if requirements is None:
+            # No authentication: signing in, which is CSRF-protected like Django's login form.
+            operation["security"] = [dict(csrf)] if unsafe and session_schemes else []
+        elif unsafe:
+            operation["security"] = [
+                {**requirement, **csrf} if set(requirement) & set(session_schemes) else requirement
+                for requirement in requirements
+            ]
 
 
 def with_problem_media_type(schema: Any) -> Any:
@@ -168,6 +301,8 @@ def build_api(
         auth=auth or configured_auth(),
     )
     api.add_router("", resources.router)
+    if any(isinstance(scheme, SessionAuth) for scheme in api.auth or ()):  # type: ignore[union-attr]
+        api.add_router("", session.router)
     api.add_exception_handler(problems.Problem, on_problem)
     api.add_exception_handler(ValidationError, on_validation_error)
     api.add_exception_handler(HttpError, on_http_error)

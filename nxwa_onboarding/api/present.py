@@ -36,6 +36,7 @@ def summary(registration: PhoneRegistration, decision: services.Decision | None 
     return {
         "id": registration.public_id,
         "phone_number": registration.phone_number,
+        "phone_e164": "+" + registration.phone_number,
         "formatted_phone": registration.formatted_phone,
         "status": registration.status,
         "step": decision.step,

@@ -54,6 +54,38 @@ REFUSAL_STATUS: dict[str, int] = {
 DEFAULT_RETRY_SECONDS = 60
 
 
+#: Every kind of problem but the refusals and the failures (one per ``RefusalReason`` and per
+#: ``Failure``): ``types()`` lists them all, as the OpenAPI document's enum of ``type`` does, so
+#: a client can switch on them. A new kind is added here (tests/api/test_document.py reads every
+#: ``Problem(...)`` in the API for a name missing from this list).
+NAMES = (
+    "bad-request",
+    "unauthenticated",
+    "csrf",
+    "login-failed",
+    "not-found",
+    "method-not-allowed",
+    "invalid",
+    "cannot-withdraw",
+    "code-rejected",
+    "code-not-sent",
+    "refused",
+    database_unavailable.PROBLEM,
+    "server-error",
+)
+
+
+def refusal_types() -> list[str]:
+    """The ``type`` of a refusal, for each reason (and for one whose reason is not known)."""
+    return [refusal_type(reason) for reason in RefusalReason.values] + [type_uri("refused")]
+
+
+def types() -> list[str]:
+    """Every ``type`` a problem of this API can have."""
+    named = [type_uri(name) for name in (*NAMES, *ADDING_TYPES.values())]
+    return sorted({*named, *refusal_types(), *(failure_type(kind) for kind in Failure.values)})
+
+
 def type_uri(name: str) -> str:
     return TYPE_PREFIX + name
 
@@ -214,11 +246,6 @@ def adding_refused(decision: Any) -> Problem:
     )
 
 
-def open_limit(detail: str) -> Problem:
-    """The caller already holds as many numbers waiting for their codes as allowed."""
-    return Problem(409, "open-limit", _("Too many numbers waiting for their codes"), detail)
-
-
 def cannot_withdraw(detail: str) -> Problem:
     """Only a number not yet verified is withdrawn by its customer: staff close the others."""
     return Problem(409, "cannot-withdraw", _("This number cannot be withdrawn"), detail)
@@ -242,6 +269,15 @@ def unavailable() -> Problem:
         database_unavailable.title(),
         database_unavailable.detail(),
         retry_after=database_unavailable.RETRY_AFTER,
+    )
+
+
+def login_failed() -> Problem:
+    return Problem(
+        400,
+        "login-failed",
+        _("Sign-in failed"),
+        _("The username or the password is not right, or this account cannot sign in."),
     )
 
 

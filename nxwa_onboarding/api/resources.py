@@ -81,14 +81,14 @@ def address(request: HttpRequest) -> str:
 # -- reading -------------------------------------------------------------------------------------
 
 
-@router.get("registrations/", response={200: list[RegistrationSummaryOut], READ_PROBLEMS: ProblemOut})
+@router.get("registrations", response={200: list[RegistrationSummaryOut], READ_PROBLEMS: ProblemOut})
 def list_registrations(request: HttpRequest) -> Any:
     """The caller's registrations, newest first."""
     registrations = PhoneRegistration.objects.filter(owner_id=caller(request).pk).order_by("-created_at")
     return [present.summary(registration) for registration in registrations]
 
 
-@router.get("registrations/{public_id}/", response={200: RegistrationOut, READ_PROBLEMS: ProblemOut})
+@router.get("registrations/{public_id}", response={200: RegistrationOut, READ_PROBLEMS: ProblemOut})
 def get_registration(request: HttpRequest, public_id: UUID) -> Any:
     """One registration: status, setup progress, tries left, when the code expires, when a new
     code can be sent and, when something is refused, why and until when."""
@@ -98,7 +98,7 @@ def get_registration(request: HttpRequest, public_id: UUID) -> Any:
 # -- acting --------------------------------------------------------------------------------------
 
 
-@router.post("registrations/", response={201: RegistrationOut, WRITE_PROBLEMS: ProblemOut})
+@router.post("registrations", response={201: RegistrationOut, WRITE_PROBLEMS: ProblemOut})
 def create_registration(request: HttpRequest, payload: StartIn) -> Any:
     """Add a number and send its first code (``last_code_request`` says how that went: a
     refused or failed send does not undo the registration; ask again with ``send``).
@@ -125,7 +125,7 @@ def create_registration(request: HttpRequest, payload: StartIn) -> Any:
     return Answer(201, present.detail(registration, request, row))
 
 
-@router.post("registrations/{public_id}/check/", response={200: RegistrationOut, WRITE_PROBLEMS: ProblemOut})
+@router.post("registrations/{public_id}/check", response={200: RegistrationOut, WRITE_PROBLEMS: ProblemOut})
 def check_code(request: HttpRequest, public_id: UUID, payload: CodeIn) -> Any:
     """Submit the code received; once accepted, the number's WhatsApp setup starts."""
     registration = own_registration(request, public_id)
@@ -139,7 +139,7 @@ def check_code(request: HttpRequest, public_id: UUID, payload: CodeIn) -> Any:
 
 
 @router.post(
-    "registrations/{public_id}/send/",
+    "registrations/{public_id}/send",
     response={200: RegistrationOut, 202: RegistrationOut, WRITE_PROBLEMS: ProblemOut},
 )
 def send_code(request: HttpRequest, public_id: UUID, payload: SendIn) -> Any:
@@ -156,9 +156,7 @@ def send_code(request: HttpRequest, public_id: UUID, payload: SendIn) -> Any:
     return Answer(status, present.detail(registration, request, row))
 
 
-@router.post(
-    "registrations/{public_id}/refresh/", response={200: RegistrationOut, WRITE_PROBLEMS: ProblemOut}
-)
+@router.post("registrations/{public_id}/refresh", response={200: RegistrationOut, WRITE_PROBLEMS: ProblemOut})
 def refresh(request: HttpRequest, public_id: UUID) -> Any:
     """Where the number is now, read from the database (never from NXCloud): what a client polls
     until ``done``. The work that moves it on runs in the background and is nudged here."""
@@ -167,7 +165,7 @@ def refresh(request: HttpRequest, public_id: UUID) -> Any:
     return Answer(200, present.detail(registration, request))
 
 
-@router.delete("registrations/{public_id}/", response={204: None, WRITE_PROBLEMS: ProblemOut})
+@router.delete("registrations/{public_id}", response={204: None, WRITE_PROBLEMS: ProblemOut})
 def withdraw_registration(request: HttpRequest, public_id: UUID) -> Any:
     """Withdraw a number not yet verified: it is closed (recorded with who and when) and frees
     the number and the open slot at once. 409 ``cannot-withdraw``: a verified or registered

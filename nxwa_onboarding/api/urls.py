@@ -1,6 +1,7 @@
 """The JSON API. Include under any prefix: ``path("onboarding/api/", include("nxwa_onboarding.api.urls"))``.
 
-Serves the resources and the OpenAPI document at ``openapi.json``. Every view is run outside
+Serves the resources and the OpenAPI document at ``openapi.json``; each resource's path also
+answers with a trailing slash, as it did before the document dropped them. Every view is run outside
 ``ATOMIC_REQUESTS`` (the services commit each pending row before its NXCloud call), never cached,
 and its error reports are filtered at any ``DEBUG`` with the posted code hidden, like the
 customer pages; a method an address does not take is answered with problem details too.
@@ -44,7 +45,7 @@ def as_onboarding_view(view: Callable[..., HttpResponseBase]) -> Callable[..., H
         return response
 
     wrapped = transaction.non_atomic_requests(
-        never_cache(safe_reports(sensitive_post_parameters("code")(wrapper)))
+        never_cache(safe_reports(sensitive_post_parameters("code", "password")(wrapper)))
     )
     # django-ninja's views are CSRF-exempt at Django's level: its auth checks CSRF for session
     # callers (``auth.SessionAuth``) and token callers need none.
@@ -55,10 +56,16 @@ def as_onboarding_view(view: Callable[..., HttpResponseBase]) -> Callable[..., H
 def api_urlpatterns(api: OnboardingAPI) -> list[Any]:
     """The URL patterns of ``api``, each view wrapped as above (``urlpatterns`` of a URLconf)."""
     patterns, _app_name, namespace = api.urls
+    aliases = []
     for pattern in patterns:
         if isinstance(pattern, URLPattern):
             pattern.callback = as_onboarding_view(pattern.callback)
-    return [path("", (patterns, namespace, namespace))]
+            route = str(pattern.pattern)
+            if route and not route.endswith("/") and "." not in route:
+                # The document's paths have no trailing slash; the slashed form the API had
+                # first keeps answering the same (unnamed, undocumented) for older clients.
+                aliases.append(path(route + "/", pattern.callback, pattern.default_args))
+    return [path("", ([*patterns, *aliases], namespace, namespace))]
 
 
 api = build_api()

@@ -8,6 +8,7 @@ served OpenAPI document (bounded examples) and finds no 5xx and no response that
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -32,6 +33,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 #: Examples per operation and generation mode: bounded, so the run takes seconds, not minutes.
 EXAMPLES = 25
+#: Scenarios of the stateful run (each a few steps long).
+STATEFUL_EXAMPLES = 40
 
 
 class SinglePageClient:
@@ -100,9 +103,10 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_document
 ) -> None:
     person = Person(sandbox_server)
     person.login("/accounts/login/", "customer", then="/onboarding/")
-    person.session.get(sandbox_server + ROOT + "/registrations/", timeout=30)  # the CSRF cookie
+    person.session.get(sandbox_server + ROOT + "/registrations", timeout=30)  # the CSRF cookie
     headers = {"X-CSRFToken": person.session.cookies["csrftoken"]}
     schema = schemathesis.openapi.from_url(sandbox_server + ROOT + "/openapi.json")
+    base_url = sandbox_server + ROOT  # the document's server: the API's root
     checks = [
         not_a_server_error,
         status_code_conformance,
@@ -113,9 +117,11 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_document
     results = list(schema.get_all_operations())
     assert all(isinstance(result, Ok) for result in results), results
     operations = [result.ok() for result in results if isinstance(result, Ok)]
-    assert len(operations) == 6
+    assert len(operations) == 9  # the registrations' six and the session's three (last)
     for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        # GET /session takes nothing at all: there is nothing to make invalid.
+        negative = () if operation.label == "GET /session" else (GenerationMode.NEGATIVE,)
+        for mode in (GenerationMode.POSITIVE, *negative):
 
             @given(case=operation.as_strategy(generation_mode=mode))
             @settings(
@@ -126,8 +132,76 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_document
                 suppress_health_check=list(HealthCheck),
             )
             def run(case: Any) -> None:
+                # The security schemes' cookies are the signed-in ones, not generated values.
+                case.cookies = dict(person.session.cookies)
                 case.call_and_validate(
-                    base_url=sandbox_server, session=person.session, headers=headers, checks=checks
+                    base_url=base_url, session=person.session, headers=headers, checks=checks
                 )
 
             run()
+
+
+@pytest.mark.schemathesis
+def test_schemathesis_stateful_run_creates_registrations_and_follows_their_links(
+    sandbox_server: str, customer: Any
+) -> None:
+    """The document's examples, lengths and patterns are enough for schemathesis to make valid
+    creates, and its links (from a create's 201 and a read's 200) take it to the created
+    registration's operations; no 5xx and no response outside the document on the way."""
+    person = Person(sandbox_server)
+    person.login("/accounts/login/", "customer", then="/onboarding/")
+    person.session.get(sandbox_server + ROOT + "/registrations", timeout=30)  # the CSRF cookie
+    headers = {"X-CSRFToken": person.session.cookies["csrftoken"]}
+    base_url = sandbox_server + ROOT
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+    # The registrations only: signing out in the middle would leave the rest a series of 401s.
+    schema = schemathesis.openapi.from_url(base_url + "/openapi.json").include(tag="registrations")
+    seen: Counter[tuple[str, int]] = Counter()
+    followed: Counter[str] = Counter()
+    created: set[str] = set()
+
+    class Run(schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: Any) -> None:
+            # The document declares the session and CSRF cookies as the security schemes'
+            # parameters, which schemathesis would fill in itself: the signed-in ones instead.
+            case.cookies = dict(person.session.cookies)
+            case.headers = {**(case.headers or {}), **headers}
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": base_url}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            seen[(case.operation.label, response.status_code)] += 1
+            if case.operation.label == "POST /registrations" and response.status_code == 201:
+                created.add(response.json()["id"])
+            public_id = (case.path_parameters or {}).get("public_id")
+            if public_id is not None and str(public_id) in created:
+                followed[case.operation.label] += 1
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=checks)
+
+    Run.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=10,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    assert created, seen
+    # Each operation on a registration was reached through a link from a created one.
+    assert set(followed) >= {
+        "GET /registrations/{public_id}",
+        "POST /registrations/{public_id}/check",
+        "POST /registrations/{public_id}/send",
+        "POST /registrations/{public_id}/refresh",
+    }, (followed, seen)

@@ -28,7 +28,8 @@ def document() -> dict[str, Any]:
 def operation(method: str, path: str, root: str = ROOT) -> dict[str, Any]:
     """The documented operation for ``method`` on ``path`` (under ``root``)."""
     assert path.startswith(root + "/"), path
-    relative = path.removeprefix(root).split("?")[0]
+    # The documented paths have no trailing slash; the slashed forms answer the same (urls.py).
+    relative = path.removeprefix(root).split("?")[0].rstrip("/")
     for template, operations in document()["paths"].items():
         pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, relative):
