@@ -5,8 +5,8 @@ raised: E000 not a dict, E001/E002 credentials, E003 SIGN_ALGORITHM, E004/W001 B
 E005 TIMEOUT, E006 rule limits, E007 SANDBOX_REGISTER_STEPS, E008 SANDBOX_ALLOW_WITHOUT_DEBUG,
 E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION,
 E013 API_AUTHENTICATION, E014/W003 WEBHOOK_BASE_URL, E015 APPLICATION_FOR_OWNER,
-E016 FOLLOW_BACKOFF, E017 STUCK_AFTER, E018 TASK_BACKEND, W002 unknown key (E010 is the
-sandbox's own check).
+E016 FOLLOW_BACKOFF, E017 STUCK_AFTER, E018 TASK_BACKEND, E120/W120 OPS_TOKEN, W002 unknown key
+(E010 is the sandbox's own check).
 """
 
 from __future__ import annotations
@@ -100,8 +100,38 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
             )
         )
     messages += check_types(raw)
+    messages += check_ops_token(raw)
     messages += check_unknown_keys(raw)
     return messages
+
+
+#: Shorter than this, a bearer token could be guessed (``secrets.token_urlsafe(32)`` is 43).
+OPS_TOKEN_MIN_LENGTH = 32
+
+
+def check_ops_token(raw: dict[Any, Any]) -> list[CheckMessage]:
+    """The metrics and health token: a string, and long enough not to be guessed."""
+    value = raw.get("OPS_TOKEN")
+    if value in (None, ""):
+        return []
+    if not isinstance(value, str):
+        return [
+            Error(
+                f"NXWA_ONBOARDING['OPS_TOKEN'] must be a string, got {type(value).__name__}.",
+                hint="Read it from the environment, e.g. os.environ.get('NXWA_OPS_TOKEN', '').",
+                id="nxwa_onboarding.E120",
+            )
+        ]
+    if len(value) < OPS_TOKEN_MIN_LENGTH:
+        return [
+            Warning(
+                f"NXWA_ONBOARDING['OPS_TOKEN'] is shorter than {OPS_TOKEN_MIN_LENGTH} characters: "
+                "a bearer token that short can be guessed.",
+                hint='Make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"',
+                id="nxwa_onboarding.W120",
+            )
+        ]
+    return []
 
 
 def check_webhook_base_url(raw: dict[Any, Any]) -> list[CheckMessage]:

@@ -210,6 +210,13 @@ class Settings:
         """The alias in the host's ``TASKS`` setting that the app's tasks are enqueued on."""
         return str(self._get("TASK_BACKEND", "default"))
 
+    @property
+    def OPS_TOKEN(self) -> str:
+        """The bearer token a metrics scraper or a health probe sends
+        (``Authorization: Bearer …``) to ``nxwa_onboarding.ops``'s ``metrics/`` and ``health/``;
+        empty (the default): only signed-in staff get in. Read it from the environment."""
+        return str(self._get("OPS_TOKEN", "") or "")
+
 
 #: Every key ``NXWA_ONBOARDING`` may hold: the public properties above.
 KNOWN_KEYS: tuple[str, ...] = tuple(

@@ -146,6 +146,7 @@ EVERY_KEY = {
     "FOLLOW_BACKOFF": (2, 120),
     "STUCK_AFTER": 3600,
     "TASK_BACKEND": "default",
+    "OPS_TOKEN": "ops-token-0123456789-abcdefghijklmnopqrstuvwxyz",
 }
 
 
