@@ -107,9 +107,13 @@ def test_the_sandbox_never_imports_our_models() -> None:
 
 def test_no_lazy_import_of_our_own_modules_but_the_ones_that_need_it() -> None:
     """``sandbox/engine.py`` is imported by the pytest plugin before Django is configured and
-    takes nothing of Django at module level; nothing else defers an import of ours."""
+    takes nothing of Django at module level; ``ops/metrics.py`` is imported by a host's own
+    metrics module, which may run before Django is set up; nothing else defers an import of ours."""
     lazy = [where for p in MODULES for where in lazy_imports(p)]
-    assert [where.split(":")[0] for where in lazy] == ["nxwa_onboarding.sandbox.engine"]
+    assert sorted({where.split(":")[0] for where in lazy}) == [
+        "nxwa_onboarding.ops.metrics",
+        "nxwa_onboarding.sandbox.engine",
+    ]
 
 
 @pytest.mark.parametrize("marker", ["noqa: S608", "cursor()", "RawSQL("])

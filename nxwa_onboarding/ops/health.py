@@ -14,7 +14,10 @@ from typing import Any
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from ..choices import Failure
 from ..conf import conf
+from ..models import CodeRequest, VerificationAttempt
+from ..taskapi import task_backends
 
 logger = logging.getLogger(__name__)
 
@@ -33,20 +36,20 @@ def report() -> dict[str, Any]:
 
 def database() -> dict[str, Any]:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        connection.ensure_connection()
+        usable = connection.is_usable()  # a round trip on the connection itself
     except DatabaseError as err:
         logger.warning("health: the database does not answer (%s)", type(err).__name__)
         return {"ok": False, "error": type(err).__name__}
+    if not usable:
+        connection.close_if_unusable_or_obsolete()
+        return {"ok": False, "error": "connection unusable"}
     return {"ok": True, "vendor": connection.vendor}
 
 
 def tasks() -> dict[str, Any]:
     """The Tasks backend the app enqueues on: reachable, and (database backend) its oldest ready
     task not waiting for long. A backend that runs tasks at once has no queue to be behind."""
-    from ..taskapi import task_backends
-
     try:
         backend = task_backends[conf.TASK_BACKEND]
     except Exception as err:
@@ -102,9 +105,6 @@ def rq_queue(backend: Any) -> dict[str, Any]:
 def nxcloud() -> dict[str, Any]:
     """Credentials configured, and the kind of NXCloud's last answer to a recorded call (a
     ``configuration`` failure is a refused key, secret or integrator access)."""
-    from ..choices import Failure
-    from ..models import CodeRequest, VerificationAttempt
-
     configured = bool(conf.ACCESS_KEY and conf.ACCESS_SECRET)
     latest: tuple[Any, ...] | None = None
     for model in (CodeRequest, VerificationAttempt):
