@@ -28,6 +28,7 @@ from .choices import RegistrationStatus
 from .conf import conf
 from .exceptions import InvalidStateError, NXCloudConfigurationError, OnboardingError
 from .models import PhoneRegistration
+from .ops.tracing import current_span, traced
 from .services import follow
 from .taskapi import Task, task, task_backends
 
@@ -84,6 +85,7 @@ def _start_chain(app_key: str, token: str, first_step_at: datetime | None) -> No
 
 
 @task()
+@traced("nxwa_onboarding.set_up_client")
 def set_up_client(registration_pk: int) -> str:
     """createClient for a verified registration; then make sure its application is followed."""
     registration = PhoneRegistration.objects.filter(pk=registration_pk).first()
@@ -98,11 +100,13 @@ def set_up_client(registration_pk: int) -> str:
         logger.warning("set_up_client for registration %s: %s", registration.public_id, outcome)
     else:
         outcome = registration.status
+    current_span().set_attribute("nxwa.outcome", outcome)
     nudge(follow.app_key_of(registration))
     return outcome
 
 
 @task()
+@traced("nxwa_onboarding.follow_application")
 def follow_application(app_key: str, chain: str) -> dict[str, Any]:
     """One following step of the application; the next is enqueued with the backoff."""
     result = follow.step(app_key, chain=chain)
@@ -117,6 +121,7 @@ def follow_application(app_key: str, chain: str) -> dict[str, Any]:
     return {"ran": result.ran, "changed": result.changed, "error": result.error}
 
 
+@traced("nxwa_onboarding.follow_pass")
 def follow_pass() -> list[tuple[str, follow.Step | None]]:
     """The cron pass (``nxwa_follow``): step every application in progress whose chain is not
     alive (inline: no worker needed), enqueue lost client creations, restart lost chains, mark

@@ -34,6 +34,7 @@ from ..choices import RegistrationStatus
 from ..conf import conf
 from ..exceptions import NXCloudConfigurationError, OnboardingError
 from ..models import Application, FollowState, PhoneRegistration, VerificationAttempt
+from ..ops.tracing import current_span, traced
 from . import calls, sync
 from .applications import resolve_application
 
@@ -156,6 +157,7 @@ def orphans(app_key: str, now: datetime) -> list[int]:
     )
 
 
+@traced("nxwa_onboarding.follow.step")
 def step(app_key: str, *, chain: str | None = None) -> Step:
     """One following step for the application: claim it, read its phoneList once, apply it to
     every registration in progress, release it. ``chain``: the token of the task's chain (None
@@ -192,6 +194,9 @@ def step(app_key: str, *, chain: str | None = None) -> Step:
             steps=state.steps + 1,
             last_error=result.error[:255],
         )
+        current_span().set_attribute("nxwa.follow.changed", result.changed)
+        if result.error:
+            current_span().set_attribute("error.type", result.error.split(":")[0])
         if chain is not None:
             # The chain's own step schedules its next one (unless it was replaced meanwhile).
             FollowState.objects.filter(pk=state.pk, chain=chain).update(
