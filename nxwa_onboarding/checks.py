@@ -5,8 +5,9 @@ raised: E000 not a dict, E001/E002 credentials, E003 SIGN_ALGORITHM, E004/W001 B
 E005 TIMEOUT, E006 rule limits, E007 SANDBOX_REGISTER_STEPS, E008 SANDBOX_ALLOW_WITHOUT_DEBUG,
 E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION,
 E013 API_AUTHENTICATION, E014/W003 WEBHOOK_BASE_URL, E015 APPLICATION_FOR_OWNER,
-E016 FOLLOW_BACKOFF, E017 STUCK_AFTER, E018 TASK_BACKEND, E120/W120 OPS_TOKEN, W002 unknown key
-(E010 is the sandbox's own check).
+E016 FOLLOW_BACKOFF, E017 STUCK_AFTER, E018 TASK_BACKEND, E120/W120 OPS_TOKEN,
+E121/W121/W122 RETENTION_DAYS / RETENTION_UNFINISHED_DAYS, E122 ERASE_ON_USER_DELETE,
+W002 unknown key (E010 is the sandbox's own check).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
         )
     messages += check_types(raw)
     messages += check_ops_token(raw)
+    messages += check_retention(raw)
     messages += check_unknown_keys(raw)
     return messages
 
@@ -261,6 +263,9 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     ),
     "STUCK_AFTER": (is_positive_integer, "a positive integer (seconds)", "nxwa_onboarding.E017"),
     "TASK_BACKEND": (is_task_backend, "the name of a backend in TASKS", "nxwa_onboarding.E018"),
+    "RETENTION_DAYS": (is_positive_integer, "a positive integer (days)", "nxwa_onboarding.E121"),
+    "RETENTION_UNFINISHED_DAYS": (is_positive_integer, "a positive integer (days)", "nxwa_onboarding.E121"),
+    "ERASE_ON_USER_DELETE": (lambda value: isinstance(value, bool), "True or False", "nxwa_onboarding.E122"),
 }
 
 
@@ -291,4 +296,36 @@ def check_unknown_keys(raw: dict[Any, Any]) -> list[CheckMessage]:
                 id="nxwa_onboarding.W002",
             )
         )
+    return messages
+
+
+#: Longer than this, retention is not limited in any sense a regulator would accept.
+RETENTION_SENSIBLE_DAYS = 3650
+
+
+def check_retention(raw: dict[Any, Any]) -> list[CheckMessage]:
+    """Retention that would purge what the app still needs, or keep data for ever."""
+    messages: list[CheckMessage] = []
+    unfinished = raw.get("RETENTION_UNFINISHED_DAYS", 30)
+    expiry = raw.get("UNVERIFIED_EXPIRY", 86_400)
+    if is_positive_integer(unfinished) and is_positive_integer(expiry) and unfinished * 86_400 < expiry:
+        messages.append(
+            Warning(
+                "NXWA_ONBOARDING['RETENTION_UNFINISHED_DAYS'] is shorter than UNVERIFIED_EXPIRY: "
+                "nxwa_purge would close unverified registrations while they still hold their number.",
+                hint="Make RETENTION_UNFINISHED_DAYS at least UNVERIFIED_EXPIRY / 86400.",
+                id="nxwa_onboarding.W121",
+            )
+        )
+    for key in ("RETENTION_DAYS", "RETENTION_UNFINISHED_DAYS"):
+        value: Any = raw.get(key)
+        if is_positive_integer(value) and value > RETENTION_SENSIBLE_DAYS:
+            messages.append(
+                Warning(
+                    f"NXWA_ONBOARDING[{key!r}] keeps personal data for {value} days: more than ten "
+                    "years is not a limit (GDPR and PIPL expect retention to be limited).",
+                    hint="Keep numbers and addresses only as long as you need them; 180 days is the default.",
+                    id="nxwa_onboarding.W122",
+                )
+            )
     return messages

@@ -387,3 +387,8 @@ class VerificationAttempt(CallRecord):
 
     def __str__(self) -> str:
         return f"{self.registration} · {self.get_outcome_display()}"
+
+
+from .retention_models import Erasure, PurgeRun  # noqa: E402  (re-exported; imports nothing of this module)
+
+__all__ += ["Erasure", "PurgeRun"]

@@ -29,7 +29,7 @@ from .conf import conf
 from .exceptions import InvalidStateError, NXCloudConfigurationError, OnboardingError
 from .models import PhoneRegistration
 from .ops.tracing import current_span, traced
-from .services import follow
+from .services import follow, retention
 from .taskapi import Task, task, task_backends
 
 logger = logging.getLogger(__name__)
@@ -158,3 +158,18 @@ def keep_going(registration: PhoneRegistration) -> None:
     ):
         client_after_commit(registration)
     nudge(follow.app_key_of(registration))
+
+
+@task()
+@traced("nxwa_onboarding.purge_past_retention")
+def purge_past_retention() -> dict[str, int]:
+    """``nxwa_purge`` in the background: what is past retention pseudonymised or deleted (the
+    cron pass enqueues it once a day). Safe to run twice: a second run finds nothing to do."""
+    return retention.purge().counts
+
+
+def purge_if_due() -> bool:
+    """Enqueue the day's purge if none ran in the last 24 hours (the cron pass calls this)."""
+    if not retention.purge_due():
+        return False
+    return enqueue(purge_past_retention)

@@ -147,6 +147,9 @@ EVERY_KEY = {
     "STUCK_AFTER": 3600,
     "TASK_BACKEND": "default",
     "OPS_TOKEN": "ops-token-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "RETENTION_DAYS": 365,
+    "RETENTION_UNFINISHED_DAYS": 14,
+    "ERASE_ON_USER_DELETE": True,
 }
 
 

@@ -108,9 +108,11 @@ def test_the_sandbox_never_imports_our_models() -> None:
 def test_no_lazy_import_of_our_own_modules_but_the_ones_that_need_it() -> None:
     """``sandbox/engine.py`` is imported by the pytest plugin before Django is configured and
     takes nothing of Django at module level; ``ops/metrics.py`` is imported by a host's own
-    metrics module, which may run before Django is set up; nothing else defers an import of ours."""
+    metrics module, which may run before Django is set up; ``apps.py`` connects a receiver in
+    ``ready()``, before which no model may load; nothing else defers an import of ours."""
     lazy = [where for p in MODULES for where in lazy_imports(p)]
     assert sorted({where.split(":")[0] for where in lazy}) == [
+        "nxwa_onboarding.apps",
         "nxwa_onboarding.ops.metrics",
         "nxwa_onboarding.sandbox.engine",
     ]
