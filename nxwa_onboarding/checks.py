@@ -27,6 +27,13 @@ from .conf import KNOWN_KEYS, conf
 from .signing import ALGORITHMS
 
 HINT = "Set it in settings.NXWA_ONBOARDING."
+#: E001/E002: where the credentials come from, and what to do without any.
+CREDENTIALS_HINT = (
+    "Set it in settings.NXWA_ONBOARDING from the environment variable {variable} "
+    "(NXWA_ACCESS_KEY, NXWA_ACCESS_SECRET and NXWA_APP_KEY in the README's settings). No NXCloud "
+    "credentials yet? Add 'nxwa_onboarding.sandbox' to INSTALLED_APPS with DEBUG on and any "
+    "values: the offline sandbox plays NXCloud (README, installation step 8)."
+)
 
 #: The rule settings: each must be a positive integer.
 POSITIVE_INTEGERS = (
@@ -52,13 +59,17 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
         return [Error("NXWA_ONBOARDING must be a dict.", id="nxwa_onboarding.E000")]
     if not conf.ACCESS_KEY:
         messages.append(
-            Error("NXWA_ONBOARDING['ACCESS_KEY'] is missing or empty.", hint=HINT, id="nxwa_onboarding.E001")
+            Error(
+                "NXWA_ONBOARDING['ACCESS_KEY'] is missing or empty.",
+                hint=CREDENTIALS_HINT.format(variable="NXWA_ACCESS_KEY"),
+                id="nxwa_onboarding.E001",
+            )
         )
     if not conf.ACCESS_SECRET:
         messages.append(
             Error(
                 "NXWA_ONBOARDING['ACCESS_SECRET'] is missing or empty.",
-                hint=HINT + " Read it from the environment; never commit it.",
+                hint=CREDENTIALS_HINT.format(variable="NXWA_ACCESS_SECRET") + " Never commit it.",
                 id="nxwa_onboarding.E002",
             )
         )

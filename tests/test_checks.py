@@ -372,3 +372,13 @@ def test_conf_names_the_region_setting_it_cannot_read(key: str, value: Any) -> N
         pytest.raises(ImproperlyConfigured, match=rf"\['{key}'\].*'UK'"),
     ):
         getattr(conf, key)
+
+
+@pytest.mark.parametrize(
+    ("key", "variable"), [("ACCESS_KEY", "NXWA_ACCESS_KEY"), ("ACCESS_SECRET", "NXWA_ACCESS_SECRET")]
+)
+def test_missing_credentials_name_the_environment_variable_and_the_sandbox(key: str, variable: str) -> None:
+    with override_settings(NXWA_ONBOARDING=without(key)):
+        (message,) = [m for m in check_settings() if m.id in ("nxwa_onboarding.E001", "nxwa_onboarding.E002")]
+    assert variable in str(message.hint)
+    assert "nxwa_onboarding.sandbox" in str(message.hint)
