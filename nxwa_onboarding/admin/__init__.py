@@ -20,7 +20,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from ..models import Application, CodeRequest, PhoneRegistration, VerificationAttempt, WebhookDelivery
+from ..models import (
+    Application,
+    CodeRequest,
+    Erasure,
+    PhoneRegistration,
+    PurgeRun,
+    VerificationAttempt,
+    WebhookDelivery,
+)
 from .actions import RegistrationActionsMixin
 from .applications import ApplicationAdmin, WebhookDeliveryAdmin
 from .audit import (
@@ -53,6 +61,7 @@ from .presenters import (
     status_badge,
 )
 from .registrations import PhoneRegistrationAdmin, annotate_for_changelist
+from .retention import ErasureAdmin, PurgeRunAdmin
 from .scaling import EXACT_COUNT_UP_TO, EstimatedCountPaginator, StaffUserListFilter, _significant
 from .search import PHONE_LIKE, PhoneSearch, PhoneSearchMixin
 
@@ -61,6 +70,8 @@ admin.site.register(VerificationAttempt, VerificationAttemptAdmin)
 admin.site.register(CodeRequest, CodeRequestAdmin)
 admin.site.register(Application, ApplicationAdmin)
 admin.site.register(WebhookDelivery, WebhookDeliveryAdmin)
+admin.site.register(Erasure, ErasureAdmin)
+admin.site.register(PurgeRun, PurgeRunAdmin)
 
 __all__ = [
     "AUDIT_FIELDS",
@@ -78,11 +89,13 @@ __all__ = [
     "CheckCodeMixin",
     "CodeRequestAdmin",
     "CodeRequestInline",
+    "ErasureAdmin",
     "EstimatedCountPaginator",
     "Outcomes",
     "PhoneRegistrationAdmin",
     "PhoneSearch",
     "PhoneSearchMixin",
+    "PurgeRunAdmin",
     "ReadOnlyMixin",
     "RegistrationActionsMixin",
     "StaffUserListFilter",

@@ -261,3 +261,20 @@ def test_finished_audit_rows_still_refuse_any_other_change(people: dict[str, Any
     with pytest.raises(ValidationError):
         attempt.save()
     assert Application.objects.exists()
+
+
+def test_the_admin_shows_erasures_and_purges_and_lets_nobody_change_them(people: dict[str, Any]) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    retention.erase_user(people["bob"])
+    retention.purge()
+    client = Client()
+    client.force_login(make_user("root", superuser=True))
+    for name, obj in (("erasure", Erasure.objects.get()), ("purgerun", PurgeRun.objects.get())):
+        listing = client.get(reverse(f"admin:nxwa_onboarding_{name}_changelist"))
+        assert listing.status_code == 200
+        assert client.get(reverse(f"admin:nxwa_onboarding_{name}_add")).status_code == 403
+        assert client.post(reverse(f"admin:nxwa_onboarding_{name}_delete", args=[obj.pk])).status_code == 403
+        assert client.get(reverse(f"admin:nxwa_onboarding_{name}_change", args=[obj.pk])).status_code == 200
+    assert Erasure.objects.count() == 1
