@@ -71,6 +71,14 @@ def bench(registrations: int, scrapes: int) -> dict[str, Any]:
     with CaptureQueriesContext(connection) as queries:
         text = generate_latest(collected)
     query_count = len(queries)
+    # Each query's own time (one scrape, so a rough figure), the slowest first.
+    per_query = sorted(
+        (
+            (round(float(q["time"]) * 1000, 1), " ".join(q["sql"].split())[:90])
+            for q in queries.captured_queries
+        ),
+        reverse=True,
+    )
     collector = timed(lambda: generate_latest(collected), scrapes)
 
     client = Client()
@@ -83,6 +91,7 @@ def bench(registrations: int, scrapes: int) -> dict[str, Any]:
         "registrations": PhoneRegistration.objects.count(),
         "generation_s": round(generation_s, 1),
         "queries": query_count,
+        "per_query_ms": per_query,
         "collector": collector,
         "view": view,
         "scrapes": scrapes,

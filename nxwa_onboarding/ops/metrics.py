@@ -1,7 +1,7 @@
 """A Prometheus collector that reads the app's numbers from the database at scrape time.
 
 Nothing is counted in process memory: every gunicorn worker, every server and a host's own
-``/metrics`` answer the same numbers, because they all read the same rows. A scrape costs seven
+``/metrics`` answer the same numbers, because they all read the same rows. A scrape costs six
 queries, each over an index or a small table, whatever the number of registrations
 (``benchmarks/metrics_scrape.py`` measures it).
 
@@ -46,7 +46,6 @@ class OnboardingCollector(Collector):
         now = timezone.now()
         names = ApplicationNames()
         yield from registrations(names)
-        yield from needing_attention()
         sends = activity("getCode", now)
         yield from sends.families("nxwa_code_requests", "verification codes requested (getCode rows)")
         checks = activity("checkCode", now)
@@ -91,53 +90,55 @@ class ApplicationNames:
 
 
 def registrations(names: ApplicationNames) -> Iterator[Metric]:
-    from django.db.models import Count
+    """Registrations by status and application, and those needing attention: one pass over the
+    table (a GROUP BY with the attention counts as conditional aggregates)."""
+    from django.db.models import Count, Q
 
     from ..choices import RegistrationStatus
     from ..models import PhoneRegistration
+    from ..services.follow import needs_attention
 
+    attention = {
+        "stuck": needs_attention(),
+        "client_refused": Q(status=RegistrationStatus.VERIFIED) & ~Q(client_refusal=""),
+        "registered_elsewhere": Q(registered_elsewhere_at__isnull=False),
+    }
+    rows = (
+        PhoneRegistration.objects.order_by()
+        .values_list("status", "application_id")
+        .annotate(
+            n=Count("pk"), **{f"attention_{reason}": Count("pk", filter=q) for reason, q in attention.items()}
+        )
+    )
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    needing: dict[str, int] = dict.fromkeys(attention, 0)
+    seen_applications = set()
+    for status, application_id, n, *flagged in rows:
+        application = names.of_pk(application_id)
+        seen_applications.add(application)
+        counts[(status, application)] += n
+        for reason, m in zip(attention, flagged, strict=True):
+            needing[reason] += m
     family = GaugeMetricFamily(
         "nxwa_registrations",
         "Phone registrations by status and customer application.",
         labels=["status", "application"],
     )
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    rows = (
-        PhoneRegistration.objects.order_by().values_list("status", "application_id").annotate(n=Count("pk"))
-    )
-    seen_applications = set()
-    for status, application_id, n in rows:
-        application = names.of_pk(application_id)
-        seen_applications.add(application)
-        counts[(status, application)] += n
     # Every status of every application that has any registration, zeros included, so a rate
     # or an alert on a status never sees its series vanish.
     for application in sorted(seen_applications):
         for status in RegistrationStatus.values:
             family.add_metric([status, application], counts.get((status, application), 0))
     yield family
-
-
-def needing_attention() -> Iterator[Metric]:
-    from django.db.models import Count, Q
-
-    from ..models import PhoneRegistration
-    from ..services.follow import needs_attention
-
-    totals = PhoneRegistration.objects.aggregate(
-        stuck=Count("pk", filter=needs_attention()),
-        client_refused=Count("pk", filter=Q(status="verified") & ~Q(client_refusal="")),
-        registered_elsewhere=Count("pk", filter=Q(registered_elsewhere_at__isnull=False)),
-    )
-    family = GaugeMetricFamily(
+    attention_family = GaugeMetricFamily(
         "nxwa_registrations_needing_attention",
         "Registrations someone should look at: stuck in progress (STUCK_AFTER), a client NXCloud "
         "refused, a number registered outside this app.",
         labels=["reason"],
     )
-    for reason, n in totals.items():
-        family.add_metric([reason], n or 0)
-    yield family
+    for reason, m in needing.items():
+        attention_family.add_metric([reason], m)
+    yield attention_family
 
 
 class Activity:

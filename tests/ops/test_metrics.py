@@ -209,7 +209,7 @@ def test_query_count_does_not_grow_with_the_data(django_assert_max_num_queries: 
             VerificationAttempt.objects.create(
                 registration=reg, channel=Channel.CUSTOMER, outcome="accepted", duration_ms=10
             )
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(6):
         text = scrape(Client())
     assert value(text, "nxwa_registrations", status="code_sent", application="App 4") == 4
 
