@@ -14,7 +14,7 @@ AXE_VERSION ?= 4.14.1
 AXE_DIR := .cache/axe-core-$(AXE_VERSION)
 AXE_JS := $(AXE_DIR)/axe.min.js
 
-.PHONY: install axe demo test test-postgres test-restart test-browser test-api test-wheel docs openapi lint-api matrix lint bench clean
+.PHONY: install axe demo test test-postgres test-restart test-deploy test-browser test-api test-wheel docs openapi lint-api matrix lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,16 +53,22 @@ demo: install
 ## test: the whole suite (browser tests, schemathesis and the PostgreSQL restart excepted: see
 ## test-browser, test-api, test-restart)
 test: install
-	$(PYTEST) -m "not browser and not schemathesis and not pg_restart" --cov --cov-report=term
+	$(PYTEST) -m "not browser and not schemathesis and not pg_restart and not deploy" --cov --cov-report=term
 
 ## test-postgres: the same suite on PostgreSQL (concurrency tests included)
 test-postgres: install
-	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m "not browser and not schemathesis and not pg_restart"
+	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m "not browser and not schemathesis and not pg_restart and not deploy"
 
 ## test-restart: PostgreSQL stopped and started under load (calm 503s, no half rows, service
 ## resumes); it stops the machine's PostgreSQL for a few seconds: run it alone (needs root)
 test-restart: install
 	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m pg_restart -p no:randomly
+
+## test-deploy: docs/howto/deploy.md executed: a startproject host in production shape (DEBUG off,
+## PostgreSQL, WhiteNoise, gunicorn, a db_worker, the clock, run by honcho) walks a merchant to
+## registered against the sandbox (about a minute)
+test-deploy: install
+	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -m deploy -p no:randomly
 
 ## test-browser: Playwright driving the system's Chromium (/usr/bin/chromium), axe-core on every page
 test-browser: install $(AXE_JS)
@@ -107,6 +113,7 @@ bench: install
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/run.py
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/follow.py
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/cluster/run.py
+	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/metrics_scrape.py
 
 clean:
 	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output .cache docs/_build docs/_generated

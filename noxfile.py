@@ -61,7 +61,7 @@ def _suite(session: nox.Session, django: str, database: str) -> None:
         "-m",
         "pytest",
         "-m",
-        "not browser and not schemathesis and not pg_restart",
+        "not browser and not schemathesis and not pg_restart and not deploy",
         "-W",
         "error",
         "-p",

@@ -14,3 +14,14 @@ class NxwaOnboardingConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_settings, checks.Tags.security)
+        from django.conf import settings
+        from django.db.models.signals import pre_delete
+
+        from .services.retention import erase_on_user_delete
+
+        # Opt-in (ERASE_ON_USER_DELETE): read when a user is deleted, so override_settings works.
+        pre_delete.connect(
+            erase_on_user_delete,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="nxwa_onboarding.erase_on_delete",
+        )

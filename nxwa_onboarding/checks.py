@@ -8,7 +8,8 @@ E013 API_AUTHENTICATION, E014/W003 WEBHOOK_BASE_URL, E015 APPLICATION_FOR_OWNER,
 E016 FOLLOW_BACKOFF, E017 STUCK_AFTER, E018 TASK_BACKEND, W002 unknown key (E010 is the
 sandbox's own check). The fraud guard's: E140 SEND_BUDGETS, E141 AUTO_BLOCK, E142
 AUTO_BLOCK_ALLOW, E143 VOICE_FALLBACK_AFTER, E144 ALLOWED_METHODS, W140 a voice fallback
-that comes no sooner than the cooldown.
+that comes no sooner than the cooldown, E120/W120 OPS_TOKEN,
+E121/W121/W122 RETENTION_DAYS / RETENTION_UNFINISHED_DAYS, E122 ERASE_ON_USER_DELETE.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ from .conf import AUTO_BLOCK_DEFAULTS, AUTO_BLOCK_MODES, KNOWN_KEYS, conf
 from .nxcloud.signing import ALGORITHMS
 
 HINT = "Set it in settings.NXWA_ONBOARDING."
+#: E001/E002: where the credentials come from, and what to do without any.
+CREDENTIALS_HINT = (
+    "Set it in settings.NXWA_ONBOARDING from the environment variable {variable} "
+    "(NXWA_ACCESS_KEY, NXWA_ACCESS_SECRET and NXWA_APP_KEY in the README's settings). No NXCloud "
+    "credentials yet? Add 'nxwa_onboarding.sandbox' to INSTALLED_APPS with DEBUG on and any "
+    "values: the offline sandbox plays NXCloud (README, installation step 8)."
+)
 
 #: The rule settings: each must be a positive integer.
 POSITIVE_INTEGERS = (
@@ -53,13 +61,17 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
         return [Error("NXWA_ONBOARDING must be a dict.", id="nxwa_onboarding.E000")]
     if not conf.ACCESS_KEY:
         messages.append(
-            Error("NXWA_ONBOARDING['ACCESS_KEY'] is missing or empty.", hint=HINT, id="nxwa_onboarding.E001")
+            Error(
+                "NXWA_ONBOARDING['ACCESS_KEY'] is missing or empty.",
+                hint=CREDENTIALS_HINT.format(variable="NXWA_ACCESS_KEY"),
+                id="nxwa_onboarding.E001",
+            )
         )
     if not conf.ACCESS_SECRET:
         messages.append(
             Error(
                 "NXWA_ONBOARDING['ACCESS_SECRET'] is missing or empty.",
-                hint=HINT + " Read it from the environment; never commit it.",
+                hint=CREDENTIALS_HINT.format(variable="NXWA_ACCESS_SECRET") + " Never commit it.",
                 id="nxwa_onboarding.E002",
             )
         )
@@ -103,6 +115,8 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
         )
     messages += check_types(raw)
     messages += check_voice_fallback(raw)
+    messages += check_ops_token(raw)
+    messages += check_retention(raw)
     messages += check_unknown_keys(raw)
     return messages
 
@@ -120,6 +134,35 @@ def check_voice_fallback(raw: dict[Any, Any]) -> list[CheckMessage]:
                 f"RESEND_COOLDOWN ({cooldown}): the voice call is never offered before any new code.",
                 hint="Make it shorter than RESEND_COOLDOWN, or None to turn it off.",
                 id="nxwa_onboarding.W140",
+            )
+        ]
+    return []
+
+
+#: Shorter than this, a bearer token could be guessed (``secrets.token_urlsafe(32)`` is 43).
+OPS_TOKEN_MIN_LENGTH = 32
+
+
+def check_ops_token(raw: dict[Any, Any]) -> list[CheckMessage]:
+    """The metrics and health token: a string, and long enough not to be guessed."""
+    value = raw.get("OPS_TOKEN")
+    if value in (None, ""):
+        return []
+    if not isinstance(value, str):
+        return [
+            Error(
+                f"NXWA_ONBOARDING['OPS_TOKEN'] must be a string, got {type(value).__name__}.",
+                hint="Read it from the environment, e.g. os.environ.get('NXWA_OPS_TOKEN', '').",
+                id="nxwa_onboarding.E120",
+            )
+        ]
+    if len(value) < OPS_TOKEN_MIN_LENGTH:
+        return [
+            Warning(
+                f"NXWA_ONBOARDING['OPS_TOKEN'] is shorter than {OPS_TOKEN_MIN_LENGTH} characters: "
+                "a bearer token that short can be guessed.",
+                hint='Make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"',
+                id="nxwa_onboarding.W120",
             )
         ]
     return []
@@ -329,6 +372,9 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "a non-empty list of 'sms' and 'voice'",
         "nxwa_onboarding.E144",
     ),
+    "RETENTION_DAYS": (is_positive_integer, "a positive integer (days)", "nxwa_onboarding.E121"),
+    "RETENTION_UNFINISHED_DAYS": (is_positive_integer, "a positive integer (days)", "nxwa_onboarding.E121"),
+    "ERASE_ON_USER_DELETE": (lambda value: isinstance(value, bool), "True or False", "nxwa_onboarding.E122"),
 }
 
 
@@ -359,4 +405,36 @@ def check_unknown_keys(raw: dict[Any, Any]) -> list[CheckMessage]:
                 id="nxwa_onboarding.W002",
             )
         )
+    return messages
+
+
+#: Longer than this, retention is not limited in any sense a regulator would accept.
+RETENTION_SENSIBLE_DAYS = 3650
+
+
+def check_retention(raw: dict[Any, Any]) -> list[CheckMessage]:
+    """Retention that would purge what the app still needs, or keep data for ever."""
+    messages: list[CheckMessage] = []
+    unfinished = raw.get("RETENTION_UNFINISHED_DAYS", 30)
+    expiry = raw.get("UNVERIFIED_EXPIRY", 86_400)
+    if is_positive_integer(unfinished) and is_positive_integer(expiry) and unfinished * 86_400 < expiry:
+        messages.append(
+            Warning(
+                "NXWA_ONBOARDING['RETENTION_UNFINISHED_DAYS'] is shorter than UNVERIFIED_EXPIRY: "
+                "nxwa_purge would close unverified registrations while they still hold their number.",
+                hint="Make RETENTION_UNFINISHED_DAYS at least UNVERIFIED_EXPIRY / 86400.",
+                id="nxwa_onboarding.W121",
+            )
+        )
+    for key in ("RETENTION_DAYS", "RETENTION_UNFINISHED_DAYS"):
+        value: Any = raw.get(key)
+        if is_positive_integer(value) and value > RETENTION_SENSIBLE_DAYS:
+            messages.append(
+                Warning(
+                    f"NXWA_ONBOARDING[{key!r}] keeps personal data for {value} days: more than ten "
+                    "years is not a limit (GDPR and PIPL expect retention to be limited).",
+                    hint="Keep numbers and addresses only as long as you need them; 180 days is the default.",
+                    id="nxwa_onboarding.W122",
+                )
+            )
     return messages

@@ -300,6 +300,32 @@ class Settings:
         """The alias in the host's ``TASKS`` setting that the app's tasks are enqueued on."""
         return str(self._get("TASK_BACKEND", "default"))
 
+    @property
+    def RETENTION_DAYS(self) -> int:
+        """Days personal data is kept: phone numbers of registrations that ended (closed, failed)
+        that long ago, and addresses, webhook payloads and task rows older than that, are
+        pseudonymised or deleted by ``nxwa_purge`` (``services.retention``)."""
+        return self._int("RETENTION_DAYS", 180)
+
+    @property
+    def RETENTION_UNFINISHED_DAYS(self) -> int:
+        """Days an unfinished registration (new, or a code sent and never verified) is kept:
+        past that since its last code, ``nxwa_purge`` closes it and pseudonymises its number."""
+        return self._int("RETENTION_UNFINISHED_DAYS", 30)
+
+    @property
+    def ERASE_ON_USER_DELETE(self) -> bool:
+        """When a user is deleted, erase their numbers and addresses first (``services.retention
+        .erase_user``). Off by default: a host that keeps audit records decides."""
+        return self._get("ERASE_ON_USER_DELETE", False) is True
+
+    @property
+    def OPS_TOKEN(self) -> str:
+        """The bearer token a metrics scraper or a health probe sends
+        (``Authorization: Bearer …``) to ``nxwa_onboarding.ops``'s ``metrics/`` and ``health/``;
+        empty (the default): only signed-in staff get in. Read it from the environment."""
+        return str(self._get("OPS_TOKEN", "") or "")
+
 
 #: Every key ``NXWA_ONBOARDING`` may hold: the public properties above.
 KNOWN_KEYS: tuple[str, ...] = tuple(

@@ -29,7 +29,8 @@ from .compat import Task, task, task_backends
 from .conf import conf
 from .models import PhoneRegistration
 from .nxcloud.exceptions import InvalidStateError, NXCloudConfigurationError, OnboardingError
-from .services import follow
+from .ops.tracing import current_span, traced
+from .services import follow, retention
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def _start_chain(app_key: str, token: str, first_step_at: datetime | None) -> No
 
 
 @task()
+@traced("nxwa_onboarding.set_up_client")
 def set_up_client(registration_pk: int) -> str:
     """createClient for a verified registration; then make sure its application is followed."""
     registration = PhoneRegistration.objects.filter(pk=registration_pk).first()
@@ -109,11 +111,13 @@ def set_up_client(registration_pk: int) -> str:
         logger.warning("set_up_client for registration %s: %s", registration.public_id, outcome)
     else:
         outcome = registration.status
+    current_span().set_attribute("nxwa.outcome", outcome)
     nudge(follow.app_key_of(registration))
     return outcome
 
 
 @task()
+@traced("nxwa_onboarding.follow_application")
 def follow_application(app_key: str, chain: str) -> dict[str, Any]:
     """One following step of the application; the next is enqueued with the backoff."""
     result = follow.step(app_key, chain=chain)
@@ -128,6 +132,7 @@ def follow_application(app_key: str, chain: str) -> dict[str, Any]:
     return {"ran": result.ran, "changed": result.changed, "error": result.error}
 
 
+@traced("nxwa_onboarding.follow_pass")
 def follow_pass() -> list[tuple[str, follow.Step | None]]:
     """The cron pass (``nxwa_follow``): step every application in progress whose chain is not
     alive (inline: no worker needed), enqueue lost client creations, restart lost chains, read
@@ -169,3 +174,18 @@ def keep_going(registration: PhoneRegistration) -> None:
     ):
         client_after_commit(registration)
     nudge(follow.app_key_of(registration))
+
+
+@task()
+@traced("nxwa_onboarding.purge_past_retention")
+def purge_past_retention() -> dict[str, int]:
+    """``nxwa_purge`` in the background: what is past retention pseudonymised or deleted (the
+    cron pass enqueues it once a day). Safe to run twice: a second run finds nothing to do."""
+    return retention.purge().counts
+
+
+def purge_if_due() -> bool:
+    """Enqueue the day's purge if none ran in the last 24 hours (the cron pass calls this)."""
+    if not retention.purge_due():
+        return False
+    return enqueue(purge_past_retention)

@@ -159,6 +159,10 @@ EVERY_KEY = {
     "AUTO_BLOCK_ALLOW": ["+447911", "+8613800138000"],
     "ALLOWED_METHODS": ["sms", "voice"],
     "VOICE_FALLBACK_AFTER": 20,
+    "OPS_TOKEN": "ops-token-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "RETENTION_DAYS": 365,
+    "RETENTION_UNFINISHED_DAYS": 14,
+    "ERASE_ON_USER_DELETE": True,
 }
 
 
@@ -422,3 +426,13 @@ def test_fraud_guard_settings_are_checked(key: str, value: Any, check_id: str) -
 
 def test_the_default_voice_fallback_is_not_warned_about() -> None:
     assert check_ids(VALID) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "variable"), [("ACCESS_KEY", "NXWA_ACCESS_KEY"), ("ACCESS_SECRET", "NXWA_ACCESS_SECRET")]
+)
+def test_missing_credentials_name_the_environment_variable_and_the_sandbox(key: str, variable: str) -> None:
+    with override_settings(NXWA_ONBOARDING=without(key)):
+        (message,) = [m for m in check_settings() if m.id in ("nxwa_onboarding.E001", "nxwa_onboarding.E002")]
+    assert variable in str(message.hint)
+    assert "nxwa_onboarding.sandbox" in str(message.hint)

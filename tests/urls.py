@@ -13,4 +13,5 @@ urlpatterns = [
     path("onboarding/", include("nxwa_onboarding.urls")),
     path("sandbox/nxcloud/", include("nxwa_onboarding.sandbox.urls")),
     path("nxwa/webhooks/", include("nxwa_onboarding.webhooks.urls")),
+    path("nxwa/ops/", include("nxwa_onboarding.ops.urls")),
 ]

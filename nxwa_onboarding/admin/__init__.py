@@ -25,7 +25,9 @@ from ..models import (
     Application,
     BlockedPrefix,
     CodeRequest,
+    Erasure,
     PhoneRegistration,
+    PurgeRun,
     VerificationAttempt,
     WebhookDelivery,
 )
@@ -62,6 +64,7 @@ from .presenters import (
     status_badge,
 )
 from .registrations import PhoneRegistrationAdmin, annotate_for_changelist
+from .retention import ErasureAdmin, PurgeRunAdmin
 from .scaling import EXACT_COUNT_UP_TO, EstimatedCountPaginator, StaffUserListFilter, _significant
 from .search import PHONE_LIKE, PhoneSearch, PhoneSearchMixin
 
@@ -72,6 +75,8 @@ admin.site.register(Application, ApplicationAdmin)
 admin.site.register(WebhookDelivery, WebhookDeliveryAdmin)
 admin.site.register(BlockedPrefix, BlockedPrefixAdmin)
 admin.site.register(AllowedPrefix, AllowedPrefixAdmin)
+admin.site.register(Erasure, ErasureAdmin)
+admin.site.register(PurgeRun, PurgeRunAdmin)
 
 __all__ = [
     "AUDIT_FIELDS",
@@ -91,11 +96,13 @@ __all__ = [
     "CheckCodeMixin",
     "CodeRequestAdmin",
     "CodeRequestInline",
+    "ErasureAdmin",
     "EstimatedCountPaginator",
     "Outcomes",
     "PhoneRegistrationAdmin",
     "PhoneSearch",
     "PhoneSearchMixin",
+    "PurgeRunAdmin",
     "ReadOnlyMixin",
     "RegistrationActionsMixin",
     "StaffUserListFilter",

@@ -5,7 +5,8 @@
 - ``applications``: customer applications and the webhook deliveries NXCloud sends them;
 - ``follow``: the background follower's state per application;
 - ``health``: a registered number's health and its createClient calls (Meta's budget);
-- ``fraud``: the fraud guard's blocked and allowed prefixes and the notices it gave staff.
+- ``fraud``: the fraud guard's blocked and allowed prefixes and the notices it gave staff;
+- ``retention``: the record of each erasure and purge (who, when, how much).
 
 Import from here (``from nxwa_onboarding.models import PhoneRegistration``): the modules are
 where the code lives, this package is the address host projects use.
@@ -19,6 +20,7 @@ from .follow import FollowState
 from .fraud import AllowedPrefix, BlockedPrefix, GuardNotice
 from .health import ClientSetupCall, NumberHealth
 from .registrations import CallRecord, CodeRequest, PhoneRegistration, VerificationAttempt
+from .retention import Erasure, PurgeRun
 
 __all__ = [
     "AccountState",
@@ -29,11 +31,13 @@ __all__ = [
     "Channel",
     "ClientSetupCall",
     "CodeRequest",
+    "Erasure",
     "FollowState",
     "GuardNotice",
     "Method",
     "NumberHealth",
     "PhoneRegistration",
+    "PurgeRun",
     "RefusalReason",
     "VerificationAttempt",
     "WebhookDelivery",

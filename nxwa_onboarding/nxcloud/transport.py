@@ -22,6 +22,8 @@ import requests
 from django.views.decorators.debug import sensitive_variables
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 
+from nxwa_onboarding.ops.tracing import nxcloud_call
+
 from .exceptions import TransportError
 from .redact import Hidden, HiddenBytes, blank_out
 
@@ -199,8 +201,13 @@ def exchange(
     """Sign ``request`` (``sign(action, body)`` returns the headers), send it, read the answer
     (at most ``limit`` bytes) and parse it. Never raises an ``Exception``."""
     hidden: list[str] = list(request.hidden)  # and the sign, once it is computed
-    try:
-        return _exchange(session, request, sign, timeout, limit, hidden)
-    except Exception as err:  # a bug, or a library error of a kind not foreseen: may have been sent
-        reason = f"unexpected error ({type(err).__name__})"
-        return Outcome(failure=reason, unexpected=detach(err, hidden))
+    # One span per send (ops.tracing: the action, the HTTP status, NXCloud's result code; never
+    # the body, the sign or the secret); a no-op without opentelemetry-api or an SDK.
+    with nxcloud_call(request.action, request.url) as span:
+        try:
+            outcome = _exchange(session, request, sign, timeout, limit, hidden)
+        except Exception as err:  # a bug, or a library error of a kind not foreseen: may have been sent
+            reason = f"unexpected error ({type(err).__name__})"
+            outcome = Outcome(failure=reason, unexpected=detach(err, hidden))
+        span.ended(outcome.http_status, outcome.code, outcome.failure)
+    return outcome

@@ -34,6 +34,7 @@ from ..choices import RegistrationStatus
 from ..conf import conf
 from ..models import Application, FollowState, PhoneRegistration, VerificationAttempt
 from ..nxcloud.exceptions import NXCloudConfigurationError, OnboardingError
+from ..ops.tracing import current_span, traced
 from . import calls, health, sync
 from .applications import resolve_application
 from .client_setup import setup_possible_at
@@ -159,6 +160,7 @@ def orphans(app_key: str, now: datetime) -> list[int]:
     return [pk for pk, phone in found if setup_possible_at(phone, now) is None]
 
 
+@traced("nxwa_onboarding.follow.step")
 def step(app_key: str, *, chain: str | None = None) -> Step:
     """One following step for the application: claim it, read its phoneList once, apply it to
     every registration in progress, release it. ``chain``: the token of the task's chain (None
@@ -196,6 +198,9 @@ def step(app_key: str, *, chain: str | None = None) -> Step:
             steps=state.steps + 1,
             last_error=result.error[:255],
         )
+        current_span().set_attribute("nxwa.follow.changed", result.changed)
+        if result.error:
+            current_span().set_attribute("error.type", result.error.split(":")[0])
         if chain is not None:
             # The chain's own step schedules its next one (unless it was replaced meanwhile).
             FollowState.objects.filter(pk=state.pk, chain=chain).update(

@@ -94,7 +94,8 @@ def test_the_nxcloud_client_imports_nothing_of_the_app_but_its_settings() -> Non
     for part in NXCLOUD:
         imported = runtime_imports(PACKAGE / f"{part}.py")
         outside = {m for m in imported if not m.startswith("nxwa_onboarding.nxcloud")}
-        assert outside <= {"nxwa_onboarding", "nxwa_onboarding.conf"}, part
+        # ops.tracing: the span around each call (a no-op without OpenTelemetry), nothing else.
+        assert outside <= {"nxwa_onboarding", "nxwa_onboarding.conf", "nxwa_onboarding.ops.tracing"}, part
 
 
 def test_the_sandbox_never_imports_our_models() -> None:
@@ -104,9 +105,15 @@ def test_the_sandbox_never_imports_our_models() -> None:
 
 def test_no_lazy_import_of_our_own_modules_but_the_ones_that_need_it() -> None:
     """``sandbox/engine.py`` is imported by the pytest plugin before Django is configured and
-    takes nothing of Django at module level; nothing else defers an import of ours."""
+    takes nothing of Django at module level; ``ops/metrics.py`` is imported by a host's own
+    metrics module, which may run before Django is set up; ``apps.py`` connects a receiver in
+    ``ready()``, before which no model may load; nothing else defers an import of ours."""
     lazy = [where for p in MODULES for where in lazy_imports(p)]
-    assert [where.split(":")[0] for where in lazy] == ["nxwa_onboarding.sandbox.engine"]
+    assert sorted({where.split(":")[0] for where in lazy}) == [
+        "nxwa_onboarding.apps",
+        "nxwa_onboarding.ops.metrics",
+        "nxwa_onboarding.sandbox.engine",
+    ]
 
 
 @pytest.mark.parametrize("marker", ["noqa: S608", "cursor()", "RawSQL("])

@@ -12,11 +12,14 @@ class Command(BaseCommand):
         "One following pass: for every application with numbers in progress and no live "
         "following chain, read its phoneList once and update them; start client creations and "
         "chains a dead worker left; mark registrations that need attention. Run it from cron "
-        "(every minute) with the immediate backend; with a worker it is the safety net."
+        "(every minute) with the immediate backend; with a worker it is the safety net. Once a "
+        "day it also starts nxwa_purge's work (personal data past retention)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         passes = tasks.follow_pass()
+        # Beside the follower, once a day: personal data past retention (nxwa_purge).
+        tasks.purge_if_due()
         if not passes:
             self.stdout.write("Nothing in progress.")
         for app_key, step in passes:
