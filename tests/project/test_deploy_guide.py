@@ -1,5 +1,5 @@
 """The deploy guide (docs/howto/deploy.md), executed: its marked blocks applied to a fresh
-``django-admin startproject`` on top of the README's installation steps, its release commands run
+``django-admin startproject`` on top of the installation guide's steps (docs/howto/install.md), its release commands run
 (``check --deploy`` clean), its Procfile run by honcho (gunicorn, a ``db_worker``, the clock), and a
 merchant walked from start to registered against the sandbox, behind a pretend TLS proxy.
 
@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "howto" / "deploy.md"
-README = ROOT / "README.md"
+INSTALL = ROOT / "docs" / "howto" / "install.md"
 USERNAME, PASSWORD = "merchant", "deploy-guide-pass-71c3"
 PHONE, DIGITS = "+86 138 0013 8000", "8613800138000"
 TOKEN = secrets.token_urlsafe(32)
@@ -212,7 +212,7 @@ def wait_until_served(url: str, process: subprocess.Popen[bytes], log: Path, sec
 @pytest.fixture
 def served(project: Project) -> Iterator[str]:
     """The guide applied, released and started with honcho; yields the web process's root URL."""
-    install = marked_blocks(README, "install")
+    install = marked_blocks(INSTALL, "install")
     guide = marked_blocks(GUIDE, "deploy")
     project.append("hostsite/settings.py", install["settings"])
     project.write("hostsite/urls.py", install["urls"])
