@@ -2,7 +2,8 @@
 
 The rules run on every code submission and status page; through the ORM, building their reads
 took longer than answering them, so they are plain SELECTs built once per alias and variant, on a
-cursor PostgreSQL may keep them prepared on (``cursors.py``). Rows picked by id are written by
+cursor PostgreSQL may keep them prepared on (``server_binding_cursor``); each read's row is
+decoded beside it (``check_facts``, ``send_facts``). Rows picked by id are written by
 plain UPDATEs for the same reason: a call's finish, a sync's batch (``bulk_update`` built a CASE
 per field and row, ~2 ms a row). The only module with ``noqa: S608``: only the models' names and
 our outcome constants go into the text, every value is a parameter adapted by its field, on the
@@ -14,19 +15,21 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from ..choices import AttemptOutcome, SendOutcome
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
-from . import rows
-from .cursors import server_binding_cursor
 from .rules import (
     CALLED_SENDS,
     CODE_BEARING_SENDS,
@@ -48,7 +51,33 @@ def connection_for(alias: str) -> BaseDatabaseWrapper:
     return connections[alias]
 
 
-def cursor_for(connection: BaseDatabaseWrapper) -> Any:  # the rule reads' (cursors.py)
+def server_binding_cursor(connection: BaseDatabaseWrapper) -> Any | None:
+    """A cursor whose statements PostgreSQL may keep prepared on the connection, or None.
+
+    Django's PostgreSQL cursors bind parameters on the client (unless OPTIONS sets
+    ``server_side_binding``), so every execution of a rule read was planned anew, and these
+    statements, with their subqueries, take longer to plan than to run (a status page's read:
+    2.9 ms planning, 0.4 ms running). On psycopg 3 this cursor binds on the server, so psycopg
+    can prepare them: it does once a statement has run ``prepare_threshold`` times on the
+    connection. Django sets that to None (never) unless the host's OPTIONS give a number, to
+    keep connection poolers that cannot hold prepared statements working; the performance
+    explanation (docs/explanation/performance.md) says when to give one. Same connection, same
+    transaction, Django's wrapper (query logging, ``execute_wrapper``) around it. None elsewhere
+    (psycopg 2, SQLite, the others): the caller takes Django's own cursor.
+    ``tests/services/test_sql_equivalence.py`` runs the statements through it, prepared and not."""
+    psycopg = sys.modules.get("psycopg") if connection.vendor == "postgresql" else None
+    if psycopg is None:
+        return None
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    if not isinstance(connection.connection, psycopg.Connection):
+        return None
+    with connection.wrap_database_errors:
+        raw = psycopg.Cursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
+def cursor_for(connection: BaseDatabaseWrapper) -> Any:  # the rule reads' (server_binding_cursor)
     return server_binding_cursor(connection) or connection.cursor()
 
 
@@ -235,6 +264,62 @@ def _fetch_row(alias: str, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(row)
 
 
+# -- the rule reads' rows, decoded into the facts the rules look at ------------------------------
+
+
+def from_db_datetime(value: Any) -> datetime | None:
+    """A datetime as the ORM would return it (SQLite hands back text for computed columns)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if settings.USE_TZ and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value  # type: ignore[no-any-return]
+
+
+CHECK_COLUMNS = 8
+SEND_COLUMNS = 13
+
+
+def check_facts(row: tuple[Any, ...], scope: Scope) -> CheckFacts:
+    status, verified_at, code_id, code_at, used, pending, block_count, block_oldest = row
+    counted = bool(scope.check_block)
+    return CheckFacts(
+        status=status,
+        verified_at=from_db_datetime(verified_at),
+        code_request_id=code_id,
+        code_sent_at=from_db_datetime(code_at),
+        attempts_on_code=used or 0,
+        pending=pending or 0,
+        ip_attempts=(block_count or 0) if counted else None,
+        ip_oldest=from_db_datetime(block_oldest) if counted else None,
+        address_missing=scope.address_missing,
+    )
+
+
+def send_facts(row: tuple[Any, ...], scope: Scope) -> SendFacts:
+    (status, verified_at, today, oldest, last, last_call, pending) = row[:7]
+    owner_sends, owner_oldest, block_sends, block_oldest, global_sends, global_oldest = row[7:]
+    return SendFacts(
+        status=status,
+        verified_at=from_db_datetime(verified_at),
+        sends_today=today or 0,
+        oldest_today=from_db_datetime(oldest),
+        last_send_at=from_db_datetime(last),
+        last_call_at=from_db_datetime(last_call),
+        pending=pending or 0,
+        owner_sends=(owner_sends or 0) if scope.owner_id is not None else None,
+        owner_oldest=from_db_datetime(owner_oldest),
+        block_sends=(block_sends or 0) if scope.send_block else None,
+        block_oldest=from_db_datetime(block_oldest),
+        global_sends=global_sends or 0,
+        global_oldest=from_db_datetime(global_oldest),
+        address_missing=scope.address_missing,
+        methods=scope.methods,
+    )
+
+
 def read_check_facts(
     reg: PhoneRegistration, scope: Scope, limits: Limits, now: datetime, *, exclude_pk: int | None = None
 ) -> CheckFacts:
@@ -242,7 +327,7 @@ def read_check_facts(
     alias = alias_for(VerificationAttempt)
     params = _check_params(reg.pk, scope.check_block, limits, now, exclude_pk, alias)
     row = _fetch_row(alias, _check_sql(alias, bool(scope.check_block), exclude_pk is not None), params)
-    return rows.check_facts(row, scope)
+    return check_facts(row, scope)
 
 
 def read_send_facts(
@@ -252,7 +337,7 @@ def read_send_facts(
     alias = alias_for(CodeRequest)
     params = _send_params(reg, scope, limits, now, exclude_pk, alias)
     sql = _send_sql(alias, scope.owner_id is not None, bool(scope.send_block), exclude_pk is not None)
-    return rows.send_facts(_fetch_row(alias, sql, params), scope)
+    return send_facts(_fetch_row(alias, sql, params), scope)
 
 
 def read_state_facts(
@@ -265,8 +350,8 @@ def read_state_facts(
         **_send_params(registration, scope, limits, now, None, alias),
     }
     sql = _state_sql(alias, bool(scope.check_block), scope.owner_id is not None, bool(scope.send_block))
-    row, split = _fetch_row(alias, sql, params), rows.CHECK_COLUMNS
-    return rows.check_facts(row[:split], scope), rows.send_facts(row[split:], scope)
+    row, split = _fetch_row(alias, sql, params), CHECK_COLUMNS
+    return check_facts(row[:split], scope), send_facts(row[split:], scope)
 
 
 def serialise(*, owner_id: int | None, block: str) -> None:

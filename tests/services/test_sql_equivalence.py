@@ -276,7 +276,7 @@ class SqlEqualsOrm(TestCase):
 
 class PreparedSqlEqualsOrm(TestCase):
     """The same, with every statement prepared at once (``prepare_threshold`` 0): what a host
-    that enables prepared statements runs (``services.cursors``), generic plans included."""
+    that enables prepared statements runs (``services.sql.server_binding_cursor``), generic plans included."""
 
     def setUp(self) -> None:
         connection.ensure_connection()
