@@ -113,7 +113,6 @@ bench: install
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/run.py
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/follow.py
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/cluster/run.py
-	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/metrics_scrape.py
 
 clean:
 	rm -rf $(VENV) .nox build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage test-output .cache docs/_build docs/_generated

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 
-from benchmarks.run import setup_django, teardown_django  # noqa: E402
+from benchmarks.common import setup_django, teardown_django  # noqa: E402
 
 TOKEN = "bench-metrics-token-0123456789abcdefghijklmnop"
 

@@ -137,7 +137,24 @@ def render(results: Row) -> str:
         from benchmarks.throughput import render_throughput
 
         render_throughput(results["throughput"], add)
+    if "metrics" in results:
+        render_metrics(results["metrics"], add)
     return "\n".join(lines)
+
+
+def render_metrics(metrics: Row, add: Callable[[str], None]) -> None:
+    if "skipped" in metrics:
+        add(f"### The metrics scrape: skipped ({metrics['skipped']})")
+        return
+    add(f"### The metrics scrape at {metrics['registrations']:,} registrations")
+    add("")
+    add("| queries | collector median | `metrics/` median |")
+    add("|---|---|---|")
+    add(
+        f"| {metrics['queries']} | {metrics['collector']['median_ms']} ms | "
+        f"{metrics['view']['median_ms']} ms |"
+    )
+    add("")
 
 
 def render_api(api: Row, add: Callable[[str], None]) -> None:

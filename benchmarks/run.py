@@ -128,6 +128,12 @@ def _throughput(run: Run) -> None:
     )
 
 
+def _metrics(run: Run) -> None:
+    from benchmarks.metrics_scrape import bench
+
+    run.results["metrics"] = bench(10_000 if run.quick else 100_000, 5 if run.quick else 21)
+
+
 #: The sections, in the order they run. ``check_code`` is the first part of ``overhead`` alone
 #: (``--only check_code``: seconds, not minutes); a full run runs the others.
 SECTIONS: dict[str, Section] = {
@@ -138,6 +144,7 @@ SECTIONS: dict[str, Section] = {
     "funnel": Section("the funnel page at scale", _funnel),
     "load": Section("customer pages under load", _load),
     "api": Section("the JSON API under load", _api),
+    "metrics": Section("the metrics scrape at 100,000 registrations", _metrics),
     "throughput": Section("status page and code submission at 5,000 and 500,000 attempts", _throughput),
 }
 
