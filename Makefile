@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+# What the demo runs (the package, its worker, the example project's settings), apart from the
+# test and development toolchain: a fresh clone serves sooner.
+DEMO_STAMP := $(VENV)/.installed-demo
 PYTEST := $(BIN)/python -m pytest
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 # axe-core (the accessibility engine the browser tests inject), pinned, from the npm registry;
@@ -20,6 +23,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,api]'
 	touch $(STAMP)
 
+# The test install has all of it: then only the stamp is written. Otherwise the demo's own
+# extra, and nothing else (no pip upgrade: the venv's pip installs an editable package).
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	if [ $(STAMP) -nt pyproject.toml ]; then :; else $(BIN)/python -m pip install --quiet -e '.[demo]'; fi
+	touch $(DEMO_STAMP)
+
 install: $(STAMP)
 
 $(AXE_JS):
@@ -34,7 +44,7 @@ axe: $(AXE_JS)
 ## demo: install, migrate, create the demo logins and data, serve on 127.0.0.1:$(PORT) with a
 ## background worker (the database backend's db_worker) beside it; Ctrl-C stops both.
 # DEBUG=1: the example project's DEBUG is off by default, and the sandbox needs it on (E010).
-demo: install
+demo: $(DEMO_STAMP)
 	cd example_project && DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py migrate --noinput
 	cd example_project && DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py demo_setup
 	cd example_project && { DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py db_worker --no-reload --interval 0.5 & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; DEBUG=1 PORT=$(PORT) ../$(BIN)/python manage.py runserver 127.0.0.1:$(PORT); }
