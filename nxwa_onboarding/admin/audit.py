@@ -91,11 +91,16 @@ class AuditInline(AuditTimesMixin, ReadOnlyMixin, AuditInlineBase):
     extra = 0
     max_num = 0
     can_delete = False
-    # Each row links to its own page, where the rest of the call is (IP, retry time, duration,
-    # HTTP status): the registration's page stays within the window.
-    show_change_link = True
+    show_change_link = False  # the time links to the row's page instead (``created``)
     ordering = ("-created_at", "-id")
     classes = ("nxwa-audit-inline",)
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj: CodeRequest | VerificationAttempt) -> SafeString | str:
+        """The time, linked to the row's own page, where the rest of the call is (retry time,
+        duration, HTTP status): the registration's page stays within the window."""
+        url = presenters.admin_url(self.admin_site, type(obj), "change", obj.pk)
+        return format_html('<a href="{}">{}</a>', url, presenters.audit_time(obj.created_at))
 
     @admin.display(description=_("outcome"))
     def outcome_badge(self, obj: Any) -> SafeString:

@@ -130,7 +130,7 @@ def test_the_webhook_list_formats_the_number(superuser: Any, nxcloud: FakeNXClou
     page = html(logged_in(superuser).get(reverse("admin:nxwa_onboarding_webhookdelivery_changelist")))
     assert "+86 137 0013 7000" in page
     assert "8613700137000" not in text_of(page)
-    assert columns(page) == ["received_at", "event", "phone", "outcome", "detail"]
+    assert columns(page) == ["received", "event", "phone", "outcome", "detail"]
 
 
 def test_the_registration_list_is_unchanged(staff: Any) -> None:
