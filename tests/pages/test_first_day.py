@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
 from django.template.loader import get_template
-from django.test import Client, override_settings
+from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -100,8 +101,12 @@ def test_the_app_ships_a_sign_in_page_in_its_look(client: Client, customer: Any)
 @override_settings(
     TEMPLATES=[{**settings.TEMPLATES[0], "DIRS": []}],
 )
-def test_the_sign_in_page_extends_without_a_host_template(customer: Any) -> None:
-    assert get_template("nxwa_onboarding/login.html").template.name == "nxwa_onboarding/login.html"
+def test_the_sign_in_page_comes_with_the_app(rf: RequestFactory) -> None:
+    """No template folder of the host's: the app's own page renders Django's login form."""
+    request = rf.get("/accounts/login/")
+    html = get_template("nxwa_onboarding/login.html").render({"form": AuthenticationForm(request)}, request)
+    assert 'id="id_password"' in html
+    assert 'class="nxwa-card nxwa-form"' in html
 
 
 def test_a_registered_number_shows_no_zone(signed_in: Client, nxcloud: FakeNXCloud) -> None:
