@@ -26,28 +26,39 @@ def zone_name(moment: datetime) -> str:
     return f"UTC{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
 
 
-def until_text(until: datetime | None, now: datetime | None = None) -> str:
-    """``in 42 seconds (at 10:35 UTC)`` / ``in 3 minutes (at 18:38 UTC+8)`` / ``""`` when there is
-    no time. The clock is in the current time zone and says which (``zone_name``)."""
+def relative_text(until: datetime | None, now: datetime | None = None) -> str:
+    """``in 42 seconds`` / ``in 3 minutes`` / ``in 2 hours`` / ``""`` when there is no time: how
+    long until ``until``, rounded up, with no clock and no zone (the customer pages' words)."""
     if until is None:
         return ""
     now = now or timezone.now()
     seconds = max(int((until - now).total_seconds()), 0)
-    clock = f"{time_format(timezone.localtime(until), 'H:i')} {zone_name(until)}"
     if seconds < 60:
-        span = ngettext("in %(n)d second", "in %(n)d seconds", seconds) % {"n": seconds}
-    elif seconds < 3600:
+        return ngettext("in %(n)d second", "in %(n)d seconds", seconds) % {"n": seconds}
+    if seconds < 3600:
         minutes = (seconds + 59) // 60
-        span = ngettext("in %(n)d minute", "in %(n)d minutes", minutes) % {"n": minutes}
-    else:
-        hours = (seconds + 3599) // 3600
-        span = ngettext("in %(n)d hour", "in %(n)d hours", hours) % {"n": hours}
-    return _("%(span)s (at %(clock)s)") % {"span": span, "clock": clock}
+        return ngettext("in %(n)d minute", "in %(n)d minutes", minutes) % {"n": minutes}
+    hours = (seconds + 3599) // 3600
+    return ngettext("in %(n)d hour", "in %(n)d hours", hours) % {"n": hours}
 
 
-def refusal_text(reason: str, until: datetime | None = None, now: datetime | None = None) -> str:
-    """Why a check or send was refused, and when it may be tried again, in plain words."""
-    when = until_text(until, now)
+def until_text(until: datetime | None, now: datetime | None = None) -> str:
+    """``in 42 seconds (at 10:35 UTC)`` / ``in 3 minutes (at 18:38 UTC+8)`` / ``""`` when there is
+    no time. The clock is in the current time zone and says which (``zone_name``): staff's and
+    the commands' words; customers get ``relative_text``."""
+    if until is None:
+        return ""
+    clock = f"{time_format(timezone.localtime(until), 'H:i')} {zone_name(until)}"
+    return _("%(span)s (at %(clock)s)") % {"span": relative_text(until, now), "clock": clock}
+
+
+def refusal_text(
+    reason: str, until: datetime | None = None, now: datetime | None = None, *, clock: bool = True
+) -> str:
+    """Why a check or send was refused, and when it may be tried again, in plain words.
+
+    ``clock=False``: the when as ``relative_text`` (no clock, no zone), for the customer pages."""
+    when = until_text(until, now) if clock else relative_text(until, now)
     texts = {
         RefusalReason.MALFORMED: _("Enter the code as digits, for example 123456 or 123-456."),
         RefusalReason.NO_CODE: _("No code has been sent to this number yet. Ask for a code first."),
@@ -93,6 +104,16 @@ def refusal_text(reason: str, until: datetime | None = None, now: datetime | Non
         else:
             text = join_sentences(text, _("You can try again %(when)s.") % {"when": when})
     return text
+
+
+def staff_refusal_text(reason: str, until: datetime | None = None, now: datetime | None = None) -> str:
+    """``refusal_text`` for staff's pages: where the customer's words tell the customer what to do
+    ("Ask for a new code"), what staff need to know instead."""
+    if reason == RefusalReason.EXPIRED:
+        return _("the current code has expired, so a new code has to be sent first.")
+    if reason == RefusalReason.TOO_MANY_ATTEMPTS:
+        return _("every try on the current code is used, so a new code has to be sent first.")
+    return refusal_text(reason, until, now)
 
 
 def join_sentences(first: str, second: str) -> str:

@@ -54,16 +54,22 @@ class RegistrationActionsMixin(RegistrationAdminBase):
         question: str,
         button: str,
         note: Callable[[PhoneRegistration], str],
+        acts: Callable[[PhoneRegistration], bool] | None = None,
+        nothing: str = "",
     ) -> TemplateResponse | None:
-        """Django's delete-confirmation pattern: None once confirmed, else the confirmation page."""
+        """Django's delete-confirmation pattern: None once confirmed, else the confirmation page.
+
+        ``acts``: whether the action would do anything for a row; when it would for none, the page
+        says ``nothing`` and offers only "Back" (no button that can only be refused)."""
         if request.POST.get("post") == "yes":
             return None
         rows = [(registration, note(registration)) for registration in queryset]
+        idle = acts is not None and not any(acts(registration) for registration in queryset)
         context = {
             **self.admin_site.each_context(request),
             "title": title,
-            "question": question,
-            "button": button,
+            "question": nothing if idle else question,
+            "button": "" if idle else button,
             "rows": rows,
             "queryset": queryset,
             "action": action,
@@ -81,10 +87,16 @@ class RegistrationActionsMixin(RegistrationAdminBase):
 
     # -- send a code -----------------------------------------------------------------------------
 
+    def _send_refusal(self, registration: PhoneRegistration) -> services.Refusal | None:
+        return services.get_state(registration, channel=Channel.ADMIN).send.refusal
+
+    def _would_send(self, registration: PhoneRegistration) -> bool:
+        return registration.status != Status.FAILED and self._send_refusal(registration) is None
+
     def _send_note(self, registration: PhoneRegistration) -> str:
         if registration.status == Status.FAILED:
             return failed_text(registration)
-        refusal = services.get_state(registration, channel=Channel.ADMIN).send.refusal
+        refusal = self._send_refusal(registration)
         if refusal is None:
             return gettext("will be sent")
         return gettext("will be refused: %(why)s") % {"why": refusal.message}
@@ -103,6 +115,10 @@ class RegistrationActionsMixin(RegistrationAdminBase):
             % {"method": label},
             button=gettext("Yes, send the codes"),
             note=self._send_note,
+            acts=self._would_send,
+            nothing=gettext(
+                "No code would be sent: every number below would be refused, for the reason given."
+            ),
         )
         if confirmation is not None:
             return confirmation

@@ -69,6 +69,19 @@ def timed(fields: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(shown.get(name, name) for name in fields)
 
 
+def outcome_with_reason(obj: CodeRequest | VerificationAttempt) -> SafeString:
+    """The outcome's badge, and under it a refusal's reason or NXCloud's result code when it was
+    not 0 (one column instead of three; the message is on the row's page)."""
+    shown = presenters.outcome_badge(obj)
+    if obj.refusal_reason:
+        why = str(obj.get_refusal_reason_display())
+    elif obj.result_code:
+        why = gettext("NXCloud %(code)s") % {"code": obj.result_code}
+    else:
+        return shown
+    return format_html('{}<br><span class="nxwa-quiet">{}</span>', shown, why)
+
+
 # -- on the registration's page ------------------------------------------------------------------
 
 
@@ -78,29 +91,34 @@ class AuditInline(AuditTimesMixin, ReadOnlyMixin, AuditInlineBase):
     extra = 0
     max_num = 0
     can_delete = False
-    show_change_link = False
+    show_change_link = False  # the time links to the row's page instead (``created``)
     ordering = ("-created_at", "-id")
     classes = ("nxwa-audit-inline",)
 
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj: CodeRequest | VerificationAttempt) -> SafeString | str:
+        """The time, linked to the row's own page, where the rest of the call is (retry time,
+        duration, HTTP status): the registration's page stays within the window."""
+        url = presenters.admin_url(self.admin_site, type(obj), "change", obj.pk)
+        return format_html('<a href="{}">{}</a>', url, presenters.audit_time(obj.created_at))
+
     @admin.display(description=_("outcome"))
     def outcome_badge(self, obj: Any) -> SafeString:
-        return presenters.outcome_badge(obj)
+        return outcome_with_reason(obj)
+
+    @admin.display(description=_("NXCloud's answer"))
+    def answer(self, obj: CodeRequest | VerificationAttempt) -> str:
+        if obj.result_code is None:
+            return presenters.EMPTY
+        return f"{obj.result_code} {obj.result_message}".strip()
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("user", "registration")
 
 
-#: What an inline row shows of a call after its time (and a send's method) and outcome.
-CALL_FIELDS = (
-    "refusal_reason",
-    "retry_after",
-    "channel",
-    "user",
-    "ip",
-    "result_code",
-    "result_message",
-    "duration_ms",
-)
+#: What an inline row shows of a call after its time (and a send's method) and outcome (with
+#: its refusal reason); the retry time, duration and HTTP status are on the row's own page.
+CALL_FIELDS = ("channel", "user", "ip", "answer")
 
 
 class CodeRequestInline(AuditInline):
@@ -182,7 +200,7 @@ class AuditAdmin(AuditTimesMixin, ReadOnlyMixin, PhoneSearchMixin, AuditAdminBas
 
     @admin.display(description=_("outcome"), ordering="outcome")
     def outcome_badge(self, obj: CodeRequest | VerificationAttempt) -> SafeString:
-        return presenters.outcome_badge(obj)
+        return outcome_with_reason(obj)
 
 
 AUDIT_FIELDS = (
@@ -203,16 +221,10 @@ AUDIT_FIELDS = (
 
 
 class VerificationAttemptAdmin(AuditAdmin):
-    list_display = (
-        "created",
-        "registration_link",
-        "outcome_badge",
-        "ip",
-        "user",
-        "channel",
-        "refusal_reason",
-        "result_code",
-    )
+    # The columns that tell one attempt from the next, within 1280 px beside the filters; the
+    # user, refusal reason, NXCloud's result code and the rest are on the attempt's page (the
+    # time links there) and in the filters.
+    list_display = ("created", "registration_link", "outcome_badge", "channel", "ip")
     list_filter = (
         "outcome",
         "channel",
@@ -226,17 +238,8 @@ class VerificationAttemptAdmin(AuditAdmin):
 
 
 class CodeRequestAdmin(AuditAdmin):
-    list_display = (
-        "created",
-        "registration_link",
-        "outcome_badge",
-        "method",
-        "ip",
-        "user",
-        "channel",
-        "refusal_reason",
-        "result_code",
-    )
+    # As the attempts list: the rest is on the request's page, one click away.
+    list_display = ("created", "registration_link", "outcome_badge", "method", "channel", "ip")
     list_filter = (
         "outcome",
         "method",

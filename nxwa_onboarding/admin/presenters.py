@@ -31,6 +31,7 @@ from ..texts import (
     is_configuration_failure,
     join_sentences,
     refusal_text,
+    staff_refusal_text,
     until_text,
 )
 
@@ -172,7 +173,9 @@ def check_summary_text(check: services.CheckState, *, with_refusal: bool = True)
             text += " " + gettext("It expires %(when)s.") % {"when": until_text(check.expires_at)}
         else:
             text += " " + gettext("It has expired.")
-    if check.refusal is not None and with_refusal:
+    # "It has expired" / "5 of 5 tries used" said why; the page's notice says what is refused.
+    said = (RefusalReason.EXPIRED, RefusalReason.TOO_MANY_ATTEMPTS)
+    if check.refusal is not None and with_refusal and check.refusal.reason not in said:
         text += " " + check.refusal.message
     return text
 
@@ -192,7 +195,8 @@ def refusal_notices(state: services.RegistrationState) -> list[str]:
     quiet = (RefusalReason.ALREADY_VERIFIED,)
     check, send = state.check.refusal, state.send.refusal
     if check is not None and check.reason not in quiet:
-        notices.append(gettext("Code checks are refused: %(why)s") % {"why": check.message})
+        why = staff_refusal_text(check.reason, check.until)
+        notices.append(gettext("Code checks are refused: %(why)s") % {"why": why})
     if send is not None and send.reason not in quiet:
         if check is not None and send.reason == check.reason:
             notices[-1:] = [gettext("Code checks and sends are refused: %(why)s") % {"why": send.message}]
@@ -253,7 +257,15 @@ def attention_text(obj: PhoneRegistration) -> str:
         PhoneRegistration.Status.CODE_SENT,
     ):
         return ""
-    since = timesince(obj.stuck_at)
+    # How long since what the words describe (the code sent, the number verified), not since
+    # the follower flagged it (that is STUCK_AFTER later, or whenever the follower next ran).
+    if obj.status == PhoneRegistration.Status.CODE_SENT:
+        event = obj.code_sent_at
+    elif obj.status == PhoneRegistration.Status.VERIFIED and obj.client_refusal:
+        event = obj.client_requested_at or obj.verified_at
+    else:
+        event = obj.verified_at
+    since = timesince(event or obj.stuck_at)
     if obj.status == PhoneRegistration.Status.CODE_SENT:
         return gettext("Needs attention (for %(since)s): a code was sent and nobody has typed one since.") % {
             "since": since

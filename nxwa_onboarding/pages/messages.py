@@ -58,7 +58,7 @@ def sent(request: HttpRequest, code_request: CodeRequest) -> None:
         messages.success(request, text % {"phone": code_request.registration.formatted_phone})
     elif outcome == CodeRequest.Outcome.REFUSED:
         refusal = services.Refusal(code_request.refusal_reason, code_request.retry_after)
-        messages.warning(request, _("No code was sent. %(why)s") % {"why": refusal.message})
+        messages.warning(request, _("No code was sent. %(why)s") % {"why": refusal.customer_message})
     elif outcome == CodeRequest.Outcome.UNKNOWN:
         messages.warning(
             request,
@@ -90,7 +90,7 @@ def attempted(request: HttpRequest, registration: PhoneRegistration, attempt: An
         messages.error(request, text)
     elif outcome == VerificationAttempt.Outcome.REFUSED:
         refusal = services.Refusal(attempt.refusal_reason, attempt.retry_after)
-        messages.warning(request, refusal.message)
+        messages.warning(request, refusal.customer_message)
     elif outcome == VerificationAttempt.Outcome.UNKNOWN:
         messages.warning(
             request,

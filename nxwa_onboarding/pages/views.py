@@ -40,7 +40,7 @@ from ..models import Channel, Method, PhoneRegistration, VerificationAttempt
 from ..nxcloud.exceptions import InvalidStateError
 from ..reports import safe_reports
 from ..services import policy
-from ..texts import refusal_text, until_text
+from ..texts import refusal_text, relative_text
 from ..unavailable import unavailable_when_database_down
 from . import messages as announce
 from .forms import CodeForm, SendCodeForm, StartForm
@@ -160,15 +160,17 @@ def _render_detail(
         "state": state,
         "code_out": code_out,
         "can_check": can_check,
-        "check_refusal": check.refusal.message if code_out and check.refusal else "",
+        "check_refusal": _check_refusal_text(check.refusal, send_wait) if code_out else "",
         "attempts_left": check.attempts_left,
         "tries_text": announce.tries_text(check.attempts_left),
-        "expires_text": until_text(check.expires_at, now) if can_check else "",
+        "expires_text": relative_text(check.expires_at, now) if can_check else "",
         "can_send": can_send,
         "send_wait": send_wait,
-        "send_when": until_text(send.refusal.until, now) if send_wait and send.refusal else "",
+        "send_when": relative_text(send.refusal.until, now) if send_wait and send.refusal else "",
         "send_wait_seconds": _seconds_until(send.refusal.until if send.refusal else None, now),
-        "send_blocked": (send.refusal.message if send.refusal and not send_wait and can_send else ""),
+        "send_blocked": (
+            send.refusal.customer_message if send.refusal and not send_wait and can_send else ""
+        ),
         # The SMS did not come: one voice call now, inside the SMS cooldown (VOICE_FALLBACK_AFTER).
         "call_instead": can_send and send.refusal is not None and send.can_call,
         "code_form": code_form or CodeForm(),
@@ -187,7 +189,17 @@ def _render_detail(
 def _setup_again(registration: PhoneRegistration, now: datetime) -> str:
     """When setup can be tried again, when Meta's registration budget for the number is spent."""
     until = services.health_view.setup_again_at(registration, now)
-    return refusal_text(RefusalReason.SETUP_LIMIT, until, now) if until is not None else ""
+    return refusal_text(RefusalReason.SETUP_LIMIT, until, now, clock=False) if until is not None else ""
+
+
+def _check_refusal_text(refusal: services.Refusal | None, send_wait: bool) -> str:
+    """Why the code cannot be checked. When the send button below says when a new code can be
+    asked for ("Available in 58 seconds"), the when is said there only, not twice."""
+    if refusal is None:
+        return ""
+    if send_wait:
+        return refusal_text(refusal.reason)
+    return refusal.customer_message
 
 
 def _seconds_until(until: datetime | None, now: datetime) -> int:

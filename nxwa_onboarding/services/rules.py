@@ -49,6 +49,11 @@ class Refusal:
     def message(self) -> str:
         return refusal_text(self.reason, self.until)
 
+    @property
+    def customer_message(self) -> str:
+        """The same words for a customer's page: when as "in 10 minutes", no clock, no zone."""
+        return refusal_text(self.reason, self.until, clock=False)
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -1,5 +1,6 @@
 """The deploy guide (docs/howto/deploy.md), executed: its marked blocks applied to a fresh
-``django-admin startproject`` on top of the installation guide's steps (docs/howto/install.md), its release commands run
+``django-admin startproject`` on top of the installation guide's steps (docs/howto/install.md),
+its release commands run
 (``check --deploy`` clean), its Procfile run by honcho (gunicorn, a ``db_worker``, the clock), and a
 merchant walked from start to registered against the sandbox, behind a pretend TLS proxy.
 
