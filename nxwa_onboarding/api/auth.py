@@ -15,7 +15,6 @@ an ownership filter is never ``owner IS NULL``.
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Callable
 from typing import Any
 
