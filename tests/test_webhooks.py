@@ -308,3 +308,19 @@ def test_staff_filter_registrations_on_account_state(
     assert "+86 139 0013 9000" not in page
     detail = client.get(f"/admin/nxwa_onboarding/phoneregistration/{banned.pk}/change/").content.decode()
     assert "Banned" in detail
+
+
+def test_an_event_dated_far_in_the_future_does_not_freeze_the_account_state(
+    nxcloud: FakeNXCloud, unsigned_app: Application
+) -> None:
+    registration = verified_under(nxcloud, unsigned_app, PHONE)
+    far = callbacks.account_event(PHONE, "DISABLED_UPDATE", "DISABLE", time=99999999999)
+    nxcloud.send_webhook(unsigned_app, far)
+    time.sleep(0.01)
+    genuine = callbacks.account_event(PHONE, "REINSTATE", "REINSTATE", time=int(time.time()) + 1)
+    nxcloud.send_webhook(unsigned_app, genuine)
+    registration.refresh_from_db()
+    assert registration.account_state == "active"
+    assert registration.account_event_at is not None
+    assert registration.account_event_at.year < 2100
+    assert [delivery.outcome for delivery in WebhookDelivery.objects.order_by("pk")] == ["applied", "applied"]
