@@ -133,6 +133,18 @@ class PhoneRegistration(models.Model):
         blank=True,
         help_text=_("Set before phoneList is read for this number: one refresh at a time."),
     )
+    polled_at = models.DateTimeField(
+        _("last polled at"),
+        null=True,
+        blank=True,
+        help_text=_("A status poll's work (nudging the follower) is done at most once per interval."),
+    )
+    setup_retried_at = models.DateTimeField(
+        _("client setup retried at"),
+        null=True,
+        blank=True,
+        help_text=_("A poll enqueued the WhatsApp client's setup again: at most once per stale period."),
+    )
     registered_elsewhere_at = models.DateTimeField(
         _("registered outside this app"),
         null=True,

@@ -28,7 +28,7 @@ from .choices import RegistrationStatus
 from .conf import conf
 from .exceptions import InvalidStateError, NXCloudConfigurationError, OnboardingError
 from .models import PhoneRegistration
-from .services import follow
+from .services import follow, polls
 from .taskapi import Task, task, task_backends
 
 logger = logging.getLogger(__name__)
@@ -141,15 +141,19 @@ def keep_going(registration: PhoneRegistration) -> None:
     """What a status poll does (the customer page's and the API's): never call NXCloud; make
     sure the work that moves the number on is under way. A verified number whose creation task
     was lost (a worker died, the queue was down) gets it enqueued again (the claim makes a second
-    run harmless); the application's follower is nudged."""
+    run harmless); the application's follower is nudged. Each at most once per period for the
+    registration, however often it is polled (``services.polls``)."""
     if not follow.is_followed(registration):
         return  # nothing to move on (or NXCloud refused its client: staff decide)
+    if not polls.claim_poll(registration):
+        return  # polled within the interval: the database's answer is all this poll gets
     if (
         registration.status == RegistrationStatus.VERIFIED
         and registration.client_requested_at is None
         and registration.verified_at is not None
         and registration.verified_at < timezone.now() - services.stale_after()
         and queues_later()
+        and polls.claim_setup_retry(registration)
     ):
         client_after_commit(registration)
     nudge(follow.app_key_of(registration))

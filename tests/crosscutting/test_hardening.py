@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
-from django.test import Client, override_settings
+import time_machine
+from django.test import Client, TestCase, override_settings
+from django.utils import timezone
 
-from nxwa_onboarding import services
+from nxwa_onboarding import services, tasks
 from nxwa_onboarding.api import auth
 from nxwa_onboarding.models import PhoneRegistration
+from nxwa_onboarding.taskapi import task_backends
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.helpers.api_token_strings import TOKEN
+from tests.helpers.pages import url
+
+DUMMY = {"default": {"BACKEND": f"{task_backends.__class__.__module__}.backends.dummy.DummyBackend"}}
 
 PHONE = "+86 138 0013 8000"
 
@@ -52,3 +62,68 @@ def test_a_token_class_returning_the_token_makes_no_caller_nobody(
     assert len(errors) == 1  # the host is told once, naming the setting
     assert "API_AUTHENTICATION" in errors[0].getMessage()
     assert TOKEN not in caplog.text
+
+
+# -- 2. a status poll never multiplies client setups -------------------------------------------
+
+
+@pytest.fixture
+def queue(settings: Any) -> Iterator[Any]:
+    """A backend that runs nothing by itself: what a worker would run is in ``.results``."""
+    settings.TASKS = DUMMY
+    backend: Any = task_backends["default"]
+    backend.clear()
+    yield backend
+    backend.clear()
+
+
+def work(queue: Any) -> None:
+    """A worker: runs every set_up_client enqueued so far."""
+    for result in [r for r in queue.results if r.task.name == "set_up_client"]:
+        queue.results.remove(result)
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            result.task.call(*result.args, **result.kwargs)
+
+
+@pytest.mark.django_db
+def test_polls_never_multiply_client_setups_that_fail_on_our_configuration(
+    client: Client, customer: Any, nxcloud: FakeNXCloud, queue: Any
+) -> None:
+    client.force_login(customer)
+    start = timezone.now()
+    registration = services.create_registration(PHONE, owner=customer)
+    PhoneRegistration.objects.filter(pk=registration.pk).update(
+        status=PhoneRegistration.Status.VERIFIED, verified_at=start - timedelta(hours=1)
+    )
+    nxcloud.mark_verified(registration.phone_number)
+    nxcloud.fail("createClient", 1003, times=10_000)  # our credentials: every setup fails
+    polls, every = 350, 2.5  # the documented interval, respected
+    for n in range(polls):
+        with time_machine.travel(start + timedelta(seconds=every * n), tick=False):
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                assert client.post(url("refresh", registration)).status_code == 302
+            work(queue)
+    made = len(nxcloud.calls_to("createClient"))
+    window = services.stale_after().total_seconds()
+    assert made <= math.ceil(polls * every / window) + 1, made
+
+
+@pytest.mark.django_db
+def test_polls_faster_than_the_documented_interval_do_the_work_once(
+    client: Client, customer: Any, nxcloud: FakeNXCloud, queue: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.force_login(customer)
+    registration = services.create_registration(PHONE, owner=customer)
+    PhoneRegistration.objects.filter(pk=registration.pk).update(
+        status=PhoneRegistration.Status.CLIENT_CREATED, verified_at=timezone.now()
+    )
+    nudged: list[str] = []
+    monkeypatch.setattr(tasks, "nudge", lambda app_key, first_step_at=None: nudged.append(app_key))
+    now = timezone.now()
+    with time_machine.travel(now, tick=False):
+        for _poll in range(50):
+            assert client.post(url("refresh", registration)).status_code == 302
+    assert len(nudged) == 1
+    with time_machine.travel(now + timedelta(seconds=2.1), tick=False):
+        client.post(url("refresh", registration))
+    assert len(nudged) == 2
