@@ -5,8 +5,9 @@ raised: E000 not a dict, E001/E002 credentials, E003 SIGN_ALGORITHM, E004/W001 B
 E005 TIMEOUT, E006 rule limits, E007 SANDBOX_REGISTER_STEPS, E008 SANDBOX_ALLOW_WITHOUT_DEBUG,
 E009 APP_KEY, E011 CLIENT_IP, E012 ALLOWED_REGIONS / DEFAULT_REGION,
 E013 API_AUTHENTICATION, E014/W003 WEBHOOK_BASE_URL, E015 APPLICATION_FOR_OWNER,
-E016 FOLLOW_BACKOFF, E017 STUCK_AFTER, E018 TASK_BACKEND, W002 unknown key (E010 is the
-sandbox's own check).
+E016 FOLLOW_BACKOFF, E017 STUCK_AFTER, E018 TASK_BACKEND, E110 MAX_FAILED_CALLS_PER_HOUR /
+BREAKER_FAILURES / BREAKER_WINDOW, E111 MAX_LIST_BYTES / MAX_LIST_ITEMS, W002 unknown key (E010
+is the sandbox's own check).
 """
 
 from __future__ import annotations
@@ -231,6 +232,14 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     ),
     "STUCK_AFTER": (is_positive_integer, "a positive integer (seconds)", "nxwa_onboarding.E017"),
     "TASK_BACKEND": (is_task_backend, "the name of a backend in TASKS", "nxwa_onboarding.E018"),
+    **{
+        key: (is_positive_integer, "a positive integer", "nxwa_onboarding.E110")
+        for key in ("MAX_FAILED_CALLS_PER_HOUR", "BREAKER_FAILURES", "BREAKER_WINDOW")
+    },
+    **{
+        key: (is_positive_integer, "a positive integer", "nxwa_onboarding.E111")
+        for key in ("MAX_LIST_BYTES", "MAX_LIST_ITEMS")
+    },
 }
 
 

@@ -39,6 +39,8 @@ class RefusalReason(models.TextChoices):
     NO_ADDRESS = "no_address", _("The request's address is unknown")
     LANDLINE_SMS = "landline_sms", _("A landline cannot receive SMS")
     NUMBER_POLICY = "number_policy", _("This kind of number cannot be used")
+    FAILURE_LIMIT = "failure_limit", _("Too many calls failed")
+    PAUSED = "paused", _("Calls to NXCloud are paused")
 
 
 class RegistrationStatus(models.TextChoices):

@@ -32,12 +32,14 @@ from .choices import (
     SendOutcome,
 )
 from .follow_models import FollowState
+from .hardening_models import CallHold
 from .phone import format_phone, normalize_phone
 from .texts import refusal_text
 
 __all__ = [
     "AccountState",
     "Application",
+    "CallHold",
     "CallRecord",
     "Channel",
     "CodeRequest",

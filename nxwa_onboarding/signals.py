@@ -14,6 +14,9 @@ delivery and the registration's change are committed, with ``registration``, ``d
 ``messaging_limit``) and ``display_name_decided`` (also ``decision`` and ``requested_name``).
 ``registration_stuck`` is sent once when a registration is marked as needing attention
 (``stuck_at``: in progress, or a code out with no attempt, for longer than STUCK_AFTER).
+``calls_paused`` is sent once per trip of the breaker (``services.breaker``: BREAKER_FAILURES
+configuration failures within BREAKER_WINDOW), with ``sender=CallHold``, ``until`` and
+``failures``.
 """
 
 from __future__ import annotations
@@ -30,3 +33,4 @@ account_updated = Signal()
 quality_updated = Signal()
 display_name_decided = Signal()
 registration_stuck = Signal()
+calls_paused = Signal()

@@ -73,6 +73,14 @@ def refusal_text(reason: str, until: datetime | None = None, now: datetime | Non
             "This looks like a landline: landlines can't receive SMS, so choose a voice call."
         ),
         RefusalReason.NUMBER_POLICY: _("Codes cannot be sent to this kind of number."),
+        RefusalReason.FAILURE_LIMIT: _(
+            "WhatsApp's verification service could not be used for your last tries. Our team "
+            "has been told; nothing was used up."
+        ),
+        RefusalReason.PAUSED: _(
+            "We have paused calls to WhatsApp's verification service because of a problem on our "
+            "side. Our team has been told; nothing was used up."
+        ),
     }
     text = str(texts.get(reason, _("Refused.")))  # type: ignore[call-overload]
     if when:

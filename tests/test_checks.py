@@ -122,6 +122,11 @@ def test_the_check_is_registered() -> None:
 
 EVERY_KEY = {
     **VALID,
+    "MAX_FAILED_CALLS_PER_HOUR": 10,
+    "BREAKER_FAILURES": 20,
+    "BREAKER_WINDOW": 300,
+    "MAX_LIST_BYTES": 1_000_000,
+    "MAX_LIST_ITEMS": 500,
     "SIGN_ALGORITHM": "sha256",
     "TIMEOUT": (2, 8),
     "APP_KEY": "app-key",
@@ -226,6 +231,16 @@ BAD = [
     ],
     *[("STUCK_AFTER", value, "nxwa_onboarding.E017") for value in NOT_POSITIVE_INTEGERS],
     *[("TASK_BACKEND", value, "nxwa_onboarding.E018") for value in ["", None, 1, ["default"]]],
+    *[
+        (key, value, "nxwa_onboarding.E110")
+        for key in ("MAX_FAILED_CALLS_PER_HOUR", "BREAKER_FAILURES", "BREAKER_WINDOW")
+        for value in NOT_POSITIVE_INTEGERS
+    ],
+    *[
+        (key, value, "nxwa_onboarding.E111")
+        for key in ("MAX_LIST_BYTES", "MAX_LIST_ITEMS")
+        for value in NOT_POSITIVE_INTEGERS
+    ],
 ]
 
 

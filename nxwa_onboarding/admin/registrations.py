@@ -22,6 +22,7 @@ from ..conf import conf
 from ..models import Channel, CodeRequest, PhoneRegistration, RefusalReason, VerificationAttempt
 from . import presenters
 from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAttemptInline
+from .breaker import BreakerMixin
 from .check_code import CheckCodeMixin
 from .closing import CloseActionMixin
 from .forms import AddRegistrationForm
@@ -107,6 +108,7 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 
 
 class PhoneRegistrationAdmin(
+    BreakerMixin,
     FunnelMixin,
     PageActionsMixin,
     CloseActionMixin,
@@ -319,7 +321,10 @@ class PhoneRegistrationAdmin(
         return presenters.send_summary_text(self._state(obj).send)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        """Staff are told when the installation's daily limit of codes refuses every send."""
+        """Staff are told when the installation's daily limit of codes refuses every send, and
+        while the breaker pauses every call."""
+        if request.method == "GET":
+            self.breaker_banner(request)
         if request.method == "GET" and services.sends_suspended():
             self.message_user(
                 request,

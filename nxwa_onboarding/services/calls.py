@@ -34,6 +34,7 @@ from ..exceptions import (
     TransportError,
 )
 from ..models import CallRecord
+from . import breaker
 from .rules import Refusal
 from .sql import alias_for, update_row
 
@@ -112,16 +113,10 @@ class CallResult:
 def classify(err: Exception, duration_ms: int) -> CallResult:
     """The row's outcome for a call that raised ``err`` (never raises)."""
     failure = failure_of(err)
+    # A configuration failure is logged by ``breaker.after_failure``: an ERROR once per window.
     if isinstance(err, NXCloudConfigurationError):
-        logger.error("nxwa_onboarding is not configured: %s", err)
         return CallResult(AttemptOutcome.FAILED, None, str(err)[:500], None, duration_ms, failure, err)
     if isinstance(err, NXCloudError):
-        if failure:
-            logger.error(
-                "NXCloud refused our request (%s %s): a configuration problem, not the customer's",
-                err.action,
-                err.code,
-            )
         outcome = AttemptOutcome.FAILED if failure else AttemptOutcome.REJECTED
         return CallResult(outcome, err.code, err.message[:500], err.http_status, duration_ms, failure, err)
     if isinstance(err, TransportError):
@@ -299,6 +294,10 @@ def record_call(
         with transaction.atomic(using=alias):
             row = model._default_manager.create(**base, **(insert or {}))
             verdict = rules(row, now)
+            if verdict.refusal is None:
+                held = breaker.refusal(base, now)  # failure budgets spent, or the breaker open
+                if held is not None:
+                    verdict = Verdict(held, verdict.fields)
             if verdict.refusal is not None:
                 raise _Refused(verdict)
     except IntegrityError:
@@ -312,4 +311,6 @@ def record_call(
     with transaction.atomic(using=alias, savepoint=False):
         finish(model, row, result, **verdict.fields)
         on_finish(row, result, verdict.fields)
+    if result.outcome == AttemptOutcome.FAILED:
+        breaker.after_failure(base, result.failure, result.error)
     return Recorded(row, result)

@@ -9,10 +9,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import signals
-from ..choices import RegistrationStatus
+from ..choices import RefusalReason, RegistrationStatus
 from ..exceptions import InvalidStateError, NXCloudConfigurationError, NXCloudError, TransportError
 from ..models import PhoneRegistration
-from . import calls, status
+from ..texts import refusal_text
+from . import breaker, calls, status
 from .calls import UserLike, real_user
 
 logger = logging.getLogger("nxwa_onboarding.services")
@@ -55,6 +56,9 @@ def create_client(
         return registration
     if registration.status != Status.VERIFIED:
         raise InvalidStateError(_("The number must be verified before its WhatsApp client is created."))
+    paused = breaker.paused()
+    if paused is not None:  # the breaker: no call to NXCloud for anyone until it closes
+        raise InvalidStateError(refusal_text(RefusalReason.PAUSED, paused.until))
     now = timezone.now()
     claim = registration.client_requested_at
     lost = claim is not None and claim < now - calls.stale_after()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -19,13 +20,18 @@ import time_machine
 from django.test import Client, TestCase, override_settings
 from django.utils import timezone
 
-from nxwa_onboarding import services, tasks
+from nxwa_onboarding import services, signals, tasks
 from nxwa_onboarding.api import auth
-from nxwa_onboarding.models import PhoneRegistration
+from nxwa_onboarding.choices import Channel, RefusalReason
+from nxwa_onboarding.conf import conf
+from nxwa_onboarding.models import PhoneRegistration, VerificationAttempt
+from nxwa_onboarding.services import breaker
 from nxwa_onboarding.taskapi import task_backends
 from nxwa_onboarding.testing import FakeNXCloud
+from nxwa_onboarding.texts import refusal_text
 from tests.helpers.api_token_strings import TOKEN
 from tests.helpers.pages import url
+from tests.helpers.services import caught
 
 DUMMY = {"default": {"BACKEND": f"{task_backends.__class__.__module__}.backends.dummy.DummyBackend"}}
 
@@ -127,3 +133,80 @@ def test_polls_faster_than_the_documented_interval_do_the_work_once(
     with time_machine.travel(now + timedelta(seconds=2.1), tick=False):
         client.post(url("refresh", registration))
     assert len(nudged) == 2
+
+
+# -- 3. failed calls count ---------------------------------------------------------------------
+
+
+def code_out(nxcloud: FakeNXCloud, phone: str, owner: Any, ip: str = "203.0.113.9") -> PhoneRegistration:
+    registration = services.create_registration(phone, owner=owner, channel=Channel.CUSTOMER)
+    services.request_code(registration, channel=Channel.CUSTOMER, ip=ip)
+    return registration
+
+
+@pytest.mark.django_db
+def test_failed_checks_count_against_the_budget_and_log_once(
+    nxcloud: FakeNXCloud, customer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    registration = code_out(nxcloud, PHONE, customer)
+    nxcloud.fail("checkCode", 1003, times=1000)  # our signature: every check fails, not theirs
+    caplog.set_level(logging.INFO)
+    outcomes = Counter(
+        services.check_code(registration, "123456", channel=Channel.CUSTOMER, ip="203.0.113.9").outcome
+        for _try in range(100)
+    )
+    made = len(nxcloud.calls_to("checkCode"))
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert made == conf.MAX_FAILED_CALLS_PER_HOUR, made
+    assert outcomes["refused"] == 100 - made
+    assert len(errors) == 1, [record.getMessage() for record in errors]
+    assert "checkCode 1003" in errors[0].getMessage()
+    refused = VerificationAttempt.objects.filter(outcome="refused").first()
+    assert refused is not None
+    assert refused.refusal_reason == RefusalReason.FAILURE_LIMIT
+    assert refused.retry_after is not None
+
+
+@pytest.mark.django_db
+def test_the_breaker_stops_every_call_tells_staff_once_and_lifts(
+    nxcloud: FakeNXCloud, caplog: pytest.LogCaptureFixture, django_user_model: Any
+) -> None:
+    owners = [django_user_model.objects.create_user(f"merchant{n}") for n in range(30)]
+    registrations = [
+        code_out(nxcloud, f"+86 138 0013 80{n:02d}", owner, ip=f"198.51.100.{n}")
+        for n, owner in enumerate(owners)
+    ]
+    nxcloud.fail("checkCode", 1003, times=1000)
+    with caught(signals.calls_paused) as paused:
+        for n, registration in enumerate(registrations):  # each customer tries once, from anywhere
+            services.check_code(registration, "123456", channel=Channel.CUSTOMER, ip=f"198.51.100.{n}")
+    made = len(nxcloud.calls_to("checkCode"))
+    assert made == conf.BREAKER_FAILURES
+    assert len(paused) == 1
+    assert paused[0]["failures"] == conf.BREAKER_FAILURES
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 2, errors  # the first failure, and the trip with its count
+    assert f"{conf.BREAKER_FAILURES} configuration failures" in errors[1]
+    last = VerificationAttempt.objects.filter(outcome="refused").last()
+    assert last is not None
+    assert last.refusal_reason == RefusalReason.PAUSED
+    assert "paused" in refusal_text(RefusalReason.PAUSED)
+    # Staff see it once they look, and close it.
+    staff = django_user_model.objects.create_superuser("boss", password="pw")
+    client = Client()
+    client.force_login(staff)
+    page = client.get("/admin/nxwa_onboarding/phoneregistration/").content.decode()
+    assert "Calls to NXCloud are paused" in page
+    assert client.post("/admin/nxwa_onboarding/phoneregistration/resume-calls/").status_code == 302
+    assert breaker.paused() is None
+    nxcloud.failures.clear()
+    attempt = services.check_code(registrations[-1], "123456", channel=Channel.CUSTOMER, ip="192.0.2.1")
+    assert attempt.outcome == "rejected"  # a call was made again
+    # A new trip lifts by itself once its window is over.
+    nxcloud.fail("checkCode", 1003, times=1000)
+    for n, registration in enumerate(registrations[:25]):
+        services.check_code(registration, "123456", channel=Channel.CUSTOMER, ip=f"192.0.2.{n + 2}")
+    assert breaker.paused() is not None
+    later = timezone.now() + timedelta(seconds=conf.BREAKER_WINDOW + 1)
+    with time_machine.travel(later, tick=False):
+        assert breaker.paused() is None
