@@ -39,6 +39,7 @@ LIMITS = (
     RefusalReason.OWNER_LIMIT,
     RefusalReason.IP_SEND_LIMIT,
     RefusalReason.GLOBAL_LIMIT,
+    RefusalReason.FAILURE_LIMIT,
 )
 #: Every other refusal is 409 (the registration's state does not allow it now), but these.
 REFUSAL_STATUS: dict[str, int] = {
@@ -46,6 +47,7 @@ REFUSAL_STATUS: dict[str, int] = {
     RefusalReason.MALFORMED: 422,
     RefusalReason.LANDLINE_SMS: 422,
     RefusalReason.NO_ADDRESS: 400,
+    RefusalReason.PAUSED: 503,  # ours, like a configuration failure; ``retry_at`` says when
 }
 #: When a limit gives no end (it always should), or NXCloud is unreachable: "in a minute".
 DEFAULT_RETRY_SECONDS = 60
