@@ -231,13 +231,14 @@ class Settings:
 
     @property
     def MAX_LIST_BYTES(self) -> int:
-        """Bytes of a phoneList or getPhone answer read at most; a longer one is an error."""
-        return self._int("MAX_LIST_BYTES", 16 * 1024 * 1024)
+        """Bytes of a phoneList or getPhone answer read at most (about 250 a number); a longer
+        one is an error."""
+        return self._int("MAX_LIST_BYTES", 32 * 1024 * 1024)
 
     @property
     def MAX_LIST_ITEMS(self) -> int:
         """Items of a phoneList answer read at most; the rest are skipped (logged once)."""
-        return self._int("MAX_LIST_ITEMS", 10_000)
+        return self._int("MAX_LIST_ITEMS", 150_000)
 
 
 #: Every key ``NXWA_ONBOARDING`` may hold: the public properties above.

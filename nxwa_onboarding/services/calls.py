@@ -34,6 +34,7 @@ from ..exceptions import (
     TransportError,
 )
 from ..models import CallRecord
+from ..transport import answer_deadline
 from . import breaker
 from .rules import Refusal
 from .sql import alias_for, update_row
@@ -74,9 +75,12 @@ def get_client() -> NXCloudClient:
 
 
 def stale_after() -> timedelta:
-    """How long a call can possibly take (all tries, timeouts and backoffs) plus a margin."""
+    """How long a call can possibly take (all tries, timeouts and backoffs, and the longest
+    an answer's body may take to arrive: ``transport.answer_deadline``) plus a margin: the
+    claims' and the follower's lease's length."""
     connect, read = conf.TIMEOUT
-    worst = 3 * connect + sum(CONNECT_RETRY_BACKOFF) + 2 * (connect + read)
+    answer = answer_deadline(conf.TIMEOUT)
+    worst = 3 * connect + sum(CONNECT_RETRY_BACKOFF) + 2 * (connect + read + answer)
     return timedelta(seconds=worst + 60)
 
 

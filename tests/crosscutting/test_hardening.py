@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,10 +18,12 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.test import Client, TestCase, override_settings
 from django.utils import timezone
 
-from nxwa_onboarding import services, signals, tasks
+from nxwa_onboarding import client as client_module
+from nxwa_onboarding import services, signals, tasks, transport
 from nxwa_onboarding.api import auth
 from nxwa_onboarding.choices import Channel, RefusalReason
 from nxwa_onboarding.conf import conf
@@ -210,3 +213,60 @@ def test_the_breaker_stops_every_call_tells_staff_once_and_lifts(
     later = timezone.now() + timedelta(seconds=conf.BREAKER_WINDOW + 1)
     with time_machine.travel(later, tick=False):
         assert breaker.paused() is None
+
+
+# -- 5. a hostile phoneList costs little --------------------------------------------------------
+
+
+def junk_list(items: int) -> str:
+    """A phoneList answer of ``items`` empty objects, then one real number."""
+    real = '{"display_phone_number": "+86 138 0013 8000", "register_status": 5, "status": "CONNECTED"}'
+    return '{"code": 0, "message": "ok", "data": [' + "{}," * items + real + "]}"
+
+
+@pytest.mark.django_db
+def test_a_hostile_phone_list_is_read_incrementally_and_logged_once(
+    nxcloud: FakeNXCloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    registration = services.create_registration(PHONE)
+    PhoneRegistration.objects.filter(pk=registration.pk).update(
+        status=PhoneRegistration.Status.CLIENT_CREATED, verified_at=timezone.now()
+    )
+    registration.refresh_from_db()
+    body = junk_list(2_000_000)  # 6 MB of {}
+    nxcloud.fail("phoneList", body=body)
+    caplog.set_level(logging.INFO)
+    tracemalloc.start()
+    try:
+        services.refresh_status(registration, appkey="test-app-key")
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    lines = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert len(lines) <= 1, len(lines)
+    assert peak < 3 * len(body), peak  # the body and its copy, never millions of objects
+    assert any("skipped" in record.getMessage() for record in lines)
+    # More items than MAX_LIST_ITEMS: the rest are left unread, counted in the same one line.
+    caplog.clear()
+    with override_settings(NXWA_ONBOARDING={**settings.NXWA_ONBOARDING, "MAX_LIST_ITEMS": 3}):
+        nxcloud.fail(
+            "phoneList", body='{"code": 0, "data": [' + ",".join(['{"display_phone_number": "1"}'] * 5) + "]}"
+        )
+        services.refresh_status(registration, appkey="test-app-key")
+    messages = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    assert len(messages) == 1
+    assert "2 beyond MAX_LIST_ITEMS" in messages[0]
+
+
+def test_the_list_caps_are_settings_with_a_lower_default() -> None:
+    assert conf.MAX_LIST_BYTES == 32 * 1024 * 1024  # was 256 MB
+    with override_settings(NXWA_ONBOARDING={**settings.NXWA_ONBOARDING, "MAX_LIST_BYTES": 1000}):
+        assert client_module.answer_limit("phoneList") == 1000
+        assert client_module.answer_limit("getPhone") == 1000
+        assert client_module.answer_limit("getCode") == client_module.MAX_ANSWER_BYTES
+
+
+def test_the_followers_lease_outlives_the_longest_read() -> None:
+    connect, _read = conf.TIMEOUT
+    longest = 3 * connect + 2 * (connect + transport.answer_deadline(conf.TIMEOUT))
+    assert services.stale_after().total_seconds() > longest
