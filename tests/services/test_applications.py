@@ -230,3 +230,16 @@ def test_admin_add_existing(nxcloud: FakeNXCloud, superuser: Any, client: Client
         "/admin/nxwa_onboarding/application/add-existing/", {"name": "Bad", "app_key": "nope"}
     )
     assert "no application with this app key" in again.content.decode()
+
+
+def test_create_app_answering_with_our_own_app_key_is_not_stored() -> None:
+    """createApp answering with the default application's key (APP_KEY) would shadow it: every
+    lookup by that key would find the new row. The key is refused, the row kept as unknown."""
+    with responses.RequestsMock() as rsps:
+        answer(rsps, "createApp", data={"app_id": 7, "app_name": "Echo", "app_key": "test-app-key"})
+        application = services.create_application("Echo")
+    application.refresh_from_db()
+    assert application.app_key == ""
+    assert application.outcome == "unknown"
+    assert "another application" in application.result_message
+    assert Application.objects.filter(app_key="test-app-key").count() == 0
