@@ -219,6 +219,10 @@ class PhoneRegistration(models.Model):
             ("close_registration", _("Can close registrations")),
         ]
 
+    #: Set by ``services.create_registration``: this registration released an unverified hold
+    #: on its number (not stored; the doors tell the merchant, ``texts.taken_over_text``).
+    took_over = False
+
     def __str__(self) -> str:
         return self.formatted_phone
 

@@ -173,3 +173,19 @@ def code_rejected_text(attempts_left: int, can_send_now: bool) -> str:
     if can_send_now:
         return _("That code was not accepted, and it was the last try for this code. Ask for a new one.")
     return _("That code was not accepted, and it was the last try for this code.")
+
+
+def taken_over_text() -> str:
+    """For the merchant whose new registration released a hold on their number."""
+    return _(
+        "Someone had started onboarding this number but never verified it, so their hold has "
+        "ended and the number is yours to verify."
+    )
+
+
+def renewal_text() -> str:
+    """For the owner of an expired hold who tries to register the number again."""
+    return _(
+        "You already started onboarding this number and did not verify it in time. Continue "
+        "with that registration (ask for a new code there), or ask our team for help."
+    )

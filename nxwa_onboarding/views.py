@@ -38,7 +38,7 @@ from .addresses import client_ip
 from .forms import CodeForm, SendCodeForm, StartForm
 from .models import Channel, Method, PhoneRegistration, VerificationAttempt
 from .reports import safe_reports
-from .texts import join_sentences, until_text
+from .texts import join_sentences, renewal_text, taken_over_text, until_text
 from .unavailable import unavailable_when_database_down
 
 logger = logging.getLogger(__name__)
@@ -92,10 +92,11 @@ def start(request: HttpRequest) -> HttpResponse:
                     channel=CHANNEL,
                 )
             except ValidationError as err:
-                if err.code == "duplicate":
+                if err.code in ("duplicate", "renewal"):
                     own = PhoneRegistration.objects.open_for(digits).filter(owner_id=request.user.pk).first()
                     if own is not None:
-                        messages.info(request, _("You are already onboarding this number: here it is."))
+                        mine = _("You are already onboarding this number: here it is.")
+                        messages.info(request, renewal_text() if err.code == "renewal" else mine)
                         return redirect(own)
                     # No more than "it is taken" (not whose, not since when), and what to do.
                     err = ValidationError(
@@ -110,6 +111,8 @@ def start(request: HttpRequest) -> HttpResponse:
                     )
                 form.add_error("phone_number", err)
             else:
+                if registration.took_over:
+                    messages.info(request, taken_over_text())
                 announce.sent(request, registration.code_requests.latest())
                 return redirect(registration)
     else:

@@ -113,7 +113,7 @@ def create_registration(request: HttpRequest, payload: StartIn) -> Any:
     try:
         registration = services.create_registration(data["phone_number"], owner=user, user=user)
     except ValidationError as err:
-        if err.code == "duplicate":
+        if err.code in ("duplicate", "renewal"):  # renewal: their own expired hold, to continue
             own = (
                 PhoneRegistration.objects.filter(owner_id=user.pk, phone_number=data["phone_number"])
                 .exclude(status=Status.FAILED)

@@ -19,6 +19,7 @@ from ..choices import UNVERIFIED_STATES, Channel, Method, RefusalReason, Registr
 from ..conf import conf
 from ..models import Application, CodeRequest, PhoneRegistration
 from ..phone import normalize_phone
+from ..texts import renewal_text
 from . import calls, sql
 from .applications import assign_application
 from .calls import CallResult, UserLike, Verdict, real_user
@@ -56,17 +57,41 @@ def _open_limit(owner: Any, now: datetime) -> None:
         )
 
 
-def _release_if_expired(digits: str, now: datetime) -> bool:
+#: Sends that may have put a code in the merchant's hands, or still may: a hold stands on one.
+HOLDING_SENDS = (SendOutcome.SENT, SendOutcome.UNKNOWN, SendOutcome.PENDING)
+
+
+class Renewal(Exception):
+    """The number's expired hold is the newcomer's own: they continue it, not renew it."""
+
+
+def _holds_nothing(holder: PhoneRegistration, now: datetime) -> bool:
+    """An unverified registration whose code was never sent (every send refused or failed)
+    holds nothing once a send of its own can no longer be under way (``stale_after()``)."""
+    if holder.created_at >= now - calls.stale_after():
+        return False
+    return not CodeRequest.objects.filter(registration=holder, outcome__in=HOLDING_SENDS).exists()
+
+
+def _release_if_expired(digits: str, now: datetime, owner: Any = None) -> bool:
     """The number's open registration, if it was never verified and is older than
-    UNVERIFIED_EXPIRY, stops holding the number: it is closed (its audit rows kept), with the
-    reason recorded. True when the number is free now."""
+    UNVERIFIED_EXPIRY, or no code was ever sent for it, stops holding the number: it is closed
+    (its audit rows kept), with the reason recorded. True when the number is free now. Raises
+    ``Renewal`` when the expired holder is ``owner``'s own: a hold is never renewed by its owner
+    (they continue the registration they have; its sends are the number's)."""
     cutoff = now - timedelta(seconds=conf.UNVERIFIED_EXPIRY)
     holder = PhoneRegistration.objects.open_for(digits).filter(status__in=UNVERIFIED_STATES).first()
-    if holder is None or holder.created_at >= cutoff:
+    if holder is None:
         return False
-    reason = _("Not verified within the time allowed: the number was registered again.")
-    closed = _close(holder, user=None, reason=reason, only_unverified_before=cutoff)
-    return closed
+    if holder.created_at < cutoff:
+        if owner is not None and holder.owner_id == owner.pk:
+            raise Renewal
+        reason = _("Not verified within the time allowed: the number was registered again.")
+        return _close(holder, user=None, reason=reason, only_unverified_before=cutoff)
+    if _holds_nothing(holder, now):
+        reason = _("No code was ever sent for it: the number was registered again.")
+        return _close(holder, user=None, reason=reason, only_unverified_before=now)
+    return False
 
 
 def create_registration(
@@ -92,6 +117,7 @@ def create_registration(
     owner_user: Any = real_user(owner)
     alias = sql.alias_for(PhoneRegistration)
     application = application or assign_application(owner)
+    took_over = False
     for _try in range(2):
         registration = PhoneRegistration(
             phone_number=digits, owner=owner_user, created_by=real_user(user), application=application
@@ -102,10 +128,16 @@ def create_registration(
                     sql.serialise(owner_id=owner_user.pk, block="")
                     _open_limit(owner_user, now)
                 registration.save()
+            registration.took_over = took_over  # the doors say so: texts.taken_over_text()
             return registration
         except IntegrityError:
-            if not _release_if_expired(digits, now):
+            try:
+                released = _release_if_expired(digits, now, owner_user)
+            except Renewal:
+                raise ValidationError(renewal_text(), code="renewal") from None
+            if not released:
                 break
+            took_over = True
     raise ValidationError(_("This number is already being onboarded."), code="duplicate")
 
 

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 import time_machine
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.test import Client, TestCase, override_settings
 from django.utils import timezone
 
 from nxwa_onboarding import client as client_module
-from nxwa_onboarding import services, signals, tasks, transport
+from nxwa_onboarding import services, signals, tasks, texts, transport
 from nxwa_onboarding.api import auth
 from nxwa_onboarding.choices import Channel, RefusalReason
 from nxwa_onboarding.conf import conf
@@ -270,3 +271,43 @@ def test_the_followers_lease_outlives_the_longest_read() -> None:
     connect, _read = conf.TIMEOUT
     longest = 3 * connect + 2 * (connect + transport.answer_deadline(conf.TIMEOUT))
     assert services.stale_after().total_seconds() > longest
+
+
+# -- 4. squatting ends ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_owner_of_an_expired_hold_may_not_renew_it(
+    nxcloud: FakeNXCloud, customer: Any, other_customer: Any
+) -> None:
+    start = timezone.now()
+    squat = code_out(nxcloud, PHONE, other_customer)
+    later = start + timedelta(seconds=conf.UNVERIFIED_EXPIRY + 60)
+    with time_machine.travel(later, tick=False):
+        with pytest.raises(ValidationError) as refused:
+            services.create_registration(PHONE, owner=other_customer, channel=Channel.CUSTOMER)
+        assert refused.value.code == "renewal"
+        squat.refresh_from_db()
+        assert squat.status == PhoneRegistration.Status.CODE_SENT  # theirs, not renewed
+        mine = services.create_registration(PHONE, owner=customer, channel=Channel.CUSTOMER)
+    squat.refresh_from_db()
+    assert squat.status == PhoneRegistration.Status.CLOSED
+    assert mine.took_over  # the doors tell the merchant what happened
+    assert "never verified" in texts.taken_over_text()
+
+
+@pytest.mark.django_db
+def test_a_hold_whose_code_was_never_sent_holds_nothing(
+    nxcloud: FakeNXCloud, customer: Any, other_customer: Any
+) -> None:
+    start = timezone.now()
+    squat = services.create_registration(PHONE, owner=other_customer, channel=Channel.CUSTOMER)
+    nxcloud.fail("getCode", 1003)  # no code went out (our failure, or a refusal)
+    services.request_code(squat, channel=Channel.CUSTOMER, ip="203.0.113.5")
+    with time_machine.travel(start + services.stale_after() + timedelta(seconds=1), tick=False):
+        mine = services.create_registration(PHONE, owner=customer, channel=Channel.CUSTOMER)
+        row = services.request_code(mine, channel=Channel.CUSTOMER, ip="198.51.100.7")
+    assert row.outcome == "sent"  # the merchant gets a code
+    squat.refresh_from_db()
+    assert squat.status == PhoneRegistration.Status.CLOSED
+    assert mine.took_over
