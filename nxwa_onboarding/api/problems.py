@@ -204,6 +204,25 @@ def bad_request() -> Problem:
     return Problem(400, "bad-request", _("Bad request"), _("The request could not be read."))
 
 
+def too_large() -> Problem:
+    return Problem(
+        413, "too-large", _("Request too large"), _("The request's body is larger than this API accepts.")
+    )
+
+
+def unreadable_body() -> Problem:
+    return Problem(
+        415,
+        "unsupported-media-type",
+        _("Unsupported body"),
+        _("Send the body as JSON (Content-Type: application/json)."),
+    )
+
+
+def no_such_path() -> Problem:
+    return Problem(404, "not-found", _("Not found"), _("There is nothing at this address."))
+
+
 def method_not_allowed() -> Problem:
     return Problem(
         405, "method-not-allowed", _("Method not allowed"), _("This address does not take that method.")

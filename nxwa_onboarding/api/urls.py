@@ -26,7 +26,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, re_path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -58,7 +58,14 @@ def api_urlpatterns(api: OnboardingAPI) -> list[Any]:
     for pattern in patterns:
         if isinstance(pattern, URLPattern):
             pattern.callback = as_onboarding_view(pattern.callback)
-    return [path("", (patterns, namespace, namespace))]
+    # Anything else under the API's root, a path without its trailing slash included, is a 404
+    # problem: never Django's APPEND_SLASH redirect (which turns a POST into a GET) or a 500.
+    return [path("", (patterns, namespace, namespace)), re_path(r"^.*$", no_such_path)]
+
+
+@as_onboarding_view
+def no_such_path(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    return problems.no_such_path().response()
 
 
 api = build_api()

@@ -311,3 +311,26 @@ def test_a_hold_whose_code_was_never_sent_holds_nothing(
     squat.refresh_from_db()
     assert squat.status == PhoneRegistration.Status.CLOSED
     assert mine.took_over
+
+
+# -- 8. the API never answers 500 to a malformed body or path -----------------------------------
+
+
+@pytest.mark.django_db
+def test_api_bodies_and_paths_that_cannot_be_read_are_problems_not_500s(customer: Any) -> None:
+    client = Client()
+    client.force_login(customer)
+    root = "/onboarding/api"
+    big = client.post(
+        f"{root}/registrations/",
+        "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1),
+        content_type="application/json",
+    )
+    no_boundary = client.post(f"{root}/registrations/", b"--x--", content_type="multipart/form-data")
+    no_slash = client.post(f"{root}/registrations", "{}", content_type="application/json")
+    assert big.status_code == 413, big.content[:300]
+    assert big["Content-Type"].startswith("application/problem+json")
+    assert no_boundary.status_code in (400, 415), no_boundary.content[:300]
+    assert no_boundary["Content-Type"].startswith("application/problem+json")
+    assert no_slash.status_code == 404, no_slash.status_code
+    assert no_slash["Content-Type"].startswith("application/problem+json")
