@@ -135,18 +135,10 @@ class PhoneRegistration(models.Model):
         blank=True,
         help_text=_("Set before phoneList is read for this number: one refresh at a time."),
     )
-    polled_at = models.DateTimeField(
-        _("last polled at"),
-        null=True,
-        blank=True,
-        help_text=_("A status poll's work (nudging the follower) is done at most once per interval."),
-    )
-    setup_retried_at = models.DateTimeField(
-        _("client setup retried at"),
-        null=True,
-        blank=True,
-        help_text=_("A poll enqueued the WhatsApp client's setup again: at most once per stale period."),
-    )
+    # Claims of services.polls: a poll's work at most once per interval, a lost setup retried
+    # by a poll at most once per stale_after().
+    polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True)
+    setup_retried_at = models.DateTimeField(_("client setup retried at"), null=True, blank=True)
     registered_elsewhere_at = models.DateTimeField(
         _("registered outside this app"),
         null=True,
@@ -219,8 +211,7 @@ class PhoneRegistration(models.Model):
             ("close_registration", _("Can close registrations")),
         ]
 
-    #: Set by ``services.create_registration``: this registration released an unverified hold
-    #: on its number (not stored; the doors tell the merchant, ``texts.taken_over_text``).
+    #: Not stored: this new registration released another's unverified hold (texts.taken_over_text).
     took_over = False
 
     def __str__(self) -> str:

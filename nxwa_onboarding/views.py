@@ -35,10 +35,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from . import announce, services, tasks
 from .addresses import client_ip
+from .choices import CLOSED_STATES, RefusalReason
 from .forms import CodeForm, SendCodeForm, StartForm
 from .models import Channel, Method, PhoneRegistration, VerificationAttempt
 from .reports import safe_reports
-from .texts import join_sentences, renewal_text, taken_over_text, until_text
+from .texts import join_sentences, refusal_text, renewal_text, taken_over_text, until_text
 from .unavailable import unavailable_when_database_down
 
 logger = logging.getLogger(__name__)
@@ -230,7 +231,9 @@ def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse
     attempt = services.check_code(
         registration, form.cleaned_data["code"], user=request.user, ip=client_ip(request), channel=CHANNEL
     )
-    if attempt.outcome == VerificationAttempt.Outcome.ACCEPTED:
+    if attempt.outcome == VerificationAttempt.Outcome.ACCEPTED and registration.status in CLOSED_STATES:
+        messages.error(request, refusal_text(RefusalReason.CLOSED))  # closed by staff meanwhile
+    elif attempt.outcome == VerificationAttempt.Outcome.ACCEPTED:
         messages.success(request, _("Your number is verified."))
         tasks.client_after_commit(registration)
         messages.info(request, _("We are now setting up WhatsApp for your number."))

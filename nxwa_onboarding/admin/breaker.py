@@ -4,7 +4,7 @@ page a host adds ``breaker_banner`` to); resuming needs the change permission.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -36,6 +36,11 @@ class BreakerMixin(BreakerAdminBase):
             ),
         ]
         return custom + super().get_urls()
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        if request.method == "GET":
+            self.breaker_banner(request)
+        return super().changelist_view(request, extra_context)
 
     def breaker_banner(self, request: HttpRequest) -> None:
         """Tell staff that calls are paused, why, until when, and (with the permission) a button."""

@@ -107,9 +107,12 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ListPagesMixin(BreakerMixin, FunnelMixin):
+    """The list's own pages and notices: the funnel; the breaker's banner and resume button."""
+
+
 class PhoneRegistrationAdmin(
-    BreakerMixin,
-    FunnelMixin,
+    ListPagesMixin,
     PageActionsMixin,
     CloseActionMixin,
     CheckCodeMixin,
@@ -321,10 +324,7 @@ class PhoneRegistrationAdmin(
         return presenters.send_summary_text(self._state(obj).send)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        """Staff are told when the installation's daily limit of codes refuses every send, and
-        while the breaker pauses every call."""
-        if request.method == "GET":
-            self.breaker_banner(request)
+        """Staff are told when the installation's daily limit of codes refuses every send."""
         if request.method == "GET" and services.sends_suspended():
             self.message_user(
                 request,

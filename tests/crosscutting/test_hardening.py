@@ -334,3 +334,34 @@ def test_api_bodies_and_paths_that_cannot_be_read_are_problems_not_500s(customer
     assert no_boundary["Content-Type"].startswith("application/problem+json")
     assert no_slash.status_code == 404, no_slash.status_code
     assert no_slash["Content-Type"].startswith("application/problem+json")
+
+
+# -- 10. a staff close racing an accepted check --------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("taken_again", [False, True])
+def test_a_close_during_an_accepted_check_wins_and_nothing_is_left_pending(
+    nxcloud: FakeNXCloud, customer: Any, staff: Any, monkeypatch: pytest.MonkeyPatch, taken_again: bool
+) -> None:
+    registration = code_out(nxcloud, PHONE, customer)
+    code = nxcloud.latest_code(registration.phone_number)
+    assert code is not None
+    client = services.get_client()
+    real_check = client.check_code
+
+    def check_while_staff_close(phone: str, typed: str) -> None:
+        services.close_registration(
+            PhoneRegistration.objects.get(pk=registration.pk), user=staff, reason="abuse"
+        )
+        if taken_again:
+            services.create_registration(PHONE)
+        real_check(phone, typed)
+
+    monkeypatch.setattr(client, "check_code", check_while_staff_close)
+    attempt = services.check_code(registration, code, channel=Channel.CUSTOMER, ip="203.0.113.9")
+    registration.refresh_from_db()
+    assert attempt.outcome == "accepted"  # NXCloud's answer, recorded as it was
+    assert registration.status == PhoneRegistration.Status.CLOSED
+    assert registration.verified_at is None
+    assert not VerificationAttempt.objects.filter(outcome="pending").exists()
