@@ -178,7 +178,7 @@ def step(app_key: str, *, chain: str | None = None) -> Step:
             result.orphans = orphans(app_key, now)
     except (OnboardingError, NXCloudConfigurationError) as err:
         result.error = f"{type(err).__name__}: {calls.failure_of(err) or 'rejected'}"
-        logger.warning("following %s: phoneList failed (%s)", app_key, result.error)
+        logger.warning("following application %s: phoneList failed (%s)", state.pk, result.error)
     finally:
         done = timezone.now()
         interval = backoff(state.interval, changed)

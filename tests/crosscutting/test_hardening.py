@@ -365,3 +365,28 @@ def test_a_close_during_an_accepted_check_wins_and_nothing_is_left_pending(
     assert registration.status == PhoneRegistration.Status.CLOSED
     assert registration.verified_at is None
     assert not VerificationAttempt.objects.filter(outcome="pending").exists()
+
+
+# -- 6. keys never travel in task arguments or log lines ----------------------------------------
+
+
+@pytest.mark.django_db
+def test_no_app_key_in_task_arguments_or_warnings(
+    nxcloud: FakeNXCloud, queue: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = conf.APP_KEY
+    registration = services.create_registration(PHONE)
+    PhoneRegistration.objects.filter(pk=registration.pk).update(
+        status=PhoneRegistration.Status.CLIENT_CREATED, verified_at=timezone.now()
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        tasks.nudge(key)
+    [chain] = [result for result in queue.results if result.task.name == "follow_application"]
+    assert key not in repr(chain.args) + repr(chain.kwargs)
+    nxcloud.fail("phoneList", 1003)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        outcome = chain.task.call(*chain.args, **chain.kwargs)
+    assert outcome["ran"] is True
+    assert key not in caplog.text
+    [again] = [result for result in queue.results if result.task.name == "follow_application"][1:]
+    assert key not in repr(again.args)
