@@ -3,6 +3,7 @@ app key, assigned to new registrations, synced one application at a time, and in
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -115,14 +116,21 @@ def test_add_by_app_key_checks_it_with_phone_list(nxcloud: FakeNXCloud) -> None:
 def test_add_by_app_key_command(nxcloud: FakeNXCloud, capsys: Any) -> None:
     made = nxcloud.create_app("elsewhere", "https://x")["app_key"]
     make_user("merchant")
-    call_command("nxwa_add_application", made, "--name", "Shop", "--owner", "merchant")
+    # The key comes on standard input (or a prompt without echo): never on the command line.
+    call_command(
+        "nxwa_add_application", "--name", "Shop", "--owner", "merchant", stdin=io.StringIO(made + "\n")
+    )
     out = capsys.readouterr().out
     application = Application.objects.get(app_key=made)
     assert application.owner is not None
     assert application.owner.get_username() == "merchant"
     assert application.webhook_url in out
+    assert made not in out
     with pytest.raises(CommandError, match="already here"):
-        call_command("nxwa_add_application", made, "--name", "Shop")
+        call_command("nxwa_add_application", "--name", "Shop", stdin=io.StringIO(made + "\n"))
+    with pytest.raises(CommandError, match="standard input"):
+        call_command("nxwa_add_application", made, "--name", "Shop", stdin=io.StringIO(""))
+    assert Application.objects.count() == 1  # Shop only
 
 
 def test_assignment_default_owners_only_application_else_the_default(nxcloud: FakeNXCloud) -> None:
