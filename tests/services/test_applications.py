@@ -189,18 +189,27 @@ def test_admin_applications_end_to_end(
     client.force_login(superuser)
     merchant = make_user("merchant")
     response = client.post(
-        "/admin/nxwa_onboarding/application/add/", {"name": "Second", "owner": merchant.pk}
+        "/admin/nxwa_onboarding/application/add/", {"name": "Second", "owner": merchant.pk}, follow=True
     )
     # createApp is not made inside the admin's transaction: the pending row was committed first
     assert "inside a database transaction" not in caplog.text
     application = Application.objects.get(name="Second")
-    assert response.status_code == 302
+    assert response.redirect_chain[0][1] == 302
     assert application.outcome == "created"
     assert application.owner == merchant
     assert nxcloud.webhooks[application.app_key] == application.webhook_url
-
+    # Shown once, at creation, to the staff member who made it; masked on every page after.
+    shown = response.content.decode()
+    assert application.webhook_url in shown
+    assert application.app_key in shown
     listing = client.get("/admin/nxwa_onboarding/application/").content.decode()
-    assert application.webhook_url in listing
+    change = client.get(f"/admin/nxwa_onboarding/application/{application.pk}/change/").content.decode()
+    viewer = Client()
+    viewer.force_login(make_user("viewer", staff=True, perms=("view_application",)))
+    viewed = viewer.get(f"/admin/nxwa_onboarding/application/{application.pk}/change/").content.decode()
+    for page in (listing, change, viewed):
+        assert application.webhook_token not in page
+        assert application.app_key not in page
     assert "Second" in listing
 
     registration = verified_under(nxcloud, application, PHONE)
