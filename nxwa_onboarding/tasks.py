@@ -107,6 +107,8 @@ def set_up_client(registration_pk: int) -> str:
 @task()
 def follow_application(state_pk: int, chain: str) -> dict[str, Any]:
     """One following step of the application; the next is enqueued with the backoff."""
+    if isinstance(state_pk, str):  # a task enqueued before the upgrade, with the key itself
+        state_pk = FollowState.objects.filter(app_key=state_pk).values_list("pk", flat=True).first() or 0
     app_key = FollowState.objects.filter(pk=state_pk).values_list("app_key", flat=True).first()
     if app_key is None:
         return {"ran": False, "changed": 0, "error": "gone"}
