@@ -9,7 +9,9 @@ E016 FOLLOW_BACKOFF, E017 STUCK_AFTER, E018 TASK_BACKEND, W002 unknown key (E010
 sandbox's own check). The fraud guard's: E140 SEND_BUDGETS, E141 AUTO_BLOCK, E142
 AUTO_BLOCK_ALLOW, E143 VOICE_FALLBACK_AFTER, E144 ALLOWED_METHODS, W140 a voice fallback
 that comes no sooner than the cooldown, E120/W120 OPS_TOKEN,
-E121/W121/W122 RETENTION_DAYS / RETENTION_UNFINISHED_DAYS, E122 ERASE_ON_USER_DELETE.
+E121/W121/W122 RETENTION_DAYS / RETENTION_UNFINISHED_DAYS, E122 ERASE_ON_USER_DELETE,
+E110 MAX_FAILED_CALLS_PER_HOUR / BREAKER_FAILURES / BREAKER_WINDOW, E111 MAX_LIST_BYTES /
+MAX_LIST_ITEMS.
 """
 
 from __future__ import annotations
@@ -375,6 +377,14 @@ TYPES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
     "RETENTION_DAYS": (is_positive_integer, "a positive integer (days)", "nxwa_onboarding.E121"),
     "RETENTION_UNFINISHED_DAYS": (is_positive_integer, "a positive integer (days)", "nxwa_onboarding.E121"),
     "ERASE_ON_USER_DELETE": (lambda value: isinstance(value, bool), "True or False", "nxwa_onboarding.E122"),
+    **{
+        key: (is_positive_integer, "a positive integer", "nxwa_onboarding.E110")
+        for key in ("MAX_FAILED_CALLS_PER_HOUR", "BREAKER_FAILURES", "BREAKER_WINDOW")
+    },
+    **{
+        key: (is_positive_integer, "a positive integer", "nxwa_onboarding.E111")
+        for key in ("MAX_LIST_BYTES", "MAX_LIST_ITEMS")
+    },
 }
 
 

@@ -43,6 +43,8 @@ class RefusalReason(models.TextChoices):
     METHOD_POLICY = "method_policy", _("This way of sending codes is not offered")
     SEND_BUDGET = "send_budget", _("The day's codes for this region or prefix are used up")
     PREFIX_BLOCKED = "prefix_blocked", _("Codes to this range of numbers are held back")
+    FAILURE_LIMIT = "failure_limit", _("Too many calls failed")
+    PAUSED = "paused", _("Calls to NXCloud are paused")
 
 
 class RegistrationStatus(models.TextChoices):

@@ -326,6 +326,36 @@ class Settings:
         empty (the default): only signed-in staff get in. Read it from the environment."""
         return str(self._get("OPS_TOKEN", "") or "")
 
+    @property
+    def MAX_FAILED_CALLS_PER_HOUR(self) -> int:
+        """Calls that failed (our configuration, NXCloud unreachable) one registration, one
+        address (an IPv6 /64) or one customer may make in any hour; past it, calls for them are
+        refused until the hour is over. Looser than the other limits: the failures are ours."""
+        return self._int("MAX_FAILED_CALLS_PER_HOUR", 10)
+
+    @property
+    def BREAKER_FAILURES(self) -> int:
+        """Configuration failures (NXCloud refusing our credentials or request) of the whole
+        installation within ``BREAKER_WINDOW`` that stop every call to NXCloud: the breaker."""
+        return self._int("BREAKER_FAILURES", 20)
+
+    @property
+    def BREAKER_WINDOW(self) -> int:
+        """Seconds the breaker counts configuration failures over, and stays open for once
+        tripped (staff can close it earlier in the admin)."""
+        return self._int("BREAKER_WINDOW", 300)
+
+    @property
+    def MAX_LIST_BYTES(self) -> int:
+        """Bytes of a phoneList or getPhone answer read at most (about 250 a number); a longer
+        one is an error."""
+        return self._int("MAX_LIST_BYTES", 32 * 1024 * 1024)
+
+    @property
+    def MAX_LIST_ITEMS(self) -> int:
+        """Items of a phoneList answer read at most; the rest are skipped (logged once)."""
+        return self._int("MAX_LIST_ITEMS", 150_000)
+
 
 #: Every key ``NXWA_ONBOARDING`` may hold: the public properties above.
 KNOWN_KEYS: tuple[str, ...] = tuple(

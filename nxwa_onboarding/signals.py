@@ -24,6 +24,10 @@ The fraud guard (``services.fraud``) tells staff once a day per region or prefix
 (also ``key``: the region, or the prefix's digits, whose SEND_BUDGETS entry is used up) and
 ``prefix_blocked`` (also ``blocked``: the ``BlockedPrefix`` with its figures; its ``mode`` says
 whether sends there are refused or only reported).
+
+``calls_paused`` is sent once per trip of the breaker (``services.breaker``: BREAKER_FAILURES
+configuration failures within BREAKER_WINDOW), with ``sender=CallHold``, ``until`` and
+``failures``.
 """
 
 from __future__ import annotations
@@ -58,3 +62,4 @@ registration_stuck = Signal()
 health_changed = Signal()
 send_budget_reached = Signal()
 prefix_blocked = Signal()
+calls_paused = Signal()

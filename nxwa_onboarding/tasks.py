@@ -4,8 +4,9 @@ Two tasks, each taking keys, never model instances, and each safe to run twice:
 
 - ``set_up_client(registration_pk)``: createClient for a verified number (claimed before the
   call, so a second run, or a run after a worker died mid-call, never sends a second one);
-- ``follow_application(app_key, chain)``: one following step of an application, which then
-  enqueues the next with a backoff (``services.follow``).
+- ``follow_application(state_pk, chain)``: one following step of an application (its
+  ``FollowState``'s id: an app key never travels in a task's arguments, a job description or a
+  worker's log), which then enqueues the next with a backoff (``services.follow``).
 
 Faces call ``start_setup`` (an accepted check: ``client_after_commit``, enqueued once the transaction commits)
 and ``nudge`` (a page poll: makes sure the application's chain is alive; one SELECT when it is).
@@ -27,10 +28,10 @@ from . import services
 from .choices import RegistrationStatus
 from .compat import Task, task, task_backends
 from .conf import conf
-from .models import PhoneRegistration
+from .models import FollowState, PhoneRegistration
 from .nxcloud.exceptions import InvalidStateError, NXCloudConfigurationError, OnboardingError
 from .ops.tracing import current_span, traced
-from .services import follow, retention
+from .services import follow, polls, retention
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def nudge(app_key: str, first_step_at: datetime | None = None) -> None:
     try:
         token = follow.nudge(app_key, first_step_at)
     except Exception as err:
-        logger.warning("could not nudge the follower of %s (%s)", app_key, type(err).__name__)
+        logger.warning("could not nudge a follower (%s)", type(err).__name__)
         return
     if token is not None:
         transaction.on_commit(lambda: _start_chain(app_key, token, first_step_at))
@@ -91,7 +92,8 @@ def nudge(app_key: str, first_step_at: datetime | None = None) -> None:
 def _start_chain(app_key: str, token: str, first_step_at: datetime | None) -> None:
     """Enqueue a new chain's first step; a queue that cannot take it (Redis down) leaves no
     chain that only looks alive: the next nudge or cron pass starts one again at once."""
-    if not enqueue(follow_application, app_key, token, run_after=first_step_at):
+    state_pk = FollowState.objects.filter(app_key=app_key).values_list("pk", flat=True).first()
+    if state_pk is None or not enqueue(follow_application, state_pk, token, run_after=first_step_at):
         follow.abandon(app_key, token)
 
 
@@ -118,13 +120,18 @@ def set_up_client(registration_pk: int) -> str:
 
 @task()
 @traced("nxwa_onboarding.follow_application")
-def follow_application(app_key: str, chain: str) -> dict[str, Any]:
+def follow_application(state_pk: int, chain: str) -> dict[str, Any]:
     """One following step of the application; the next is enqueued with the backoff."""
+    if isinstance(state_pk, str):  # a task enqueued before the upgrade, with the key itself
+        state_pk = FollowState.objects.filter(app_key=state_pk).values_list("pk", flat=True).first() or 0
+    app_key = FollowState.objects.filter(pk=state_pk).values_list("app_key", flat=True).first()
+    if app_key is None:
+        return {"ran": False, "changed": 0, "error": "gone"}
     result = follow.step(app_key, chain=chain)
     for pk in result.orphans:
         enqueue(set_up_client, pk)
     if result.ran and result.again_at is not None and queues_later():
-        enqueue(follow_application, app_key, chain, run_after=result.again_at)
+        enqueue(follow_application, state_pk, chain, run_after=result.again_at)
     elif result.ran and result.again_at is None and follow.in_progress(app_key):
         # The chain ended on "nothing in progress", but a number went in progress since that
         # look, and its own nudge may have found this chain still alive: start the next one.
@@ -162,15 +169,19 @@ def keep_going(registration: PhoneRegistration) -> None:
     """What a status poll does (the customer page's and the API's): never call NXCloud; make
     sure the work that moves the number on is under way. A verified number whose creation task
     was lost (a worker died, the queue was down) gets it enqueued again (the claim makes a second
-    run harmless); the application's follower is nudged."""
+    run harmless); the application's follower is nudged. Each at most once per period for the
+    registration, however often it is polled (``services.polls``)."""
     if not follow.is_followed(registration):
         return  # nothing to move on (or NXCloud refused its client: staff decide)
+    if not polls.claim_poll(registration):
+        return  # polled within the interval: the database's answer is all this poll gets
     if (
         registration.status == RegistrationStatus.VERIFIED
         and registration.client_requested_at is None
         and registration.verified_at is not None
         and registration.verified_at < timezone.now() - services.stale_after()
         and queues_later()
+        and polls.claim_setup_retry(registration)
     ):
         client_after_commit(registration)
     nudge(follow.app_key_of(registration))

@@ -96,6 +96,14 @@ def refusal_text(
             "This number cannot get a code just now. Please contact our support team, who can "
             "open it for you."
         ),
+        RefusalReason.FAILURE_LIMIT: _(
+            "WhatsApp's verification service could not be used for your last tries. Our team "
+            "has been told; nothing was used up."
+        ),
+        RefusalReason.PAUSED: _(
+            "We have paused calls to WhatsApp's verification service because of a problem on our "
+            "side. Our team has been told; nothing was used up."
+        ),
     }
     text = str(texts.get(reason, _("Refused.")))  # type: ignore[call-overload]
     if when:
@@ -198,3 +206,19 @@ def code_rejected_text(attempts_left: int, can_send_now: bool) -> str:
     if can_send_now:
         return _("That code was not accepted, and it was the last try for this code. Ask for a new one.")
     return _("That code was not accepted, and it was the last try for this code.")
+
+
+def taken_over_text() -> str:
+    """For the merchant whose new registration released a hold on their number."""
+    return _(
+        "Someone had started onboarding this number but never verified it, so their hold has "
+        "ended and the number is yours to verify."
+    )
+
+
+def renewal_text() -> str:
+    """For the owner of an expired hold who tries to register the number again."""
+    return _(
+        "You already started onboarding this number and did not verify it in time. Continue "
+        "with that registration (ask for a new code there), or ask our team for help."
+    )

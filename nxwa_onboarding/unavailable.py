@@ -53,10 +53,34 @@ def detail() -> str:
     return _("The service is briefly unavailable. Please try again in a minute.")
 
 
+#: SQLSTATEs of an ``OperationalError`` that mean the server is gone or refusing connections:
+#: connection exceptions (class 08), shutdowns, "cannot connect now", too many connections.
+OUTAGE_STATES = ("57P01", "57P02", "57P03", "53300", "53000")
+
+
+def is_outage(err: Exception) -> bool:
+    """Whether ``err`` means the database cannot be reached, rather than an error of a working
+    one (a deadlock, a statement timeout, a lock not granted: SQLite's "database is locked")."""
+    if isinstance(err, InterfaceError):
+        return True
+    cause = err.__cause__
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if state:
+        return str(state).startswith("08") or state in OUTAGE_STATES
+    return "locked" not in str(err).lower()
+
+
 def database_down(request: HttpRequest, err: Exception) -> None:
-    """What every face does with the error: log it (one line, no traceback) and make sure no
-    open transaction commits after it."""
-    logger.warning("database unavailable for %s %s: %s", request.method, request.path, type(err).__name__)
+    """What every face does with the error: log it and make sure no open transaction commits
+    after it. An outage is one WARNING line (no traceback); any other database error (a
+    deadlock, a statement timeout) is an ERROR with its traceback: a bug or a load problem to
+    look at, even though the customer gets the same calm answer."""
+    if is_outage(err):
+        logger.warning("database unavailable for %s %s: %s", request.method, request.path, type(err).__name__)
+    else:
+        logger.error(
+            "database error for %s %s: %s", request.method, request.path, type(err).__name__, exc_info=err
+        )
     for connection in connections.all(initialized_only=True):
         if connection.in_atomic_block:
             transaction.set_rollback(True, using=connection.alias)

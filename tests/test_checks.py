@@ -121,6 +121,11 @@ def test_the_check_is_registered() -> None:
 
 EVERY_KEY = {
     **VALID,
+    "MAX_FAILED_CALLS_PER_HOUR": 10,
+    "BREAKER_FAILURES": 20,
+    "BREAKER_WINDOW": 300,
+    "MAX_LIST_BYTES": 1_000_000,
+    "MAX_LIST_ITEMS": 500,
     "SIGN_ALGORITHM": "sha256",
     "TIMEOUT": (2, 8),
     "APP_KEY": "app-key",
@@ -248,6 +253,16 @@ BAD = [
     *[("HEALTH_READ_INTERVAL", value, "nxwa_onboarding.E130") for value in NOT_POSITIVE_INTEGERS],
     *[("HEALTH_READ_BATCH", value, "nxwa_onboarding.E131") for value in [*NOT_POSITIVE_INTEGERS, 501]],
     *[("SUPPORT_CONTACT", value, "nxwa_onboarding.E132") for value in [None, 1, ["help@example.com"]]],
+    *[
+        (key, value, "nxwa_onboarding.E110")
+        for key in ("MAX_FAILED_CALLS_PER_HOUR", "BREAKER_FAILURES", "BREAKER_WINDOW")
+        for value in NOT_POSITIVE_INTEGERS
+    ],
+    *[
+        (key, value, "nxwa_onboarding.E111")
+        for key in ("MAX_LIST_BYTES", "MAX_LIST_ITEMS")
+        for value in NOT_POSITIVE_INTEGERS
+    ],
 ]
 
 

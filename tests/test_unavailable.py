@@ -7,6 +7,7 @@ real outage (PostgreSQL restarted under load) is ``tests/crosscutting/test_fault
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -157,3 +158,42 @@ def test_a_transaction_the_failure_happened_in_is_rolled_back_not_committed(rf: 
     with transaction.atomic():
         unavailable.database_down(rf.get("/"), OperationalError("gone"))
         assert transaction.get_rollback()
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # what psycopg's errors.DeadlockDetected carries
+
+
+class _StatementTimeout(Exception):
+    sqlstate = "57014"  # query_canceled: statement_timeout
+
+
+class _AdminShutdown(Exception):
+    sqlstate = "57P01"
+
+
+def _operational(cause: Exception) -> OperationalError:
+    err = OperationalError("...")
+    err.__cause__ = cause
+    return err
+
+
+@pytest.mark.parametrize(
+    ("err", "level"),
+    [
+        (_operational(_Deadlock()), logging.ERROR),
+        (_operational(_StatementTimeout()), logging.ERROR),
+        (OperationalError("database is locked"), logging.ERROR),  # SQLite's lock timeout
+        (_operational(_AdminShutdown()), logging.WARNING),
+        (OperationalError("connection refused"), logging.WARNING),
+        (InterfaceError("connection already closed"), logging.WARNING),
+    ],
+)
+def test_a_database_error_that_is_not_an_outage_is_logged_as_an_error(
+    rf: Any, caplog: pytest.LogCaptureFixture, err: Exception, level: int
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="nxwa_onboarding.unavailable"):
+        unavailable.database_down(rf.get("/"), err)
+    [record] = caplog.records
+    assert record.levelno == level
+    assert (record.exc_info is not None) == (level == logging.ERROR)

@@ -69,6 +69,11 @@ class AddExistingApplicationForm(forms.Form):
     signs_callbacks = forms.BooleanField(label=_("NXCloud signs its callbacks"), required=False)
 
 
+def mask(text: str, secret: str) -> str:
+    """``text`` with ``secret`` cut to its first four characters and an ellipsis."""
+    return text.replace(secret, secret[:4] + "…") if secret else text
+
+
 def error_words(err: Exception) -> str:
     if isinstance(err, OnboardingError | NXCloudConfigurationError):
         return (
@@ -94,7 +99,7 @@ class ApplicationAdmin(ApplicationAdminBase):
         "webhook",
         "outcome_words",
         "app_id",
-        "app_key",
+        "app_key_masked",
         "numbers_link",
         "created_by",
         "created_at",
@@ -125,7 +130,28 @@ class ApplicationAdmin(ApplicationAdminBase):
             return EMPTY
         if not obj.webhook_url:
             return gettext("Set NXWA_ONBOARDING['WEBHOOK_BASE_URL'] and mount nxwa_onboarding.webhooks.urls.")
-        return format_html('<code class="nxwa-nowrap">{}</code>', obj.webhook_url)
+        # The token is the URL's only key for an unsigned application: shown once, at creation.
+        return format_html('<code class="nxwa-nowrap">{}</code>', mask(obj.webhook_url, obj.webhook_token))
+
+    @admin.display(description=_("app key"))
+    def app_key_masked(self, obj: Application) -> str:
+        return mask(obj.app_key, obj.app_key) if obj.app_key else EMPTY
+
+    def show_once(self, request: HttpRequest, application: Application) -> None:
+        """The webhook URL and the app key in full, once, to the staff member who just made the
+        application (they may need to paste them into NXCloud); masked on every page after."""
+        if not application.is_usable:
+            return
+        messages.info(
+            request,
+            format_html(
+                "{} <code>{}</code> · {} <code>{}</code>",
+                gettext("Shown once: the webhook URL for NXCloud"),
+                application.webhook_url or "-",
+                gettext("and the app key"),
+                application.app_key or "-",
+            ),
+        )
 
     @admin.display(description=_("outcome"))
     def outcome_words(self, obj: Application) -> str:
@@ -176,6 +202,7 @@ class ApplicationAdmin(ApplicationAdminBase):
         self.log_addition(request, created, [{"added": {}}])
         level = messages.SUCCESS if created.is_usable else messages.ERROR
         messages.add_message(request, level, services.outcome_text(created))
+        self.show_once(request, created)
         return HttpResponseRedirect(admin_url(self.admin_site, Application, "change", created.pk))
 
     # -- more pages ----------------------------------------------------------------------------
@@ -210,6 +237,7 @@ class ApplicationAdmin(ApplicationAdminBase):
                 form.add_error(None, error_words(err))
             else:
                 messages.success(request, services.outcome_text(added))
+                self.show_once(request, added)
                 return HttpResponseRedirect(admin_url(self.admin_site, Application, "change", added.pk))
         context = {
             **self.admin_site.each_context(request),

@@ -42,6 +42,9 @@ STEP_LABELS = {
     "registered": _("Registered"),
 }
 CALLS = ("send", "check")
+#: The dates a period may span: past the calendar's ends, midnight after ``last`` (and a time
+#: zone's offset) overflows.
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 
 class FunnelForm(forms.Form):
@@ -69,6 +72,12 @@ class FunnelForm(forms.Form):
         last = cleaned.get("date_to") or self.default.last
         if first > last:
             raise ValidationError(_("The period ends before it starts."), code="order")
+        if first < EARLIEST or last > LATEST:
+            raise ValidationError(
+                _("Choose dates between %(earliest)s and %(latest)s."),
+                code="range",
+                params={"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()},
+            )
         cleaned["period"] = stats.Period(first, last)
         return cleaned
 

@@ -22,6 +22,7 @@ from ..models import Channel, CodeRequest, PhoneRegistration, VerificationAttemp
 from ..services import policy
 from . import presenters
 from .audit import AuditTrailProtectionMixin, CodeRequestInline, VerificationAttemptInline
+from .breaker import BreakerMixin
 from .check_code import CheckCodeMixin
 from .closing import CloseActionMixin
 from .forms import AddRegistrationForm
@@ -111,9 +112,13 @@ def tries_text(obj: PhoneRegistration) -> str:
     return f"{getattr(obj, 'nxwa_attempts_used', 0)} / {allowed}"
 
 
+class ListPagesMixin(BreakerMixin, GuardBannerMixin, FunnelMixin):
+    """The list's own pages and notices: the funnel; the breaker's banner and resume button; the
+    fraud guard's banner."""
+
+
 class PhoneRegistrationAdmin(
-    GuardBannerMixin,
-    FunnelMixin,
+    ListPagesMixin,
     PageActionsMixin,
     CloseActionMixin,
     CheckCodeMixin,

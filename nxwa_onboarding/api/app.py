@@ -18,8 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.signals import got_request_exception
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -265,6 +267,16 @@ def on_http_error(request: HttpRequest, exc: Any) -> HttpResponse:
     return problems.bad_request().response()
 
 
+def on_too_large(request: HttpRequest, exc: Any) -> HttpResponse:
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE (or too many fields): 413, not an error report."""
+    return problems.too_large().response()
+
+
+def on_unreadable_body(request: HttpRequest, exc: Any) -> HttpResponse:
+    """A multipart body without its boundary, or otherwise unparsable as a form: 415."""
+    return problems.unreadable_body().response()
+
+
 def on_database_down(request: HttpRequest, exc: Any) -> HttpResponse:
     """The database unreachable (its auth's session read included): 503, not a 500."""
     database_down(request, exc)
@@ -307,6 +319,9 @@ def build_api(
     api.add_exception_handler(ValidationError, on_validation_error)
     api.add_exception_handler(HttpError, on_http_error)
     api.add_exception_handler(Http404, on_not_found)
+    api.add_exception_handler(RequestDataTooBig, on_too_large)
+    api.add_exception_handler(TooManyFieldsSent, on_too_large)
+    api.add_exception_handler(MultiPartParserError, on_unreadable_body)
     for error in DATABASE_DOWN:
         api.add_exception_handler(error, on_database_down)
     api.add_exception_handler(Exception, on_unexpected)

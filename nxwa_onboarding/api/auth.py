@@ -5,10 +5,16 @@
 or None for "not signed in"); it is instantiated without arguments when the API is built. The
 user it returns owns what the caller creates and is the only one who sees it. An unsigned
 caller gets 401 problem details, never a redirect to a login page.
+
+``authenticate`` must return an authenticated, active user: anything else (the token itself,
+as django-ninja's documentation writes it, an inactive user, ``AnonymousUser``) is refused with
+401, and the host is told once by an ERROR naming the setting. No caller ever acts as "nobody":
+an ownership filter is never ``owner IS NULL``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +29,11 @@ from ninja.utils import check_csrf
 from ..conf import conf
 from . import problems
 
+logger = logging.getLogger(__name__)
+
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+#: Whether the host was told that its authentication class returns something else than a user.
+_told: set[str] = set()
 
 
 class SessionAuth(APIKeyCookie):
@@ -56,6 +66,18 @@ def configured_auth() -> Callable[[HttpRequest], Any]:
 
 
 def caller(request: HttpRequest) -> Any:
-    """The authenticated user (typed Any: AUTH_USER_MODEL varies)."""
+    """The authenticated, active user the authentication class returned (typed Any:
+    AUTH_USER_MODEL varies); anything else is 401 (``problems.unauthenticated``)."""
     auth = getattr(request, "auth", None)
-    return auth if isinstance(auth, AbstractBaseUser) else request.user
+    if isinstance(auth, AbstractBaseUser) and auth.is_authenticated and auth.is_active and auth.pk:
+        return auth
+    kind = type(auth).__name__
+    if not isinstance(auth, AbstractBaseUser) and kind not in _told:
+        _told.add(kind)
+        # The type only: the value may be the caller's token.
+        logger.error(
+            "NXWA_ONBOARDING['API_AUTHENTICATION']: authenticate() returned a %s, not a user; "
+            "every such caller is refused (401). Return the user who owns the token.",
+            kind,
+        )
+    raise problems.unauthenticated()

@@ -40,6 +40,7 @@ LIMITS = (
     RefusalReason.IP_SEND_LIMIT,
     RefusalReason.GLOBAL_LIMIT,
     RefusalReason.SEND_BUDGET,
+    RefusalReason.FAILURE_LIMIT,
 )
 #: Every other refusal is 409 (the registration's state does not allow it now), but these.
 REFUSAL_STATUS: dict[str, int] = {
@@ -49,6 +50,7 @@ REFUSAL_STATUS: dict[str, int] = {
     RefusalReason.NO_ADDRESS: 400,
     RefusalReason.METHOD_POLICY: 422,
     RefusalReason.PREFIX_BLOCKED: 403,  # not a wait: a person has to lift it
+    RefusalReason.PAUSED: 503,  # ours, like a configuration failure; ``retry_at`` says when
 }
 #: When a limit gives no end (it always should), or NXCloud is unreachable: "in a minute".
 DEFAULT_RETRY_SECONDS = 60
@@ -67,6 +69,8 @@ NAMES = (
     "method-not-allowed",
     "invalid",
     "cannot-withdraw",
+    "too-large",
+    "unsupported-media-type",
     "code-rejected",
     "code-not-sent",
     "refused",
@@ -253,6 +257,25 @@ def cannot_withdraw(detail: str) -> Problem:
 
 def bad_request() -> Problem:
     return Problem(400, "bad-request", _("Bad request"), _("The request could not be read."))
+
+
+def too_large() -> Problem:
+    return Problem(
+        413, "too-large", _("Request too large"), _("The request's body is larger than this API accepts.")
+    )
+
+
+def unreadable_body() -> Problem:
+    return Problem(
+        415,
+        "unsupported-media-type",
+        _("Unsupported body"),
+        _("Send the body as JSON (Content-Type: application/json)."),
+    )
+
+
+def no_such_path() -> Problem:
+    return Problem(404, "not-found", _("Not found"), _("There is nothing at this address."))
 
 
 def method_not_allowed() -> Problem:

@@ -40,7 +40,7 @@ Status = RegistrationStatus
 REFRESH_INTERVAL = timedelta(seconds=2)
 
 READ_PROBLEMS = frozenset({401, 404, 500, 503})
-WRITE_PROBLEMS = frozenset({400, 401, 403, 404, 409, 422, 429, 500, 503, 504})
+WRITE_PROBLEMS = frozenset({400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503, 504})
 
 router = Router(tags=["registrations"])
 

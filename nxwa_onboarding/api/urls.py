@@ -27,7 +27,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, re_path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -65,7 +65,14 @@ def api_urlpatterns(api: OnboardingAPI) -> list[Any]:
                 # The document's paths have no trailing slash; the slashed form the API had
                 # first keeps answering the same (unnamed, undocumented) for older clients.
                 aliases.append(path(route + "/", pattern.callback, pattern.default_args))
-    return [path("", ([*patterns, *aliases], namespace, namespace))]
+    # Anything else under the API's root is a 404 problem: never Django's APPEND_SLASH redirect
+    # (which turns a POST into a GET) or a 500.
+    return [path("", ([*patterns, *aliases], namespace, namespace)), re_path(r"^.*$", no_such_path)]
+
+
+@as_onboarding_view
+def no_such_path(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    return problems.no_such_path().response()
 
 
 api = build_api()

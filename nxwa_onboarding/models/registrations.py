@@ -35,12 +35,14 @@ from ..texts import refusal_text
 from .applications import Application, WebhookDelivery, default_application_id
 from .follow import FollowState
 from .fraud import REGISTRATION_INDEXES, AllowedPrefix, BlockedPrefix, GuardNotice
+from .holds import CallHold
 
 __all__ = [
     "AccountState",
     "AllowedPrefix",
     "Application",
     "BlockedPrefix",
+    "CallHold",
     "CallRecord",
     "Channel",
     "CodeRequest",
@@ -138,6 +140,10 @@ class PhoneRegistration(models.Model):
         blank=True,
         help_text=_("Set before phoneList is read for this number: one refresh at a time."),
     )
+    # Claims of services.polls: a poll's work at most once per interval, a lost setup retried
+    # by a poll at most once per stale_after().
+    polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True)
+    setup_retried_at = models.DateTimeField(_("client setup retried at"), null=True, blank=True)
     registered_elsewhere_at = models.DateTimeField(
         _("registered outside this app"),
         null=True,
@@ -210,6 +216,9 @@ class PhoneRegistration(models.Model):
             ("send_code", _("Can send verification codes")),
             ("close_registration", _("Can close registrations")),
         ]
+
+    #: Not stored: this new registration released another's unverified hold (texts.taken_over_text).
+    took_over = False
 
     def __str__(self) -> str:
         return self.formatted_phone

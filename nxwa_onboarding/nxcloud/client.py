@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from .. import __version__
 from ..conf import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, conf
 from .exceptions import NXCloudConfigurationError, TransportError, error_for_code
+from .list_parsing import Numbers
 from .redact import hide
 from .signing import ALGORITHMS, compute_sign
 from .transport import Request, exchange
@@ -47,9 +48,13 @@ TIMESTAMP_EXPIRED = 1004
 #: NXCloud's answer is read up to this many bytes (decoded); a larger one is a ``TransportError``.
 MAX_ANSWER_BYTES = 5 * 1024 * 1024
 #: The calls that list an application's numbers answer with all of them (about 250 bytes a
-#: number: 100,000 numbers are ~25 MB), so they may be larger; still never unbounded.
-LIST_ANSWER_BYTES = 256 * 1024 * 1024
-ANSWER_LIMITS = {"phoneList": LIST_ANSWER_BYTES, "getPhone": LIST_ANSWER_BYTES}
+#: number), so they may be larger: up to ``MAX_LIST_BYTES`` (a setting, 16 MB by default).
+LIST_ACTIONS = ("phoneList", "getPhone")
+
+
+def answer_limit(action: str) -> int:
+    """The most bytes of ``action``'s answer that are read."""
+    return conf.MAX_LIST_BYTES if action in LIST_ACTIONS else MAX_ANSWER_BYTES
 
 
 def build_session() -> requests.Session:
@@ -196,7 +201,7 @@ class NXCloudClient:
         try:
             while True:
                 tries += 1
-                limit = ANSWER_LIMITS.get(action, MAX_ANSWER_BYTES)
+                limit = answer_limit(action)
                 outcome = exchange(self.session, request, self._signed_headers, self.timeout, limit)
                 http_status = outcome.http_status
                 if outcome.unexpected is not None:
@@ -264,13 +269,26 @@ class NXCloudClient:
         self.call("createClient", {"phone_number": phone_number})
 
     def phone_list(self, appkey: str) -> list[dict[str, Any]]:
-        """The application's numbers with their registration status."""
+        """The application's numbers with their registration status: the number objects of the
+        answer (read item by item, at most ``MAX_LIST_ITEMS``); what was left out is logged in
+        one line."""
         data = self.call("phoneList", {"appkey": appkey}).data
         if data is None:
-            return []
+            return Numbers()
         if not isinstance(data, list):
             raise TransportError("phoneList", "the answer's data is not a list", sent=True, http_status=200)
-        return [item for item in data if isinstance(item, dict)]
+        if not isinstance(data, Numbers):  # a test double's parsed answer
+            numbers = Numbers(item for item in data if isinstance(item, dict))
+            numbers.skipped = len(data) - len(numbers)
+            data = numbers
+        if data.skipped or data.beyond:
+            logger.warning(
+                "phoneList: %d items skipped (not number objects), %d beyond MAX_LIST_ITEMS (%d) not read",
+                data.skipped,
+                data.beyond,
+                conf.MAX_LIST_ITEMS,
+            )
+        return data
 
     def get_phone(self, appkey: str, business_phones: Iterable[str] | str | None = None) -> dict[str, Any]:
         """Number details for ``appkey``, optionally only ``business_phones``."""

@@ -14,6 +14,7 @@ type and text (hidden values blanked), without traceback, chain or prepared requ
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutErr
 from nxwa_onboarding.ops.tracing import nxcloud_call
 
 from .exceptions import TransportError
+from .list_parsing import STREAMED_ACTIONS, parse_list_envelope
 from .redact import Hidden, HiddenBytes, blank_out
 
 #: Bytes read from the network at a time while an answer is capped.
@@ -136,9 +138,21 @@ def detach(err: BaseException, hidden: Iterable[str]) -> Exception:
     return copy
 
 
-def read_capped(response: requests.Response, limit: int) -> bytes | None:
+def answer_deadline(timeout: tuple[float, float]) -> float:
+    """Seconds one answer's body may take to arrive in full, once its headers came. The read
+    timeout bounds each wait for a byte, not the whole: a body trickling in a byte at a time
+    would otherwise hold a worker (and outlive the follower's lease) for as long as it likes."""
+    return max(3 * timeout[1], 30.0)
+
+
+class TooSlow(Exception):
+    """The answer's body did not arrive in full within ``answer_deadline``."""
+
+
+def read_capped(response: requests.Response, limit: int, deadline: float | None = None) -> bytes | None:
     """The answer's body, or None when it is larger than ``limit`` bytes (decoded), read chunk
-    by chunk so that a huge body is never held whole."""
+    by chunk so that a huge body is never held whole; ``TooSlow`` past ``deadline`` (a
+    ``time.monotonic()`` value)."""
     declared = response.headers.get("Content-Length", "").strip()
     if declared.isdigit() and int(declared) > limit:
         return None
@@ -150,6 +164,8 @@ def read_capped(response: requests.Response, limit: int) -> bytes | None:
         received += chunk
         if len(received) > limit:
             return None
+        if deadline is not None and time.monotonic() > deadline:
+            raise TooSlow
     return bytes(received)
 
 
@@ -180,16 +196,20 @@ def _exchange(
         return Outcome(failure=describe(err), sent=not never_connected(err), cause=detach(err, hidden))
     status = response.status_code
     try:
-        content = b"" if status >= 500 else read_capped(response, limit)
+        deadline = time.monotonic() + answer_deadline(timeout)
+        content = b"" if status >= 500 else read_capped(response, limit, deadline)
     except requests.RequestException as err:
         return Outcome(status, failure=describe(err), cause=detach(err, hidden))
+    except TooSlow:
+        return Outcome(status, failure="answer too slow: not in full in time")
     finally:
         if response.raw is not None:
             response.close()  # back to the pool when read to the end, else the socket is dropped
     if content is None:
         return Outcome(status, failure=f"answer too large (over {limit} bytes)")
+    parse = parse_list_envelope if request.action in STREAMED_ACTIONS else parse_envelope
     try:
-        code, message, data = parse_envelope(request.action, status, content)
+        code, message, data = parse(request.action, status, content)
     except TransportError as err:
         return Outcome(err.http_status, failure=err.reason)
     return Outcome(status, code, blank_out(message, hidden), data)

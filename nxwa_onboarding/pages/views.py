@@ -35,12 +35,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import services, tasks
 from ..addresses import client_ip
-from ..choices import UNVERIFIED_STATES, RefusalReason
+from ..choices import CLOSED_STATES, UNVERIFIED_STATES, RefusalReason
 from ..models import Channel, Method, PhoneRegistration, VerificationAttempt
 from ..nxcloud.exceptions import InvalidStateError
 from ..reports import safe_reports
 from ..services import policy
-from ..texts import refusal_text, relative_text
+from ..texts import refusal_text, relative_text, taken_over_text
 from ..unavailable import unavailable_when_database_down
 from . import messages as announce
 from .forms import CodeForm, SendCodeForm, StartForm
@@ -108,6 +108,8 @@ def start(request: HttpRequest) -> HttpResponse:
                     err = ValidationError(refused.text, code=refused.situation.value)
                 form.add_error("phone_number", err)
             else:
+                if registration.took_over:
+                    messages.info(request, taken_over_text())
                 announce.sent(request, registration.code_requests.latest())
                 return redirect(registration)
     else:
@@ -238,7 +240,9 @@ def check(request: HttpRequest, registration: PhoneRegistration) -> HttpResponse
     attempt = services.check_code(
         registration, form.cleaned_data["code"], user=request.user, ip=client_ip(request), channel=CHANNEL
     )
-    if attempt.outcome == VerificationAttempt.Outcome.ACCEPTED:
+    if attempt.outcome == VerificationAttempt.Outcome.ACCEPTED and registration.status in CLOSED_STATES:
+        messages.error(request, refusal_text(RefusalReason.CLOSED))  # closed by staff meanwhile
+    elif attempt.outcome == VerificationAttempt.Outcome.ACCEPTED:
         messages.success(request, _("Your number is verified."))
         if tasks.start_setup(registration):
             messages.info(request, _("We are now setting up WhatsApp for your number."))

@@ -126,7 +126,15 @@ def create_application(name: str, *, owner: UserLike = None, user: UserLike = No
     if result.outcome == Outcome.CREATED:
         answer = data if isinstance(data, dict) else {}
         app_key = clean_text(answer.get("app_key") or "", 128)
-        if app_key:
+        if app_key and app_key == conf.APP_KEY:
+            # The default application's key: stored here, it would shadow that application.
+            fields.update(
+                outcome=Outcome.UNKNOWN,
+                failure=Failure.MAYBE_SENT,
+                result_message="app_key belongs to another application (APP_KEY)",
+            )
+            logger.error("createApp for application %s answered with APP_KEY: not stored", row.pk)
+        elif app_key:
             fields["app_key"] = app_key
             fields["app_id"] = clean_text(answer.get("app_id") or "", 64)
         else:  # success without a key: nothing we can use, and NXCloud will not give it again

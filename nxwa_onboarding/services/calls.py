@@ -34,6 +34,8 @@ from ..nxcloud.exceptions import (
     OnboardingError,
     TransportError,
 )
+from ..nxcloud.transport import answer_deadline
+from . import breaker
 from .rules import Refusal
 from .sql import alias_for, update_row
 
@@ -73,9 +75,12 @@ def get_client() -> NXCloudClient:
 
 
 def stale_after() -> timedelta:
-    """How long a call can possibly take (all tries, timeouts and backoffs) plus a margin."""
+    """How long a call can possibly take (all tries, timeouts and backoffs, and the longest
+    an answer's body may take to arrive: ``transport.answer_deadline``) plus a margin: the
+    claims' and the follower's lease's length."""
     connect, read = conf.TIMEOUT
-    worst = 3 * connect + sum(CONNECT_RETRY_BACKOFF) + 2 * (connect + read)
+    answer = answer_deadline(conf.TIMEOUT)
+    worst = 3 * connect + sum(CONNECT_RETRY_BACKOFF) + 2 * (connect + read + answer)
     return timedelta(seconds=worst + 60)
 
 
@@ -112,16 +117,10 @@ class CallResult:
 def classify(err: Exception, duration_ms: int) -> CallResult:
     """The row's outcome for a call that raised ``err`` (never raises)."""
     failure = failure_of(err)
+    # A configuration failure is logged by ``breaker.after_failure``: an ERROR once per window.
     if isinstance(err, NXCloudConfigurationError):
-        logger.error("nxwa_onboarding is not configured: %s", err)
         return CallResult(AttemptOutcome.FAILED, None, str(err)[:500], None, duration_ms, failure, err)
     if isinstance(err, NXCloudError):
-        if failure:
-            logger.error(
-                "NXCloud refused our request (%s %s): a configuration problem, not the customer's",
-                err.action,
-                err.code,
-            )
         outcome = AttemptOutcome.FAILED if failure else AttemptOutcome.REJECTED
         return CallResult(outcome, err.code, err.message[:500], err.http_status, duration_ms, failure, err)
     if isinstance(err, TransportError):
@@ -299,6 +298,10 @@ def record_call(
         with transaction.atomic(using=alias):
             row = model._default_manager.create(**base, **(insert or {}))
             verdict = rules(row, now)
+            if verdict.refusal is None:
+                held = breaker.refusal(base, now)  # failure budgets spent, or the breaker open
+                if held is not None:
+                    verdict = Verdict(held, verdict.fields)
             if verdict.refusal is not None:
                 raise _Refused(verdict)
     except IntegrityError:
@@ -312,4 +315,6 @@ def record_call(
     with transaction.atomic(using=alias, savepoint=False):
         finish(model, row, result, **verdict.fields)
         on_finish(row, result, verdict.fields)
+    if result.outcome == AttemptOutcome.FAILED:
+        breaker.after_failure(base, result.failure, result.error)
     return Recorded(row, result)

@@ -22,7 +22,7 @@ from ..nxcloud.exceptions import (
     TransportError,
 )
 from ..texts import refusal_text
-from . import calls, status
+from . import breaker, calls, status
 from .calls import UserLike, real_user
 
 logger = logging.getLogger("nxwa_onboarding.services")
@@ -125,6 +125,9 @@ def create_client(
         return registration
     if registration.status != Status.VERIFIED:
         raise InvalidStateError(_("The number must be verified before its WhatsApp client is created."))
+    paused = breaker.paused()
+    if paused is not None:  # the breaker: no call to NXCloud for anyone until it closes
+        raise InvalidStateError(refusal_text(RefusalReason.PAUSED, paused.until))
     now = timezone.now()
     claim = registration.client_requested_at
     lost = claim is not None and claim < now - calls.stale_after()

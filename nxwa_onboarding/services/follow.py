@@ -184,7 +184,7 @@ def step(app_key: str, *, chain: str | None = None) -> Step:
         _read_health(app_key)
     except (OnboardingError, NXCloudConfigurationError) as err:
         result.error = f"{type(err).__name__}: {calls.failure_of(err) or 'rejected'}"
-        logger.warning("following %s: phoneList failed (%s)", app_key, result.error)
+        logger.warning("following application %s: phoneList failed (%s)", state.pk, result.error)
     finally:
         done = timezone.now()
         interval = backoff(state.interval, changed)

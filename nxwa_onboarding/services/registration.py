@@ -27,6 +27,7 @@ from ..conf import conf
 from ..models import Application, CodeRequest, PhoneRegistration, VerificationAttempt
 from ..nxcloud.exceptions import InvalidStateError
 from ..phone import normalize_phone
+from ..texts import renewal_text
 from . import calls, fraud, policy, situation, sql
 from .applications import assign_application
 from .calls import CallResult, UserLike, Verdict, real_user
@@ -59,30 +60,56 @@ def refused_addition(err: ValidationError, digits: str, owner: UserLike) -> situ
     """Why ``owner`` could not add ``digits`` (``create_registration`` raised ``err``), decided
     once for every door: their own open registration of the number (they go to it, registered or
     not: before the open limit, which it counts toward), else taken by another customer, else the
-    open limit. None for any other error (the number itself is not valid: the field's error)."""
-    if err.code not in ("duplicate", "open_limit"):
+    open limit. None for any other error (the number itself is not valid: the field's error).
+    ``renewal`` (their own hold expired, and a hold is never renewed by its owner) is their own
+    registration too: they continue it there."""
+    if err.code not in ("duplicate", "renewal", "open_limit"):
         return None
     owner_user: Any = real_user(owner)
     if owner_user is not None:
         own = PhoneRegistration.objects.open_for(digits).filter(owner_id=owner_user.pk).first()
         if own is not None:
             return situation.adding(taken=True, own=own)
-    if err.code == "duplicate":
+    if err.code in ("duplicate", "renewal"):
         return situation.adding(taken=True)
     return situation.adding(taken=False, limit=conf.MAX_OPEN_REGISTRATIONS_PER_OWNER)
 
 
-def _release_if_expired(digits: str, now: datetime) -> bool:
+#: Sends that may have put a code in the merchant's hands, or still may: a hold stands on one.
+HOLDING_SENDS = (SendOutcome.SENT, SendOutcome.UNKNOWN, SendOutcome.PENDING)
+
+
+class Renewal(Exception):
+    """The number's expired hold is the newcomer's own: they continue it, not renew it."""
+
+
+def _holds_nothing(holder: PhoneRegistration, now: datetime) -> bool:
+    """An unverified registration whose code was never sent (every send refused or failed)
+    holds nothing once a send of its own can no longer be under way (``stale_after()``)."""
+    if holder.created_at >= now - calls.stale_after():
+        return False
+    return not CodeRequest.objects.filter(registration=holder, outcome__in=HOLDING_SENDS).exists()
+
+
+def _release_if_expired(digits: str, now: datetime, owner: Any = None) -> bool:
     """The number's open registration, if it was never verified and is older than
-    UNVERIFIED_EXPIRY, stops holding the number: it is closed (its audit rows kept), with the
-    reason recorded. True when the number is free now."""
+    UNVERIFIED_EXPIRY, or no code was ever sent for it, stops holding the number: it is closed
+    (its audit rows kept), with the reason recorded. True when the number is free now. Raises
+    ``Renewal`` when the expired holder is ``owner``'s own: a hold is never renewed by its owner
+    (they continue the registration they have; its sends are the number's)."""
     cutoff = now - timedelta(seconds=conf.UNVERIFIED_EXPIRY)
     holder = PhoneRegistration.objects.open_for(digits).filter(status__in=UNVERIFIED_STATES).first()
-    if holder is None or holder.created_at >= cutoff:
+    if holder is None:
         return False
-    reason = _("Not verified within the time allowed: the number was registered again.")
-    closed = _close(holder, user=None, reason=reason, only_unverified_before=cutoff)
-    return closed
+    if holder.created_at < cutoff:
+        if owner is not None and holder.owner_id == owner.pk:
+            raise Renewal
+        reason = _("Not verified within the time allowed: the number was registered again.")
+        return _close(holder, user=None, reason=reason, only_unverified_before=cutoff)
+    if _holds_nothing(holder, now):
+        reason = _("No code was ever sent for it: the number was registered again.")
+        return _close(holder, user=None, reason=reason, only_unverified_before=now)
+    return False
 
 
 def create_registration(
@@ -111,6 +138,7 @@ def create_registration(
     now = timezone.now()
     owner_user: Any = real_user(owner)
     alias = sql.alias_for(PhoneRegistration)
+    took_over = False
     for _try in range(2):
         registration = PhoneRegistration(
             phone_number=digits,
@@ -134,10 +162,16 @@ def create_registration(
                             ) from None
                         raise
                 registration.save()
+            registration.took_over = took_over  # the doors say so: texts.taken_over_text()
             return registration
         except IntegrityError:
-            if not _release_if_expired(digits, now):
+            try:
+                released = _release_if_expired(digits, now, owner_user)
+            except Renewal:
+                raise ValidationError(renewal_text(), code="renewal") from None
+            if not released:
                 break
+            took_over = True
     raise ValidationError(_("This number is already being onboarded."), code="duplicate")
 
 

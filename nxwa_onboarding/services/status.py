@@ -136,14 +136,17 @@ def apply_number(registration: PhoneRegistration, item: dict[str, Any], now: dat
 
 def listed(numbers: list[Any]) -> dict[str, dict[str, Any]]:
     """phoneList's items by the digits of their number; an item that is not a number object is
-    skipped (logged), never the whole list."""
+    skipped, never the whole list (counted, and logged once per read)."""
     by_digits: dict[str, dict[str, Any]] = {}
+    skipped = 0
     for item in numbers:
         digits = digits_only(str(item.get("display_phone_number", ""))) if isinstance(item, dict) else ""
         if not digits:
-            logger.warning("phoneList item skipped: not a number object (%s)", type(item).__name__)
+            skipped += 1
             continue
         by_digits[digits] = item
+    if skipped:
+        logger.warning("phoneList: %d items skipped (no number in them)", skipped)
     return by_digits
 
 

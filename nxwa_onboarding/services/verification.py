@@ -70,18 +70,27 @@ def check_code(
         # The code the rules were read against (the same as the insert's in all but a race).
         return Verdict(state.refusal, {"code_request_id": state.code_request_id})
 
+    verified: list[bool] = []
+
     def on_finish(row: VerificationAttempt, result: CallResult, fields: dict[str, Any]) -> None:
         if result.outcome != AttemptOutcome.ACCEPTED:
             return
         verified_at = row.finished_at
-        sql.update_row(
+        # Serialised with a close on the registration's row: a registration closed during the
+        # call stays closed (the attempt keeps NXCloud's answer), and a number registered again
+        # meanwhile is never given a second open registration.
+        changed = sql.update_row(
             PhoneRegistration,
             registration.pk,
             {"status": RegistrationStatus.VERIFIED, "verified_at": verified_at, "updated_at": verified_at},
-            where="verified_at IS NULL",
+            where="verified_at IS NULL AND status NOT IN ('closed', 'failed')",
         )
-        registration.status = RegistrationStatus.VERIFIED
-        registration.verified_at = verified_at
+        if changed:
+            registration.status = RegistrationStatus.VERIFIED
+            registration.verified_at = verified_at
+            verified.append(True)
+        else:
+            registration.refresh_from_db(fields=["status", "verified_at", "closed_at"])
 
     recorded = calls.record_call(
         VerificationAttempt,
@@ -96,7 +105,7 @@ def check_code(
     )
     if recorded.result is None:
         return recorded.row
-    if recorded.result.outcome == AttemptOutcome.ACCEPTED:
+    if recorded.result.outcome == AttemptOutcome.ACCEPTED and verified:
         signals.code_verified.send(sender=PhoneRegistration, registration=registration, attempt=recorded.row)
     calls.reraise_unexpected(recorded.result)
     return recorded.row

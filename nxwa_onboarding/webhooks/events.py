@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from ..choices import AccountState
 from ..phone import digits_only
@@ -20,6 +22,10 @@ from ..phone import digits_only
 MESSAGE_KIND = "message"
 #: The fields whose events onboarding applies.
 ACCOUNT, QUALITY, NAME = "account_update", "phone_number_quality_update", "phone_number_name_update"
+#: How far ahead of our clock an event's own time may be (clocks differ). An event dated later
+#: is taken as happening when it arrived: a far-future date would otherwise make every genuine
+#: event after it "stale" and freeze the account's state.
+MAX_FUTURE_SKEW = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -47,16 +53,19 @@ def text(value: Any, limit: int = 255) -> str:
 
 
 def _when(value: Any) -> datetime | None:
-    """Epoch seconds (or milliseconds) as a datetime; None for anything else."""
+    """Epoch seconds (or milliseconds) as a datetime, no later than now plus ``MAX_FUTURE_SKEW``
+    (later: now); None for anything else."""
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     seconds = value / 1000 if value > 10**11 else value
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        when = datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
+    now = timezone.now()
+    return now if when > now + MAX_FUTURE_SKEW else when
 
 
 def unparseable(reason: str, raw_digest: str) -> Event:

@@ -55,6 +55,10 @@ class CallbackSignature:
             return "ts outside the window"
         return ""
 
+    def header_problem(self) -> str:
+        """What is wrong with the headers alone ("" if nothing): known before the body is read."""
+        return self._problem
+
     def feed(self, chunk: bytes) -> None:
         if self._digest is not None:
             self._digest.feed(chunk)

@@ -393,3 +393,18 @@ def test_the_page_in_chinese(staff_viewer: Any, cohort: list[PhoneRegistration])
     page = html(client.get(reverse(FUNNEL), {"date_from": "2026-05-01", "date_to": "2026-05-20"}))
     assert "接入漏斗" in page
     assert "已验证" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("date_from", "date_to"),
+    [("2026-05-01", "9999-12-31"), ("0001-01-01", "2026-05-01"), ("0001-01-01", "9999-12-31")],
+)
+def test_a_period_at_the_ends_of_the_calendar_is_a_form_error(
+    staff_viewer: Any, date_from: str, date_to: str
+) -> None:
+    response = logged_in(staff_viewer).get(reverse(FUNNEL), {"date_from": date_from, "date_to": date_to})
+    assert response.status_code == 200
+    page = html(response)
+    assert "Choose dates between" in page
+    assert "nxwa-chart" not in page

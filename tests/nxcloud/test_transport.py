@@ -181,10 +181,11 @@ def test_1004_is_re_signed_with_a_fresh_ts_on_the_wire() -> None:
 
 
 def test_fifty_sequential_calls_share_one_tcp_connection() -> None:
-    answer = Behaviour(body=envelope(data=[{"register_status": 5}]))
+    number = {"display_phone_number": "8613800138000", "register_status": 5}
+    answer = Behaviour(body=envelope(data=[number]))
     with loopback(default=answer) as server, open_client(server.base_url) as client:
         for _ in range(50):
-            assert client.phone_list("app-key-1") == [{"register_status": 5}]
+            assert client.phone_list("app-key-1") == [number]
         requests_seen = received(server)
         assert len(server.connections) == 1
     assert len(requests_seen) == 50

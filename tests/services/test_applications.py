@@ -3,6 +3,7 @@ app key, assigned to new registrations, synced one application at a time, and in
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -115,14 +116,21 @@ def test_add_by_app_key_checks_it_with_phone_list(nxcloud: FakeNXCloud) -> None:
 def test_add_by_app_key_command(nxcloud: FakeNXCloud, capsys: Any) -> None:
     made = nxcloud.create_app("elsewhere", "https://x")["app_key"]
     make_user("merchant")
-    call_command("nxwa_add_application", made, "--name", "Shop", "--owner", "merchant")
+    # The key comes on standard input (or a prompt without echo): never on the command line.
+    call_command(
+        "nxwa_add_application", "--name", "Shop", "--owner", "merchant", stdin=io.StringIO(made + "\n")
+    )
     out = capsys.readouterr().out
     application = Application.objects.get(app_key=made)
     assert application.owner is not None
     assert application.owner.get_username() == "merchant"
     assert application.webhook_url in out
+    assert made not in out
     with pytest.raises(CommandError, match="already here"):
-        call_command("nxwa_add_application", made, "--name", "Shop")
+        call_command("nxwa_add_application", "--name", "Shop", stdin=io.StringIO(made + "\n"))
+    with pytest.raises(CommandError, match="standard input"):
+        call_command("nxwa_add_application", made, "--name", "Shop", stdin=io.StringIO(""))
+    assert Application.objects.count() == 1  # Shop only
 
 
 def test_assignment_default_owners_only_application_else_the_default(nxcloud: FakeNXCloud) -> None:
@@ -181,18 +189,27 @@ def test_admin_applications_end_to_end(
     client.force_login(superuser)
     merchant = make_user("merchant")
     response = client.post(
-        "/admin/nxwa_onboarding/application/add/", {"name": "Second", "owner": merchant.pk}
+        "/admin/nxwa_onboarding/application/add/", {"name": "Second", "owner": merchant.pk}, follow=True
     )
     # createApp is not made inside the admin's transaction: the pending row was committed first
     assert "inside a database transaction" not in caplog.text
     application = Application.objects.get(name="Second")
-    assert response.status_code == 302
+    assert response.redirect_chain[0][1] == 302
     assert application.outcome == "created"
     assert application.owner == merchant
     assert nxcloud.webhooks[application.app_key] == application.webhook_url
-
+    # Shown once, at creation, to the staff member who made it; masked on every page after.
+    shown = response.content.decode()
+    assert application.webhook_url in shown
+    assert application.app_key in shown
     listing = client.get("/admin/nxwa_onboarding/application/").content.decode()
-    assert application.webhook_url in listing
+    change = client.get(f"/admin/nxwa_onboarding/application/{application.pk}/change/").content.decode()
+    viewer = Client()
+    viewer.force_login(make_user("viewer", staff=True, perms=("view_application",)))
+    viewed = viewer.get(f"/admin/nxwa_onboarding/application/{application.pk}/change/").content.decode()
+    for page in (listing, change, viewed):
+        assert application.webhook_token not in page
+        assert application.app_key not in page
     assert "Second" in listing
 
     registration = verified_under(nxcloud, application, PHONE)
@@ -230,3 +247,16 @@ def test_admin_add_existing(nxcloud: FakeNXCloud, superuser: Any, client: Client
         "/admin/nxwa_onboarding/application/add-existing/", {"name": "Bad", "app_key": "nope"}
     )
     assert "no application with this app key" in again.content.decode()
+
+
+def test_create_app_answering_with_our_own_app_key_is_not_stored() -> None:
+    """createApp answering with the default application's key (APP_KEY) would shadow it: every
+    lookup by that key would find the new row. The key is refused, the row kept as unknown."""
+    with responses.RequestsMock() as rsps:
+        answer(rsps, "createApp", data={"app_id": 7, "app_name": "Echo", "app_key": "test-app-key"})
+        application = services.create_application("Echo")
+    application.refresh_from_db()
+    assert application.app_key == ""
+    assert application.outcome == "unknown"
+    assert "another application" in application.result_message
+    assert Application.objects.filter(app_key="test-app-key").count() == 0

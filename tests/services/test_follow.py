@@ -226,8 +226,8 @@ def test_a_chain_whose_worker_died_is_picked_up_by_the_cron_pass(queue: Any, nxc
 
 def test_a_replaced_chains_task_stops(queue: Any, nxcloud: FakeNXCloud) -> None:
     numbers(1, nxcloud)
-    FollowState.objects.create(app_key=APP_KEY, chain="new", next_step_at=timezone.now())
-    assert tasks.follow_application.call(APP_KEY, "old")["ran"] is False
+    state = FollowState.objects.create(app_key=APP_KEY, chain="new", next_step_at=timezone.now())
+    assert tasks.follow_application.call(state.pk, "old")["ran"] is False
     assert nxcloud.calls == []
 
 

@@ -66,8 +66,9 @@ def test_default_age_leaves_fresh_rows_alone_and_marks_stale_ones_unknown() -> N
         registration = new_registration()
         attempt, code_request = pending_rows(registration)
         stale = services.stale_after()
-        # (3 * connect + backoffs + 2 * (connect + read)) + 60 s, from the default TIMEOUT
-        assert stale == timedelta(seconds=3 * 3.05 + 0.2 + 0.5 + 2 * (3.05 + 10.0) + 60)
+        # (3 * connect + backoffs + 2 * (connect + read + the answer's deadline)) + 60 s, from
+        # the default TIMEOUT (the deadline: 3 * read, at least 30 s)
+        assert stale == timedelta(seconds=3 * 3.05 + 0.2 + 0.5 + 2 * (3.05 + 10.0 + 30.0) + 60)
 
         assert reconcile() == "Marked 0 pending attempt(s) and 0 pending code request(s) as unknown.\n"
         clock.shift(stale - timedelta(seconds=1))
@@ -92,9 +93,9 @@ def test_default_age_leaves_fresh_rows_alone_and_marks_stale_ones_unknown() -> N
 @pytest.mark.django_db
 def test_the_default_age_follows_the_timeout_setting() -> None:
     with rules(TIMEOUT=(1.0, 2.0)):
-        assert services.stale_after() == timedelta(seconds=3 * 1.0 + 0.7 + 2 * 3.0 + 60)
+        assert services.stale_after() == timedelta(seconds=3 * 1.0 + 0.7 + 2 * (3.0 + 30.0) + 60)
     with rules(TIMEOUT=30):
-        assert services.stale_after() == timedelta(seconds=3 * 30 + 0.7 + 2 * 60 + 60)
+        assert services.stale_after() == timedelta(seconds=3 * 30 + 0.7 + 2 * (60 + 90.0) + 60)
 
 
 @pytest.mark.django_db

@@ -244,6 +244,11 @@ def test_hostile_bodies_are_never_a_500_and_never_lost(nxcloud: FakeNXCloud, nam
     application = new_application(nxcloud, "Hostile", signed=signed)
     verified_under(nxcloud, application, PHONE)
     response = nxcloud.send_webhook(application, raw=HOSTILE[name], signed=signed)
+    if not signed and len(HOSTILE[name]) > webhook_views.UNSIGNED_MAX_BODY:
+        # An unsigned URL's size limit: refused unread (nobody vouches for it), never a 500.
+        assert response.status_code == 413
+        assert WebhookDelivery.objects.count() == 0
+        return
     assert response.status_code == 200
     assert WebhookDelivery.objects.count() == 1
     delivery = WebhookDelivery.objects.get()
@@ -256,10 +261,10 @@ def test_hostile_bodies_are_never_a_500_and_never_lost(nxcloud: FakeNXCloud, nam
 
 
 def test_a_body_past_the_hard_limit_is_413(
-    nxcloud: FakeNXCloud, unsigned_app: Application, monkeypatch: pytest.MonkeyPatch
+    nxcloud: FakeNXCloud, signed_app: Application, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(webhook_views, "MAX_BODY", 1000)
-    assert nxcloud.send_webhook(unsigned_app, raw=b"x" * 1001, signed=False).status_code == 413
+    assert nxcloud.send_webhook(signed_app, raw=b"x" * 1001).status_code == 413
     assert WebhookDelivery.objects.count() == 0
 
 
@@ -308,3 +313,69 @@ def test_staff_filter_registrations_on_account_state(
     assert "+86 139 0013 9000" not in page
     detail = client.get(f"/admin/nxwa_onboarding/phoneregistration/{banned.pk}/change/").content.decode()
     assert "Banned" in detail
+
+
+def test_an_event_dated_far_in_the_future_does_not_freeze_the_account_state(
+    nxcloud: FakeNXCloud, unsigned_app: Application
+) -> None:
+    registration = verified_under(nxcloud, unsigned_app, PHONE)
+    far = callbacks.account_event(PHONE, "DISABLED_UPDATE", "DISABLE", time=99999999999)
+    nxcloud.send_webhook(unsigned_app, far)
+    time.sleep(0.01)
+    genuine = callbacks.account_event(PHONE, "REINSTATE", "REINSTATE", time=int(time.time()) + 1)
+    nxcloud.send_webhook(unsigned_app, genuine)
+    registration.refresh_from_db()
+    assert registration.account_state == "active"
+    assert registration.account_event_at is not None
+    assert registration.account_event_at.year < 2100
+    assert [delivery.outcome for delivery in WebhookDelivery.objects.order_by("pk")] == ["applied", "applied"]
+
+
+def test_headers_that_already_fail_are_refused_before_the_body_is_read(
+    nxcloud: FakeNXCloud, signed_app: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[int] = []
+    real_read = webhook_views._read
+
+    def counted(*args: Any) -> Any:
+        read.append(1)
+        return real_read(*args)
+
+    monkeypatch.setattr(webhook_views, "_read", counted)
+    stale = int(time.time() * 1000) - 120_000
+    for kwargs in ({"headers": {"sign": ""}}, {"ts_ms": stale}, {"headers": {"accesskey": "someone"}}):
+        assert nxcloud.send_webhook(signed_app, BAN, **kwargs).status_code == 403
+    assert read == []
+    assert WebhookDelivery.objects.count() == 0
+
+
+def test_a_signed_callback_is_bound_to_the_application_that_received_it(nxcloud: FakeNXCloud) -> None:
+    first = new_application(nxcloud, "First", signed=True)
+    second = new_application(nxcloud, "Second", signed=True)
+    verified_under(nxcloud, first, PHONE)
+    body = callbacks.body_of(BAN)
+    headers = callbacks.signed_headers(
+        body, access_key=nxcloud.access_key, access_secret=nxcloud.access_secret
+    )
+    assert nxcloud.send_webhook(first, raw=body, signed=False, headers=headers).status_code == 200
+    replayed = nxcloud.send_webhook(second, raw=body, signed=False, headers=headers)
+    assert replayed.status_code == 403
+    assert list(WebhookDelivery.objects.values_list("application__name", flat=True)) == ["First"]
+
+
+def test_what_an_unsigned_application_stores_is_limited_in_size_and_rate(
+    nxcloud: FakeNXCloud, unsigned_app: Application
+) -> None:
+    big = b'{"field": "account_update", "value": {"pad": "' + b"x" * (300 * 1024) + b'"}}'
+    assert nxcloud.send_webhook(unsigned_app, raw=big, signed=False).status_code == 413
+    answers = [
+        nxcloud.send_webhook(
+            unsigned_app,
+            callbacks.account_event(PHONE, "ACCOUNT_VIOLATION", time=1_700_000_000 + n),
+            signed=False,
+        ).status_code
+        for n in range(webhook_views.UNSIGNED_PER_MINUTE + 20)
+    ]
+    assert answers.count(200) == webhook_views.UNSIGNED_PER_MINUTE
+    assert answers.count(429) == 20
+    assert WebhookDelivery.objects.count() == webhook_views.UNSIGNED_PER_MINUTE
