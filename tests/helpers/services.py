@@ -141,3 +141,17 @@ def eventually(predicate: Callable[[], bool], timeout: float = 20.0, every: floa
             return True
         time.sleep(every)
     return predicate()
+
+
+def listed_number(phone_display: str, register_status: int, **extra: Any) -> dict[str, Any]:
+    """One number as phoneList lists it (``display_phone_number`` with its plus and spaces)."""
+    return {
+        "display_phone_number": phone_display,
+        "register_status": register_status,
+        "status": "CONNECTED",
+        "quality_rating": "GREEN",
+        "verified_name": "Acme Trading",
+        "waba_id": "1029384756",
+        "waba_name": "Acme WABA",
+        **extra,
+    }
