@@ -81,7 +81,7 @@ def nudge(app_key: str, first_step_at: datetime | None = None) -> None:
     if not app_key or not queues_later():
         return
     try:
-        token = follow.nudge(app_key, first_step_at)
+        token = follow.claim_new_chain(app_key, first_step_at)
     except Exception as err:
         logger.warning("could not nudge a follower (%s)", type(err).__name__)
         return

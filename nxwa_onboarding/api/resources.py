@@ -9,7 +9,6 @@ registrations only; anyone else's, like one that does not exist, is the same 404
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -36,9 +35,6 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = Channel.API
 Status = RegistrationStatus
-#: A client's polling may ask NXCloud for the number's status this often (as the page's).
-REFRESH_INTERVAL = timedelta(seconds=2)
-
 READ_PROBLEMS = frozenset({401, 404, 500, 503})
 WRITE_PROBLEMS = frozenset({400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503, 504})
 

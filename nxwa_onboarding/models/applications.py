@@ -24,9 +24,6 @@ from django.utils.translation import gettext_lazy as _
 from ..choices import USABLE_APPLICATIONS, ApplicationOutcome, DeliveryOutcome, Failure
 from ..conf import conf
 
-#: The bytes of a delivery's body kept in ``WebhookDelivery.payload``; the rest is cut (and said).
-PAYLOAD_LIMIT = 64 * 1024
-
 
 def new_webhook_token() -> str:
     """256 random bits, URL-safe: for an unsigned application, the only key to its webhook."""
@@ -153,7 +150,7 @@ class Application(models.Model):
         return self.name
 
     @property
-    def appkey(self) -> str:
+    def effective_app_key(self) -> str:
         """The key phoneList takes: the stored one, or APP_KEY for the default application."""
         return self.app_key or (conf.APP_KEY if self.is_default else "")
 

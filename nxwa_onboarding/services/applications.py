@@ -224,9 +224,9 @@ def application_numbers(application: Application) -> list[ListedNumber]:
     """Read phoneList once for ``application``: every number it lists (also those with no
     registration here), each with the open registration of this application that has it.
     Raises the client's errors (``OnboardingError``)."""
-    if not application.appkey:
+    if not application.effective_app_key:
         raise OnboardingError("this application has no app key")
-    numbers = calls.get_client().phone_list(application.appkey)
+    numbers = calls.get_client().phone_list(application.effective_app_key)
     listed = [
         (digits_only(str(item.get("display_phone_number", ""))), item)
         for item in numbers

@@ -93,7 +93,7 @@ def settle_from_phone_list(registration: PhoneRegistration) -> bool:
     register_status 3-5: it did (``client_created``, or ``registered``), 1-2: it failed there;
     True either way, the registration follows what NXCloud says. Not listed, or listed without
     a register_status: False, and the outcome stays unknown (nothing is sent)."""
-    numbers = calls.get_client().phone_list(status.app_key(registration.application.appkey))
+    numbers = calls.get_client().phone_list(status.app_key(registration.application.effective_app_key))
     item = status.listed(numbers).get(registration.phone_number)
     if item is None:
         return False

@@ -14,9 +14,8 @@ longest while nothing changes), and stops when nothing is in progress. The state
 
 The tasks (``nxwa_onboarding.tasks``) and ``nxwa_follow`` call these; nothing here enqueues.
 
-Applications: following is keyed by the application's key. ``app_key_of`` and
-``registrations_of`` are the seam to an ``Application`` model: today every registration belongs
-to ``conf.APP_KEY``.
+Applications: following is keyed by the application's key (``app_key_of``: the registration's
+own application's; ``registrations_of``: an application's registrations).
 """
 
 from __future__ import annotations
@@ -62,12 +61,12 @@ def is_followed(registration: PhoneRegistration) -> bool:
     )
 
 
-# -- the seam to applications (issue 12) -------------------------------------------------------
+# -- applications and their registrations -------------------------------------------------------
 
 
 def app_key_of(registration: PhoneRegistration) -> str:
     """The key of the application that follows ``registration`` ("" if none is configured)."""
-    return registration.application.appkey
+    return registration.application.effective_app_key
 
 
 def registrations_of(app_key: str) -> QuerySet[PhoneRegistration]:
@@ -78,7 +77,7 @@ def registrations_of(app_key: str) -> QuerySet[PhoneRegistration]:
 def app_keys_in_progress() -> list[str]:
     """The applications with something in progress: what a cron pass steps."""
     busy = Application.objects.filter(followed("registrations__")).distinct()
-    return sorted({application.appkey for application in busy if application.appkey})
+    return sorted({application.effective_app_key for application in busy if application.effective_app_key})
 
 
 # -- steps -------------------------------------------------------------------------------------
@@ -224,7 +223,7 @@ def app_keys_due_health(now: datetime | None = None) -> list[str]:
         | Q(registrations__health__phone_requested_at__lt=cutoff)
     )
     due = Application.objects.filter(registered & unread).distinct()
-    return sorted({application.appkey for application in due if application.appkey})
+    return sorted({application.effective_app_key for application in due if application.effective_app_key})
 
 
 def _read_health(app_key: str) -> health.HealthRead:
@@ -254,7 +253,7 @@ def health_step(app_key: str) -> health.HealthRead | None:
         FollowState.objects.filter(pk=state.pk).update(lease_until=None)
 
 
-def nudge(app_key: str, first_step_at: datetime | None = None) -> str | None:
+def claim_new_chain(app_key: str, first_step_at: datetime | None = None) -> str | None:
     """Make sure the application has a live chain: the token of a new one the caller must
     enqueue, or None when one is alive (scheduled, or overdue by less than ``stale_after()``).
     ``first_step_at``: when the new chain's first step is due (default now; the cron pass, having

@@ -178,7 +178,7 @@ def refresh_status(registration: PhoneRegistration, *, appkey: str | None = None
         registration.refresh_from_db()
         return registration
     try:
-        numbers = calls.get_client().phone_list(app_key(appkey or registration.application.appkey))
+        numbers = calls.get_client().phone_list(app_key(appkey or registration.application.effective_app_key))
         item = listed(numbers).get(registration.phone_number)
         if item is not None:
             _apply_safely(registration, item, timezone.now())

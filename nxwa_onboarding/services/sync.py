@@ -160,7 +160,7 @@ def sync_statuses(
     default application) and update the open registrations *of that application* it lists
     (of ``registrations``, if given). Nothing changed: nothing written."""
     application = resolve_application(application)
-    numbers = calls.get_client().phone_list(status.app_key(application.appkey))
+    numbers = calls.get_client().phone_list(status.app_key(application.effective_app_key))
     now = timezone.now()
     if application.pk is not None:
         Application.objects.filter(pk=application.pk).update(last_synced_at=now)

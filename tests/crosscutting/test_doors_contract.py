@@ -387,7 +387,7 @@ def test_staff_refresh_reads_each_registrations_own_application(
     code = nxcloud.latest_code(DIGITS)
     assert code is not None
     services.check_code(registration, code)
-    nxcloud.bind(DIGITS, application.appkey)
+    nxcloud.bind(DIGITS, application.effective_app_key)
     services.create_client(registration)
     nxcloud.set_register_status(DIGITS, 5)
     if door == "admin":
@@ -398,6 +398,6 @@ def test_staff_refresh_reads_each_registrations_own_application(
         ok, said = _command("nxwa_sync_status")
         assert ok, said
     keys = [call.payload.get("appkey") for call in nxcloud.calls_to("phoneList")]
-    assert application.appkey in keys
+    assert application.effective_app_key in keys
     registration.refresh_from_db()
     assert registration.status == Status.REGISTERED

@@ -156,7 +156,7 @@ def test_assignment_is_a_setting(nxcloud: FakeNXCloud) -> None:
 def test_single_application_installation_works_with_app_key_alone(nxcloud: FakeNXCloud) -> None:
     registration = PhoneRegistration.objects.create(phone_number=PHONE)
     assert registration.application.is_default
-    assert registration.application.appkey == "test-app-key"
+    assert registration.application.effective_app_key == "test-app-key"
     services.sync_statuses()
     assert nxcloud.calls_to("phoneList")[-1].payload == {"appkey": "test-app-key"}
 

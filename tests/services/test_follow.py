@@ -278,7 +278,7 @@ def test_a_chain_the_queue_could_not_take_is_started_again_by_the_next_nudge(set
     with TestCase.captureOnCommitCallbacks(execute=True):
         tasks.nudge(app_key)  # the queue is down: logged, and no chain left looking alive
     assert not follow.chain_alive(app_key)
-    assert follow.nudge(app_key) is not None  # the next poll (or the cron pass) starts one
+    assert follow.claim_new_chain(app_key) is not None  # the next poll (or the cron pass) starts one
 
 
 class BrokenBackend(task_backends["default"].__class__):  # type: ignore[misc]
