@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the repository (harness/ is at its top)
 
 
 def free_port() -> int:
