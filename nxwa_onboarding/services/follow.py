@@ -34,7 +34,7 @@ from ..conf import conf
 from ..models import Application, FollowState, PhoneRegistration, VerificationAttempt
 from ..nxcloud.exceptions import NXCloudConfigurationError, OnboardingError
 from ..ops.tracing import current_span, traced
-from . import calls, health, sync
+from . import breaker, calls, health, sync
 from .applications import resolve_application
 from .client_setup import setup_possible_at
 
@@ -175,12 +175,17 @@ def step(app_key: str, *, chain: str | None = None) -> Step:
     changed = False
     try:
         working = registrations_of(app_key).filter(followed())
-        if working.exists():
-            summary = sync.sync_statuses(app_key, registrations=working)
-            result.changed = len(summary.changed)
-            changed = bool(summary.changed)
-            result.orphans = orphans(app_key, now)
-        _read_health(app_key)
+        if breaker.paused(now) is not None:
+            # The breaker stops every call to NXCloud, this one too; the chain goes on with its
+            # backoff and reads again once the breaker has closed.
+            result.error = "paused"
+        else:
+            if working.exists():
+                summary = sync.sync_statuses(app_key, registrations=working)
+                result.changed = len(summary.changed)
+                changed = bool(summary.changed)
+                result.orphans = orphans(app_key, now)
+            _read_health(app_key)
     except (OnboardingError, NXCloudConfigurationError) as err:
         result.error = f"{type(err).__name__}: {calls.failure_of(err) or 'rejected'}"
         logger.warning("following application %s: phoneList failed (%s)", state.pk, result.error)
@@ -244,6 +249,8 @@ def health_step(app_key: str) -> health.HealthRead | None:
     """The health read of an application with nothing in progress (the cron pass): under the
     application's lease, like a step, so it never runs beside one. None: a step holds it."""
     now = timezone.now()
+    if breaker.paused(now) is not None:  # no call to NXCloud while the breaker is open
+        return None
     state = _state(app_key)
     if not _claim(state, None, now):
         return None

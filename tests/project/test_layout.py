@@ -148,3 +148,11 @@ def test_every_package_folder_has_its_test_folder() -> None:
 def test_no_test_is_named_after_an_issue() -> None:
     named = sorted(str(p.relative_to(TESTS)) for p in TESTS.rglob("test_*.py") if "issue" in p.name)
     assert named == []
+
+
+def test_the_harness_knows_where_the_repository_is() -> None:
+    """gunicorn started by the harness runs from the repository, with it on its path."""
+    from harness import processes
+
+    assert (processes.ROOT / "harness" / "processes.py").is_file()
+    assert (processes.ROOT / "pyproject.toml").is_file()

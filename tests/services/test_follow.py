@@ -25,6 +25,7 @@ from nxwa_onboarding import services, signals, tasks
 from nxwa_onboarding.compat import task_backends
 from nxwa_onboarding.conf import conf
 from nxwa_onboarding.models import FollowState, PhoneRegistration
+from nxwa_onboarding.models.holds import EVERYONE, CallHold
 from nxwa_onboarding.services import follow, sync
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.helpers.services import caught
@@ -427,3 +428,19 @@ def test_a_pass_where_everything_changed_writes_in_batches(nxcloud: FakeNXCloud,
     assert len([q for q in queries.captured_queries if q["sql"].upper().startswith("SAVEPOINT")]) == 3
     registered = PhoneRegistration.objects.filter(status=Status.REGISTERED, registered_at__isnull=False)
     assert registered.count() == 50
+
+
+def test_the_follower_reads_no_phone_list_while_the_breaker_is_open(nxcloud: FakeNXCloud) -> None:
+    """The breaker stops every call to NXCloud, the follower's phoneList included: its chain
+    goes on with its backoff and reads again once the breaker has closed."""
+    numbers(3, nxcloud)
+    now = timezone.now()
+    CallHold.objects.create(scope=EVERYONE, until=now + timedelta(minutes=5), failures=20, started_at=now)
+    paused = follow.step(APP_KEY)
+    assert nxcloud.calls_to("phoneList") == []
+    assert paused.ran
+    assert paused.error == "paused"
+    assert paused.again_at is not None
+    CallHold.objects.filter(scope=EVERYONE).update(until=now)
+    follow.step(APP_KEY)
+    assert len(nxcloud.calls_to("phoneList")) == 1
