@@ -6,6 +6,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
 RELEASE_STAMP := $(VENV)/.installed-release
+BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST := $(BIN)/python -m pytest
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 # axe-core (the accessibility engine the browser tests inject), pinned, from the npm registry;
@@ -14,7 +15,7 @@ AXE_VERSION ?= 4.14.1
 AXE_DIR := .cache/axe-core-$(AXE_VERSION)
 AXE_JS := $(AXE_DIR)/axe.min.js
 
-.PHONY: install axe demo test test-postgres test-restart test-deploy test-browser test-api test-wheel docs openapi lint-api matrix lint bench clean
+.PHONY: install axe demo test test-postgres test-restart test-deploy test-browser test-api test-wheel docs openapi lint-api matrix lint bench check-bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,11 @@ $(DOCS_STAMP): $(STAMP)
 $(RELEASE_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[release]'
 	touch $(RELEASE_STAMP)
+
+# The benchmark's peers (django-allauth), apart from the suite's install.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
 
 $(AXE_JS):
 	mkdir -p $(AXE_DIR)
@@ -109,7 +115,12 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy nxwa_onboarding tests example_project benchmarks harness
 
-bench: install
+## check-bench: the peers section's project (benchmarks/peers/) imports, passes `check` and has
+## its migrations, with its extra installed; no load is run (seconds)
+check-bench: $(BENCH_STAMP)
+	$(PYTEST) -q -p no:randomly tests/project/test_bench_peers.py
+
+bench: $(BENCH_STAMP)
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/run.py
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/follow.py
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/cluster/run.py

@@ -137,6 +137,10 @@ def render(results: Row) -> str:
         from benchmarks.throughput import render_throughput
 
         render_throughput(results["throughput"], add)
+    if "peers" in results:
+        from benchmarks.peers.report import render_peers
+
+        render_peers(results["peers"], add)
     return "\n".join(lines)
 
 
