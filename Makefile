@@ -9,6 +9,7 @@ RELEASE_STAMP := $(VENV)/.installed-release
 # What the demo runs (the package, its worker, the example project's settings), apart from the
 # test and development toolchain: a fresh clone serves sooner.
 DEMO_STAMP := $(VENV)/.installed-demo
+BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST := $(BIN)/python -m pytest
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 # axe-core (the accessibility engine the browser tests inject), pinned, from the npm registry;
@@ -17,7 +18,7 @@ AXE_VERSION ?= 4.14.1
 AXE_DIR := .cache/axe-core-$(AXE_VERSION)
 AXE_JS := $(AXE_DIR)/axe.min.js
 
-.PHONY: install axe demo test test-postgres test-restart test-deploy test-browser test-api test-wheel docs openapi lint-api matrix lint bench clean
+.PHONY: install axe demo test test-postgres test-restart test-deploy test-browser test-api test-wheel docs openapi lint-api matrix lint bench check-bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,11 @@ $(DOCS_STAMP): $(STAMP)
 $(RELEASE_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[release]'
 	touch $(RELEASE_STAMP)
+
+# The benchmark's peers (django-allauth), apart from the suite's install.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
 
 $(AXE_JS):
 	mkdir -p $(AXE_DIR)
@@ -137,7 +143,12 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy nxwa_onboarding tests example_project benchmarks harness
 
-bench: install
+## check-bench: the peers section's project (benchmarks/peers/) imports, passes `check` and has
+## its migrations, with its extra installed; no load is run (seconds)
+check-bench: $(BENCH_STAMP)
+	$(PYTEST) -q -p no:randomly tests/project/test_bench_peers.py
+
+bench: $(BENCH_STAMP)
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/run.py
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/follow.py
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/python benchmarks/cluster/run.py

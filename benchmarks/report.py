@@ -139,6 +139,10 @@ def render(results: Row) -> str:
         render_throughput(results["throughput"], add)
     if "metrics" in results:
         render_metrics(results["metrics"], add)
+    if "peers" in results:
+        from benchmarks.peers.report import render_peers
+
+        render_peers(results["peers"], add)
     return "\n".join(lines)
 
 

@@ -16,6 +16,11 @@ Sections (each skipped with a note when its precondition is missing):
    same trivial view (``--only api``).
 6. The status page and the code submission at 5,000 and at 500,000 attempts, limits at their
    defaults, prepared statements off and on (``--only throughput``; benchmarks/throughput.py).
+7. The peers (issue 25): this app's customer pages, django-allauth's phone verification and a
+   hand-written view under one gunicorn, shuffled rounds, ratios and CPU per request, with the
+   light load generator's and ``requests``' ceilings on a trivial view (``--only peers``;
+   benchmarks/peers/; its own project and database, in a child process; also written to
+   ``benchmarks/results/peers.json``). Needs the ``bench`` extra (django-allauth).
 
 The table is printed; everything is written to ``benchmarks/results/latest.json`` and, for a
 complete full-size run only, the table to ``benchmarks/RESULTS.md``. Usage:
@@ -134,6 +139,29 @@ def _metrics(run: Run) -> None:
     run.results["metrics"] = bench(10_000 if run.quick else 100_000, 5 if run.quick else 21)
 
 
+def _peers(run: Run) -> None:
+    """In a child process: its own settings (allauth installed) and its own database."""
+    try:
+        import allauth  # noqa: F401
+    except ImportError:
+        run.results["peers"] = {"skipped": "django-allauth is not installed (pip install -e '.[bench]')"}
+        return
+    output = subprocess.run(
+        [sys.executable, "-m", "benchmarks.peers.bench", *(["--quick"] if run.quick else [])],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.peers.settings"},
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    result = dict(json.loads(output.stdout.strip().splitlines()[-1]))
+    run.results["peers"] = result
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / "peers.json").write_text(
+        json.dumps({"started": run.results["started"], "quick": run.quick, **result}, indent=2) + "\n"
+    )
+
+
 #: The sections, in the order they run. ``check_code`` is the first part of ``overhead`` alone
 #: (``--only check_code``: seconds, not minutes); a full run runs the others.
 SECTIONS: dict[str, Section] = {
@@ -146,6 +174,7 @@ SECTIONS: dict[str, Section] = {
     "api": Section("the JSON API under load", _api),
     "metrics": Section("the metrics scrape at 100,000 registrations", _metrics),
     "throughput": Section("status page and code submission at 5,000 and 500,000 attempts", _throughput),
+    "peers": Section("this app against django-allauth's phone verification and a hand-written view", _peers),
 }
 
 
