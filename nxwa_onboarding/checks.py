@@ -34,9 +34,9 @@ HINT = "Set it in settings.NXWA_ONBOARDING."
 #: E001/E002: where the credentials come from, and what to do without any.
 CREDENTIALS_HINT = (
     "Set it in settings.NXWA_ONBOARDING from the environment variable {variable} "
-    "(NXWA_ACCESS_KEY, NXWA_ACCESS_SECRET and NXWA_APP_KEY in the README's settings). No NXCloud "
+    "(NXWA_ACCESS_KEY, NXWA_ACCESS_SECRET and NXWA_APP_KEY in the installation guide). No NXCloud "
     "credentials yet? Add 'nxwa_onboarding.sandbox' to INSTALLED_APPS with DEBUG on and any "
-    "values: the offline sandbox plays NXCloud (README, installation step 8)."
+    "values: the offline sandbox plays NXCloud (docs/howto/install.md, step 7, before migrate)."
 )
 
 #: The rule settings: each must be a positive integer.
