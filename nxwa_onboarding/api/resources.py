@@ -181,6 +181,11 @@ def attempt_problem(
     request: HttpRequest, registration: PhoneRegistration, attempt: VerificationAttempt
 ) -> problems.Problem:
     """A verification attempt that was not accepted, in the customer page's words."""
+    if attempt.outcome == AttemptOutcome.REJECTED and attempt.attempts_left:
+        # Tries left: the words need the whole state only after the last try (can a code be sent?)
+        text = code_rejected_text(attempt.attempts_left, can_send_now=True)
+        left = attempt.attempts_left
+        return problems.Problem(422, "code-rejected", _("Code not accepted"), text, attempts_left=left)
     if attempt.outcome in (AttemptOutcome.REJECTED, AttemptOutcome.REFUSED):
         state = services.get_state(registration, ip=client_ip(request), channel=CHANNEL)
         left = state.check.attempts_left

@@ -363,6 +363,9 @@ class VerificationAttempt(CallRecord):
     """One code typed in and (unless refused) passed to checkCode. Append-only."""
 
     Outcome = AttemptOutcome
+    #: Not stored: on the attempt ``services.check_code`` returns, when rejected, the tries left
+    #: on its code (the doors say "n tries left" without reading the whole state again).
+    attempts_left: int | None = None
 
     registration = models.ForeignKey(
         PhoneRegistration,

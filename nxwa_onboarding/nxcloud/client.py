@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ TIMESTAMP_EXPIRED = 1004
 #: NXCloud's answer is read up to this many bytes (decoded); a larger one is a ``TransportError``.
 MAX_ANSWER_BYTES = 5 * 1024 * 1024
 #: The calls that list an application's numbers answer with all of them (about 250 bytes a
-#: number), so they may be larger: up to ``MAX_LIST_BYTES`` (a setting, 16 MB by default).
+#: number), so they may be larger: up to ``MAX_LIST_BYTES`` (a setting, 32 MB by default).
 LIST_ACTIONS = ("phoneList", "getPhone")
 
 
@@ -57,9 +58,34 @@ def answer_limit(action: str) -> int:
     return conf.MAX_LIST_BYTES if action in LIST_ACTIONS else MAX_ANSWER_BYTES
 
 
+#: What ``requests`` reads from the process's environment on every call when ``trust_env`` is on:
+#: proxies, a CA bundle, a netrc file's path (and ``~/.netrc`` itself).
+ENVIRONMENT_KEYS = (
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "requests_ca_bundle",
+    "curl_ca_bundle",
+    "netrc",
+)
+
+
+def environment_matters(environ: Mapping[str, str] | None = None, home: str | None = None) -> bool:
+    """Whether the environment says anything ``requests`` would use: a proxy, a CA bundle or a
+    netrc file. Decided once, when the session is made: with nothing there, ``trust_env`` is
+    turned off, so no call walks the environment for proxy settings or stats ``~/.netrc``
+    (about 80 ``os.environ`` reads a call); with any of it there, requests reads it as usual."""
+    names = {name.lower() for name in (os.environ if environ is None else environ)}
+    netrc = os.path.join(home if home is not None else os.path.expanduser("~"), ".netrc")
+    return bool(names & set(ENVIRONMENT_KEYS)) or os.path.exists(netrc)
+
+
 def build_session() -> requests.Session:
-    """The one place an HTTP session is made: keep-alive pool, our User-Agent, no hidden retries."""
+    """The one place an HTTP session is made: keep-alive pool, our User-Agent, no hidden retries,
+    the environment's proxy settings read only when it has any (``environment_matters``)."""
     session = requests.Session()
+    session.trust_env = environment_matters()
     session.headers["User-Agent"] = USER_AGENT
     adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=32)
     session.mount("https://", adapter)

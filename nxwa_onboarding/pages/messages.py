@@ -85,8 +85,11 @@ def attempted(request: HttpRequest, registration: PhoneRegistration, attempt: An
     """Say how a verification attempt ended (accepted is announced by the caller)."""
     outcome = attempt.outcome
     if outcome == VerificationAttempt.Outcome.REJECTED:
-        state = services.get_state(registration, ip=client_ip(request))
-        text = code_rejected_text(state.check.attempts_left, state.send.refusal is None)
+        if attempt.attempts_left:  # the words need more only after the last try (can a code be sent?)
+            text = code_rejected_text(attempt.attempts_left, can_send_now=True)
+        else:
+            state = services.get_state(registration, ip=client_ip(request))
+            text = code_rejected_text(state.check.attempts_left, state.send.refusal is None)
         messages.error(request, text)
     elif outcome == VerificationAttempt.Outcome.REFUSED:
         refusal = services.Refusal(attempt.refusal_reason, attempt.retry_after)

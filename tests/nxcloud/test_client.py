@@ -10,6 +10,7 @@ import re
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from responses import matchers
 from urllib3.exceptions import MaxRetryError, NameResolutionError, ProtocolError
 
 from nxwa_onboarding import __version__
-from nxwa_onboarding.nxcloud.client import NXCloudClient
+from nxwa_onboarding.nxcloud.client import NXCloudClient, build_session, environment_matters
 from nxwa_onboarding.nxcloud.exceptions import (
     NXCloudAuthError,
     NXCloudBusinessError,
@@ -612,3 +613,20 @@ def test_exceptions_survive_pickling(error: OnboardingError) -> None:
     assert type(copied) is type(error)
     assert repr(copied) == repr(error)
     assert vars(copied) == vars(error)
+
+
+def test_the_environment_is_read_per_call_only_when_it_says_something(tmp_path: Path) -> None:
+    """``trust_env`` is decided once, when the session is made: off when the environment has no
+    proxy, CA bundle or netrc for requests to read (no per-call lookup), on when it has."""
+    home = str(tmp_path)
+    assert not environment_matters({"PATH": "/usr/bin", "HOME": home}, home)
+    assert environment_matters({"HTTPS_PROXY": "http://proxy.internal:3128"}, home)
+    assert environment_matters({"no_proxy": "localhost"}, home)
+    assert environment_matters({"REQUESTS_CA_BUNDLE": "/etc/ssl/ours.pem"}, home)
+    (tmp_path / ".netrc").write_text("machine api2.nxcloud.com login x password y\n")
+    assert environment_matters({}, home)
+
+
+def test_a_proxy_in_the_environment_is_still_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert build_session().trust_env

@@ -305,3 +305,18 @@ def test_check_code_accepted_path_query_count_in_autocommit() -> None:
     # The same seven statements, each transaction's BEGIN and COMMIT logged too (both backends).
     assert sql == ["BEGIN", "INSERT", "SELECT", "SELECT", "COMMIT", "BEGIN", "UPDATE", "UPDATE", "COMMIT"]
     assert len(sql) <= 9
+
+
+@pytest.mark.parametrize("allowed", [1, 3, 5])
+def test_the_tries_left_on_a_rejected_attempt_are_those_the_state_reads(allowed: int) -> None:
+    """``check_code`` tells the doors the tries left after a rejected code from the rules it
+    just read (no second read of the whole state): the same figure ``get_state`` gives."""
+    with rules(MAX_CHECK_ATTEMPTS=allowed):
+        registration = with_code()
+        for _ in range(allowed):
+            attempt = check(registration, WRONG, result=9001)
+            assert attempt.outcome == "rejected"
+            assert attempt.attempts_left == services.get_state(registration).check.attempts_left
+        refused = check(registration, WRONG, result=9001)
+        assert refused.outcome == "refused"
+        assert refused.attempts_left is None
