@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ from nxwa_onboarding.models import CodeRequest, PhoneRegistration
 from nxwa_onboarding.nxcloud.client import NXCloudClient
 from nxwa_onboarding.nxcloud.exceptions import NXCloudAuthError, NXCloudBusinessError, TransportError
 from nxwa_onboarding.testing import FakeNXCloud, fake_nxcloud
+from tests.helpers.guide import pytest_in
 
 PHONE = "8613800138000"
 BASE_URL = "https://api2.nxcloud.com"
@@ -69,15 +69,7 @@ def test_a_host_project_gets_the_fixture_without_any_conftest(tmp_path: Path) ->
     (tmp_path / "host_settings.py").write_text(HOST_SETTINGS)
     (tmp_path / "test_host.py").write_text(HOST_TEST)
     (tmp_path / "pytest.ini").write_text("[pytest]\nDJANGO_SETTINGS_MODULE = host_settings\npythonpath = .\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))},
-    )
+    result = pytest_in(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
 

@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from harness.processes import free_port
-from tests.helpers.snippets import marked_blocks
+from tests.helpers.guide import HostFiles, marked_blocks
 
 pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
@@ -87,21 +87,12 @@ def database() -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-class Project:
+class Project(HostFiles):
     """The host project and the environment every one of its processes gets."""
 
     def __init__(self, path: Path, env: dict[str, str]) -> None:
-        self.path = path
+        super().__init__(path)
         self.env = env
-
-    def append(self, relative: str, text: str) -> None:
-        with (self.path / relative).open("a", encoding="utf-8") as file:
-            file.write("\n" + text)
-
-    def write(self, relative: str, text: str) -> None:
-        target = self.path / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
 
     def run(self, command: str) -> str:
         """One line of the guide's shell (``python …``), in the project, with its environment."""

@@ -6,15 +6,12 @@ a page outside every toctree fail it); these hold what a build cannot see.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.guide import fixture_example
+from tests.helpers.guide import fixture_example, pytest_in
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -76,14 +73,6 @@ def test_the_testing_guides_fixture_example_passes_in_a_project_of_its_own(tmp_p
     (tmp_path / "pytest.ini").write_text(
         "[pytest]\nDJANGO_SETTINGS_MODULE = host_settings\npythonpath = .\nfilterwarnings = error\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTEST_"))},
-    )
+    result = pytest_in(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers.guide import install_snippets
+from tests.helpers.guide import HostFiles, install_snippets
 
 pytestmark = pytest.mark.slow
 
@@ -59,11 +59,11 @@ def _free_port() -> int:
         return port
 
 
-class Host:
+class Host(HostFiles):
     """A throwaway host project and how to run its ``manage.py``."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        super().__init__(path)
         self.env = {
             key: value
             for key, value in os.environ.items()
@@ -88,15 +88,6 @@ class Host:
 
     def python(self, code: str) -> str:
         return self.manage("shell", "-c", code).stdout
-
-    def append(self, relative: str, text: str) -> None:
-        with (self.path / relative).open("a", encoding="utf-8") as file:
-            file.write("\n" + text)
-
-    def write(self, relative: str, text: str) -> None:
-        target = self.path / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
 
 
 @pytest.fixture
