@@ -4,8 +4,6 @@ then the guard's statements under EXPLAIN ANALYZE."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,6 +13,7 @@ from nxwa_onboarding.choices import Channel, SendOutcome
 from nxwa_onboarding.models import Application, CodeRequest, PhoneRegistration
 from nxwa_onboarding.services import fraud, policy
 from tests.helpers.fraud import cn_number, gb_number
+from tests.helpers.plans import rows_read
 from tests.helpers.services import rules
 
 pytestmark = [
@@ -25,24 +24,6 @@ pytestmark = [
 OTHERS = 3000
 MINE = 5
 SLACK = 60
-
-
-def rows_read(sql: str) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
-        (plan,) = cursor.fetchone()
-    total = 0
-
-    def walk(node: dict[str, Any]) -> None:
-        nonlocal total
-        if node.get("Relation Name", "").startswith("nxwa_onboarding"):
-            total += node.get("Actual Rows", 0) * node.get("Actual Loops", 1)
-            total += node.get("Rows Removed by Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(plan[0]["Plan"])
-    return int(total)
 
 
 @pytest.fixture

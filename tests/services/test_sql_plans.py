@@ -21,6 +21,7 @@ from nxwa_onboarding.choices import AttemptOutcome, Channel, SendOutcome
 from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.services import sql
 from nxwa_onboarding.services.rules import Limits, Scope
+from tests.helpers.plans import rows_read
 
 pytestmark = [
     pytest.mark.django_db,
@@ -35,25 +36,6 @@ CAPS = {
 }
 #: What the statements may read beyond the caps: the registration's own rows, index probes.
 SLACK = 60
-
-
-def rows_read(text: str, params: dict[str, Any]) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + text, params)
-        (plan,) = cursor.fetchone()
-    total = 0
-
-    def walk(node: dict[str, Any]) -> None:
-        nonlocal total
-        if node.get("Relation Name", "").startswith("nxwa_onboarding"):
-            loops = node.get("Actual Loops", 1)
-            total += node.get("Actual Rows", 0) * loops
-            total += node.get("Rows Removed by Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(plan[0]["Plan"])
-    return int(total)
 
 
 @pytest.fixture
