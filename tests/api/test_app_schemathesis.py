@@ -117,7 +117,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_document
     results = list(schema.get_all_operations())
     assert all(isinstance(result, Ok) for result in results), results
     operations = [result.ok() for result in results if isinstance(result, Ok)]
-    assert len(operations) == 9  # the registrations' six and the session's three (last)
+    assert len(operations) == 10  # the registrations' seven and the session's three (last)
     for operation in operations:
         # GET /session takes nothing at all: there is nothing to make invalid.
         negative = () if operation.label == "GET /session" else (GenerationMode.NEGATIVE,)
