@@ -38,10 +38,15 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
             str(out),
             str(ROOT),
         ]
-        # The build environment comes from the package index: one more try after a failure
-        # there, and pip's own words in the failure if the second fails too.
+        # pip and its build backend run without the suite's PYTHONWARNINGS (the matrix makes
+        # deprecations errors, and pip's vendored pkg_resources warns on import); the build
+        # environment comes from the package index: one more try after a failure there, and
+        # pip's own words in the failure if the second fails too.
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONWARNINGS"}
         for _try in range(2):
-            built_run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+            built_run = subprocess.run(
+                command, capture_output=True, text=True, timeout=300, check=False, env=env, cwd=ROOT
+            )
             if built_run.returncode == 0:
                 break
         assert built_run.returncode == 0, f"pip wheel failed twice:\n{built_run.stderr[-3000:]}"
