@@ -37,6 +37,7 @@ from ..conf import conf
 from ..models import CodeRequest, VerificationAttempt
 from ..models.holds import EVERYONE, CallHold
 from ..nxcloud.exceptions import NXCloudError
+from . import sql
 from .rules import Refusal
 
 logger = logging.getLogger("nxwa_onboarding.services")
@@ -63,11 +64,7 @@ def scopes(base: dict[str, Any]) -> dict[str, Q]:
 
 def refusal(base: dict[str, Any], now: datetime) -> Refusal | None:
     """The hold that refuses this call now (the breaker first), or None. One SELECT."""
-    held = list(
-        CallHold.objects.filter(scope__in=[EVERYONE, *scopes(base)], until__gt=now).values_list(
-            "scope", "until"
-        )
-    )
+    held = sql.holds([EVERYONE, *scopes(base)], now)
     for scope, until in sorted(held, key=lambda hold: (hold[0] != EVERYONE, hold[1])):
         return Refusal(RefusalReason.PAUSED if scope == EVERYONE else RefusalReason.FAILURE_LIMIT, until)
     return None

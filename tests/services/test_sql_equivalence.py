@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Max, Min, QuerySet
@@ -30,7 +31,7 @@ from nxwa_onboarding.choices import (
     RegistrationStatus,
     SendOutcome,
 )
-from nxwa_onboarding.models import CodeRequest, PhoneRegistration, VerificationAttempt
+from nxwa_onboarding.models import CallHold, CodeRequest, PhoneRegistration, VerificationAttempt
 from nxwa_onboarding.services import sql
 from nxwa_onboarding.services.rules import (
     CALLED_SENDS,
@@ -390,3 +391,27 @@ class TooLongAlike(TestCase):
         sql.update_many(PhoneRegistration, ours, ("number_status",))
         PhoneRegistration.objects.bulk_update(django, ["number_status"])
         assert row_state(ours[0]) == row_state(django[0])
+
+
+@pytest.mark.django_db
+def test_the_holds_read_is_the_orms() -> None:
+    """``sql.holds`` (hand-written, read on every recorded call) finds the rows the plain ORM
+    query finds: in force, out of force and on other scopes alike."""
+    now = timezone.now()
+    rows = [
+        ("*", now + timedelta(minutes=5)),
+        ("registration:1", now - timedelta(seconds=1)),
+        ("registration:2", now + timedelta(seconds=1)),
+        ("block:203.0.113.0/24", now + timedelta(hours=1)),
+        ("owner:7", now),
+    ]
+    for scope, until in rows:
+        CallHold.objects.create(scope=scope, until=until, started_at=now - timedelta(hours=1))
+    for scopes in (
+        ["*"],
+        ["*", "registration:1", "registration:2"],
+        ["registration:2", "block:203.0.113.0/24", "owner:7"],
+        ["owner:8"],
+    ):
+        plain = set(CallHold.objects.filter(scope__in=scopes, until__gt=now).values_list("scope", "until"))
+        assert set(sql.holds(scopes, now)) == plain
