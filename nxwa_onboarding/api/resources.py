@@ -26,7 +26,6 @@ from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
 from ..nxcloud.exceptions import InvalidStateError
 from ..pages.forms import CodeForm, SendCodeForm, StartForm
 from ..services import policy
-from ..texts import code_rejected_text
 from . import present, problems
 from .auth import caller
 from .schemas import CodeIn, ProblemOut, RegistrationOut, RegistrationSummaryOut, SendIn, StartIn
@@ -181,18 +180,13 @@ def attempt_problem(
     request: HttpRequest, registration: PhoneRegistration, attempt: VerificationAttempt
 ) -> problems.Problem:
     """A verification attempt that was not accepted, in the customer page's words."""
-    if attempt.outcome == AttemptOutcome.REJECTED and attempt.attempts_left:
-        # Tries left: the words need the whole state only after the last try (can a code be sent?)
-        text = code_rejected_text(attempt.attempts_left, can_send_now=True)
-        left = attempt.attempts_left
+    if attempt.outcome == AttemptOutcome.REJECTED:
+        text, left = services.rejected_code(registration, attempt, ip=client_ip(request), channel=CHANNEL)
         return problems.Problem(422, "code-rejected", _("Code not accepted"), text, attempts_left=left)
-    if attempt.outcome in (AttemptOutcome.REJECTED, AttemptOutcome.REFUSED):
+    if attempt.outcome == AttemptOutcome.REFUSED:
         state = services.get_state(registration, ip=client_ip(request), channel=CHANNEL)
         left = state.check.attempts_left
-        if attempt.outcome == AttemptOutcome.REFUSED:
-            return problems.refused(attempt.refusal_reason, attempt.retry_after, attempts_left=left)
-        text = code_rejected_text(left, state.send.refusal is None)
-        return problems.Problem(422, "code-rejected", _("Code not accepted"), text, attempts_left=left)
+        return problems.refused(attempt.refusal_reason, attempt.retry_after, attempts_left=left)
     if attempt.outcome == AttemptOutcome.UNKNOWN:
         return problems.failed(
             Failure.MAYBE_SENT,

@@ -13,9 +13,9 @@ from django.utils.translation import ngettext
 
 from .. import services
 from ..addresses import client_ip
-from ..choices import Failure, Method
+from ..choices import Channel, Failure, Method
 from ..models import CodeRequest, PhoneRegistration, VerificationAttempt
-from ..texts import code_rejected_text, customer_configuration_text, is_configuration_failure
+from ..texts import customer_configuration_text, is_configuration_failure
 
 
 def down_text() -> str:
@@ -85,11 +85,9 @@ def attempted(request: HttpRequest, registration: PhoneRegistration, attempt: An
     """Say how a verification attempt ended (accepted is announced by the caller)."""
     outcome = attempt.outcome
     if outcome == VerificationAttempt.Outcome.REJECTED:
-        if attempt.attempts_left:  # the words need more only after the last try (can a code be sent?)
-            text = code_rejected_text(attempt.attempts_left, can_send_now=True)
-        else:
-            state = services.get_state(registration, ip=client_ip(request))
-            text = code_rejected_text(state.check.attempts_left, state.send.refusal is None)
+        text, _left = services.rejected_code(
+            registration, attempt, ip=client_ip(request), channel=Channel.CUSTOMER
+        )
         messages.error(request, text)
     elif outcome == VerificationAttempt.Outcome.REFUSED:
         refusal = services.Refusal(attempt.refusal_reason, attempt.retry_after)

@@ -67,7 +67,7 @@ from .situation import Decision, Situation, decide
 from .state import get_state
 from .status import SyncSummary, refresh_status
 from .sync import sync_statuses
-from .verification import check_code
+from .verification import check_code, rejected_code
 
 __all__ = [
     "COUNTED_ATTEMPTS",
@@ -106,6 +106,7 @@ __all__ = [
     "reconcile_pending",
     "refresh_status",
     "refused_addition",
+    "rejected_code",
     "request_code",
     "sends_suspended",
     "situation",

@@ -13,10 +13,11 @@ from ..choices import AttemptOutcome, Channel, RegistrationStatus
 from ..codes import MAX_CODE_INPUT, code_digest, normalize_code
 from ..models import PhoneRegistration, VerificationAttempt
 from ..nxcloud.redact import hide
+from ..texts import code_rejected_text
 from . import calls, sql
 from .calls import CallResult, UserLike, Verdict, real_user
 from .rules import malformed
-from .state import read_check_state, scope_for
+from .state import get_state, read_check_state, scope_for
 
 
 def check_code(
@@ -117,3 +118,17 @@ def check_code(
         signals.code_verified.send(sender=PhoneRegistration, registration=registration, attempt=recorded.row)
     calls.reraise_unexpected(recorded.result)
     return recorded.row
+
+
+def rejected_code(
+    registration: PhoneRegistration, attempt: VerificationAttempt, *, ip: str | None, channel: str
+) -> tuple[str, int]:
+    """What a rejected code leaves, in the customer's words, and the tries left: what the page's
+    message and the API's problem both say. The tries left come with the attempt
+    (``check_code``); the whole state is read only after the last try, where the words depend on
+    whether a new code may be sent now."""
+    if attempt.attempts_left:
+        return code_rejected_text(attempt.attempts_left, can_send_now=True), attempt.attempts_left
+    state = get_state(registration, ip=ip, channel=channel)
+    left = state.check.attempts_left
+    return code_rejected_text(left, can_send_now=state.send.refusal is None), left
