@@ -25,8 +25,13 @@ DATABASES = {
 }
 # Parallel runs on one machine (several developers, CI) keep apart with NXWA_TEST_DB_SUFFIX.
 _suffix = os.environ.get("NXWA_TEST_DB_SUFFIX", "")
+# A live server and a follower thread write at once: SQLite's deferred transactions fail such a
+# pair at once with "database is locked"; IMMEDIATE ones wait their turn
+# (tests/project/test_sqlite_writers.py).
+SQLITE_OPTIONS = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db{_suffix}.sqlite3")}
+    DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
 elif _suffix:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_suffix}"}
 

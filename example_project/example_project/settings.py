@@ -81,6 +81,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The site and the worker write at once: SQLite's default (deferred) transactions fail such a
+    # pair at once with "database is locked"; IMMEDIATE ones wait their turn.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 IMMEDIATE_PACKAGE = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
