@@ -16,8 +16,9 @@ missing; or NXCloud could not be reached) costs the customer nothing, but it is 
 - **The log.** A configuration failure is logged as an ERROR once per window (the first, and
   the trip with its count); the others at INFO.
 
-Holds are ``CallHold`` rows (one per scope, extended in place), read by one SELECT before each
-recorded call (``refusal``), written only after a failure (``after_failure``).
+Holds are ``CallHold`` rows (one per scope, extended in place), read before each recorded call
+(``refusal``: in the rule read's own statement where the rules asked for them with
+``scope_names``, else by one SELECT), written only after a failure (``after_failure``).
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ from django.utils import timezone
 
 from .. import signals
 from ..addresses import block_of
-from ..choices import AttemptOutcome, Channel, Failure, RefusalReason
+from ..choices import AttemptOutcome, Channel, Failure
 from ..conf import conf
 from ..models import CodeRequest, VerificationAttempt
 from ..models.holds import EVERYONE, CallHold
 from ..nxcloud.exceptions import NXCloudError
 from . import sql
-from .rules import Refusal
+from .rules import Holds, Refusal
 
 logger = logging.getLogger("nxwa_onboarding.services")
 
@@ -62,12 +63,24 @@ def scopes(base: dict[str, Any]) -> dict[str, Q]:
     return found
 
 
-def refusal(base: dict[str, Any], now: datetime) -> Refusal | None:
-    """The hold that refuses this call now (the breaker first), or None. One SELECT."""
-    held = sql.holds([EVERYONE, *scopes(base)], now)
-    for scope, until in sorted(held, key=lambda hold: (hold[0] != EVERYONE, hold[1])):
-        return Refusal(RefusalReason.PAUSED if scope == EVERYONE else RefusalReason.FAILURE_LIMIT, until)
-    return None
+def scope_names(base: dict[str, Any]) -> tuple[str, ...]:
+    """The names of ``scopes(base)``, for a rule read that reads the holds with its facts."""
+    return tuple(scopes(base))
+
+
+def held(base: dict[str, Any], now: datetime) -> Holds:
+    """The holds in force on this call now. One SELECT."""
+    found = sql.holds([EVERYONE, *scopes(base)], now)
+    return Holds(
+        paused_until=min((until for scope, until in found if scope == EVERYONE), default=None),
+        held_until=min((until for scope, until in found if scope != EVERYONE), default=None),
+    )
+
+
+def refusal(base: dict[str, Any], now: datetime, holds: Holds | None = None) -> Refusal | None:
+    """The hold that refuses this call now (the breaker first), or None. ``holds``: as the rule
+    read found them with its facts; read here (one SELECT) when it did not."""
+    return (holds if holds is not None else held(base, now)).refusal
 
 
 def paused(now: datetime | None = None) -> CallHold | None:

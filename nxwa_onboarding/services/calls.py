@@ -36,7 +36,7 @@ from ..nxcloud.exceptions import (
 )
 from ..nxcloud.transport import answer_deadline
 from . import breaker
-from .rules import Refusal
+from .rules import Holds, Refusal
 from .sql import alias_for, update_row
 
 logger = logging.getLogger("nxwa_onboarding.services")
@@ -169,6 +169,8 @@ class Verdict:
 
     refusal: Refusal | None
     fields: dict[str, Any]
+    #: The holds on the call, when the rules read them with their facts (else read after them).
+    holds: Holds | None = None
 
 
 class _Refused(Exception):
@@ -299,7 +301,7 @@ def record_call(
             row = model._default_manager.create(**base, **(insert or {}))
             verdict = rules(row, now)
             if verdict.refusal is None:
-                held = breaker.refusal(base, now)  # failure budgets spent, or the breaker open
+                held = breaker.refusal(base, now, verdict.holds)  # budgets spent, or the breaker open
                 if held is not None:
                     verdict = Verdict(held, verdict.fields)
             if verdict.refusal is not None:

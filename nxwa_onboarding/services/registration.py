@@ -28,7 +28,7 @@ from ..models import Application, CodeRequest, PhoneRegistration, VerificationAt
 from ..nxcloud.exceptions import InvalidStateError
 from ..phone import normalize_phone
 from ..texts import renewal_text
-from . import calls, fraud, policy, situation, sql
+from . import breaker, calls, fraud, policy, situation, sql
 from .applications import assign_application
 from .calls import CallResult, UserLike, Verdict, real_user
 from .rules import CALLED_SENDS
@@ -298,13 +298,15 @@ def request_code(
 
     def rules(row: CodeRequest, now: datetime) -> Verdict:
         sql.serialise(owner_id=scope.owner_id, block=scope.send_block)
-        state = read_send_state(registration, scope, now, method=method, exclude_pk=row.pk)
+        state = read_send_state(
+            registration, scope, now, method=method, exclude_pk=row.pk, holds_on=breaker.scope_names(base)
+        )
         if state.refusal is not None:
             return Verdict(state.refusal, {})
         # Where the code goes (budgets, prefixes that never convert): before NXCloud is called.
         finding = fraud.guard(registration, rules_in_effect, now, exclude_pk=row.pk)
         if finding is None:
-            return Verdict(None, {})
+            return Verdict(None, {}, state.holds)
         found.append(finding)
         return Verdict(finding.refusal, {})
 

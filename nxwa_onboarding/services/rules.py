@@ -56,6 +56,24 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Holds:
+    """The holds in force on a call (``services.breaker``): the breaker's, everyone's, and the
+    earliest end among the call's own failure budgets (its registration, address block, owner)."""
+
+    paused_until: datetime | None = None
+    held_until: datetime | None = None
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """The breaker first; then the failure budget that lifts soonest."""
+        if self.paused_until is not None:
+            return Refusal(RefusalReason.PAUSED, self.paused_until)
+        if self.held_until is not None:
+            return Refusal(RefusalReason.FAILURE_LIMIT, self.held_until)
+        return None
+
+
+@dataclass(frozen=True)
 class Limits:
     """The rule settings, read once per decision."""
 
@@ -119,6 +137,7 @@ class CheckFacts:
     )  # IP_COUNTED_ATTEMPTS from the address in the last hour, up to the limit; None: no address
     ip_oldest: datetime | None  # the oldest of those
     address_missing: bool = False
+    holds: Holds | None = None  # read in the same statement when asked for (None: not read)
 
 
 @dataclass(frozen=True)
@@ -141,6 +160,7 @@ class SendFacts:
     address_missing: bool = False
     methods: tuple[str, ...] = (Method.SMS, Method.VOICE)
     last_code_method: str = ""  # the method of the registration's latest delivered code
+    holds: Holds | None = None  # read in the same statement when asked for (None: not read)
 
 
 @dataclass(frozen=True)
@@ -153,6 +173,7 @@ class CheckState:
     attempts_used: int
     attempts_allowed: int
     refusal: Refusal | None
+    holds: Holds | None = None  # the facts' (a recorded call's, read beside its rules)
 
     @property
     def attempts_left(self) -> int:
@@ -168,6 +189,7 @@ class SendState:
     next_send_at: datetime | None
     refusal: Refusal | None
     can_call: bool = False  # a voice call may be asked for now (the fallback included)
+    holds: Holds | None = None  # the facts' (a recorded call's, read beside its rules)
 
 
 @dataclass(frozen=True)
@@ -263,6 +285,7 @@ def check_state(
         facts.attempts_on_code,
         limits.max_check_attempts,
         refusal,
+        facts.holds,
     )
 
 
@@ -390,7 +413,8 @@ def send_state(facts: SendFacts, limits: Limits, now: datetime, method: str | No
     refusal = send_refusal(facts, limits, now, method)
     next_send_at = refusal.until if refusal else now
     can_call = Method.VOICE in facts.methods and send_refusal(facts, limits, now, Method.VOICE) is None
-    return SendState(facts.sends_today, limits.max_sends_per_day, next_send_at, refusal, can_call)
+    allowed = limits.max_sends_per_day
+    return SendState(facts.sends_today, allowed, next_send_at, refusal, can_call, facts.holds)
 
 
 def next_code_at(send: SendState, now: datetime) -> datetime | None:

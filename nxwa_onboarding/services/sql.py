@@ -17,6 +17,7 @@ import functools
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from django.utils.dateparse import parse_datetime
 
 from ..choices import AttemptOutcome, SendOutcome
 from ..models import CallHold, CodeRequest, PhoneRegistration, VerificationAttempt
+from ..models.holds import EVERYONE
 from .rules import (
     CALLED_SENDS,
     CODE_BEARING_SENDS,
@@ -37,6 +39,7 @@ from .rules import (
     COUNTED_SENDS,
     IP_COUNTED_ATTEMPTS,
     CheckFacts,
+    Holds,
     Limits,
     Scope,
     SendFacts,
@@ -129,9 +132,10 @@ def _current_code_select(n: dict[str, str]) -> str:
 
 
 @functools.cache
-def _check_sql(alias: str, with_block: bool, exclude: bool) -> str:
+def _check_sql(alias: str, with_block: bool, exclude: bool, holds: int = 0) -> str:
     """The registration's status, its current code and, as subqueries, the check rules' counts
-    (the address block's counting no more rows than its limit needs)."""
+    (the address block's counting no more rows than its limit needs); with ``holds`` scopes,
+    the holds on the call too (``_holds_columns``)."""
     n = _names(alias)
     not_mine = f" AND a.{n['id']} <> %(exclude)s" if exclude else ""
     block_rows = (
@@ -152,7 +156,7 @@ def _check_sql(alias: str, with_block: bool, exclude: bool) -> str:
         f" AND a.{n['outcome']} IN {_sql_in(COUNTED_ATTEMPTS)}{not_mine}), "
         f"(SELECT COUNT(*) FROM {n['attempts']} a WHERE a.{n['registration_id']} = %(registration)s"
         f" AND a.{n['outcome']} = '{AttemptOutcome.PENDING}'{not_mine}), "
-        f"{block_columns} "
+        f"{block_columns}{_holds_columns(alias, holds)} "
         f"FROM {n['registrations']} r LEFT JOIN {n['sends']} cur"
         f" ON cur.{n['id']} = ({_current_code_select(n)}) "
         f"WHERE r.{n['id']} = %(registration)s"
@@ -160,10 +164,11 @@ def _check_sql(alias: str, with_block: bool, exclude: bool) -> str:
 
 
 @functools.cache
-def _send_sql(alias: str, with_owner: bool, with_block: bool, exclude: bool) -> str:
+def _send_sql(alias: str, with_owner: bool, with_block: bool, exclude: bool, holds: int = 0) -> str:
     """The registration's status; its number's sends today, its own last send and call and
     whether one is in flight; as subqueries, the calls the rules beyond the number count (the
-    owner's today, the block's this hour, everyone's today), no more rows than their caps."""
+    owner's today, the block's this hour, everyone's today), no more rows than their caps; with
+    ``holds`` scopes, the holds on the call too (``_holds_columns``)."""
     n = _names(alias)
     not_mine = f" AND c.{n['id']} <> %(exclude)s" if exclude else ""
     today = f"c.{n['outcome']} IN {_sql_in(COUNTED_SENDS)} AND c.{n['created_at']} > %(day_ago)s{not_mine}"
@@ -201,7 +206,7 @@ def _send_sql(alias: str, with_owner: bool, with_block: bool, exclude: bool) -> 
     everyone = bounded(f"WHERE c.{n['created_at']} > %(day_ago)s", "global_cap", newest)
     return (
         f"SELECT r.{n['status']}, r.{n['verified_at']}, s.today, s.oldest, s.last_send, "  # noqa: S608
-        f"s.last_call, s.pending, {owner}, {block}, {everyone} "
+        f"s.last_call, s.pending, {owner}, {block}, {everyone}{_holds_columns(alias, holds)} "
         f"FROM {n['registrations']} r CROSS JOIN ({counts}) s WHERE r.{n['id']} = %(registration)s"
     )
 
@@ -267,16 +272,53 @@ def _fetch_row(alias: str, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
 # -- the holds on calls (the failure budgets and the breaker) -------------------------------------
 
 
-@functools.lru_cache(maxsize=16)
-def _holds_sql(alias: str, scopes: int) -> str:
+def _hold_names(alias: str) -> tuple[str, str, str]:
     quote = connection_for(alias).ops.quote_name
-    table, scope, until = (
+    return (
         quote(CallHold._meta.db_table),
         quote(str(column_of(CallHold, "scope").column)),
         quote(str(column_of(CallHold, "until").column)),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _holds_sql(alias: str, scopes: int) -> str:
+    table, scope, until = _hold_names(alias)
     marks = ", ".join(f"%(scope{index})s" for index in range(scopes))
     return f"SELECT {scope}, {until} FROM {table} WHERE {scope} IN ({marks}) AND {until} > %(now)s"  # noqa: S608
+
+
+def _holds_columns(alias: str, scopes: int) -> str:
+    """Two more columns for a rule read (none when ``scopes`` is 0): when the breaker's hold
+    (``EVERYONE``) ends, and the earliest end among the holds on the call's ``scopes``; each
+    NULL when none is in force. Fenced: the same as ``Holds`` made from ``holds()``'s rows
+    (tests/services/test_sql_equivalence.py), saving a round trip on every recorded call."""
+    if not scopes:
+        return ""
+    table, scope, until = _hold_names(alias)
+    marks = ", ".join(f"%(hold{index})s" for index in range(scopes))
+    live = f"h.{until} > %(hold_now)s"
+    return (
+        f", (SELECT MIN(h.{until}) FROM {table} h WHERE h.{scope} = %(hold_everyone)s AND {live}), "  # noqa: S608
+        f"(SELECT MIN(h.{until}) FROM {table} h WHERE h.{scope} IN ({marks}) AND {live})"
+    )
+
+
+def _holds_params(scopes: Sequence[str], now: datetime, alias: str) -> dict[str, Any]:
+    params: dict[str, Any] = {f"hold{index}": value for index, value in enumerate(scopes)}
+    params["hold_everyone"] = EVERYONE
+    params["hold_now"] = column_of(CallHold, "until").get_db_prep_value(now, connection_for(alias))
+    return params
+
+
+def _folds_holds(alias: str, scopes: Sequence[str]) -> bool:
+    """Whether the holds can be read in the rule read's statement (the same database)."""
+    return bool(scopes) and alias_for(CallHold) == alias
+
+
+def _holds_of(row: tuple[Any, ...]) -> Holds:
+    paused, held = row
+    return Holds(from_db_datetime(paused), from_db_datetime(held))
 
 
 def holds(scopes: Sequence[str], now: datetime) -> list[tuple[str, datetime]]:
@@ -350,23 +392,48 @@ def send_facts(row: tuple[Any, ...], scope: Scope) -> SendFacts:
 
 
 def read_check_facts(
-    reg: PhoneRegistration, scope: Scope, limits: Limits, now: datetime, *, exclude_pk: int | None = None
+    reg: PhoneRegistration,
+    scope: Scope,
+    limits: Limits,
+    now: datetime,
+    *,
+    exclude_pk: int | None = None,
+    holds_on: Sequence[str] = (),
 ) -> CheckFacts:
-    """One SELECT: what the check rules need. ``exclude_pk``: the caller's own pending attempt."""
+    """One SELECT: what the check rules need. ``exclude_pk``: the caller's own pending attempt;
+    ``holds_on``: a recorded call's hold scopes (besides the breaker's), whose holds the same
+    statement reads into ``facts.holds`` (left None when the holds live on another database)."""
     alias = alias_for(VerificationAttempt)
     params = _check_params(reg.pk, scope.check_block, limits, now, exclude_pk, alias)
-    row = _fetch_row(alias, _check_sql(alias, bool(scope.check_block), exclude_pk is not None), params)
-    return check_facts(row, scope)
+    holds = len(holds_on) if _folds_holds(alias, holds_on) else 0
+    if holds:
+        params.update(_holds_params(holds_on, now, alias))
+    sql = _check_sql(alias, bool(scope.check_block), exclude_pk is not None, holds)
+    row = _fetch_row(alias, sql, params)
+    facts = check_facts(row[:CHECK_COLUMNS], scope)
+    return replace(facts, holds=_holds_of(row[CHECK_COLUMNS:])) if holds else facts
 
 
 def read_send_facts(
-    reg: PhoneRegistration, scope: Scope, limits: Limits, now: datetime, *, exclude_pk: int | None = None
+    reg: PhoneRegistration,
+    scope: Scope,
+    limits: Limits,
+    now: datetime,
+    *,
+    exclude_pk: int | None = None,
+    holds_on: Sequence[str] = (),
 ) -> SendFacts:
-    """One SELECT: what the send rules need. ``exclude_pk``: the caller's own pending send."""
+    """One SELECT: what the send rules need. ``exclude_pk``: the caller's own pending send;
+    ``holds_on``: as ``read_check_facts``'s."""
     alias = alias_for(CodeRequest)
     params = _send_params(reg, scope, limits, now, exclude_pk, alias)
-    sql = _send_sql(alias, scope.owner_id is not None, bool(scope.send_block), exclude_pk is not None)
-    return send_facts(_fetch_row(alias, sql, params), scope)
+    holds = len(holds_on) if _folds_holds(alias, holds_on) else 0
+    if holds:
+        params.update(_holds_params(holds_on, now, alias))
+    sql = _send_sql(alias, scope.owner_id is not None, bool(scope.send_block), exclude_pk is not None, holds)
+    row = _fetch_row(alias, sql, params)
+    facts = send_facts(row[:SEND_COLUMNS], scope)
+    return replace(facts, holds=_holds_of(row[SEND_COLUMNS:])) if holds else facts
 
 
 def read_state_facts(

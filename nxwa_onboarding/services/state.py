@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -65,22 +66,30 @@ def read_send_state(
     *,
     method: str | None = None,
     exclude_pk: int | None = None,
+    holds_on: Sequence[str] = (),
 ) -> SendState:
     """The send rules' verdict, read in one statement; refreshes the registration's status.
-    The limits are the registration's application's policy over the settings."""
+    The limits are the registration's application's policy over the settings. ``holds_on``: a
+    recorded call's hold scopes, read in the same statement (``state.holds``)."""
     limits = policy.for_registration(registration).limits
-    facts = sql.read_send_facts(registration, scope, limits, now, exclude_pk=exclude_pk)
+    facts = sql.read_send_facts(registration, scope, limits, now, exclude_pk=exclude_pk, holds_on=holds_on)
     refresh_from_facts(registration, facts)
     return send_state(with_last_method(registration, facts), limits, now, method)
 
 
 def read_check_state(
-    registration: PhoneRegistration, scope: Scope, now: datetime, *, exclude_pk: int | None = None
+    registration: PhoneRegistration,
+    scope: Scope,
+    now: datetime,
+    *,
+    exclude_pk: int | None = None,
+    holds_on: Sequence[str] = (),
 ) -> CheckState:
     """The check rules' verdict, read in one statement (a second only when a refusal lasts until
-    a new code may be sent); refreshes the registration's status."""
+    a new code may be sent); refreshes the registration's status. ``holds_on``: as
+    ``read_send_state``'s."""
     limits = policy.for_registration(registration).limits
-    facts = sql.read_check_facts(registration, scope, limits, now, exclude_pk=exclude_pk)
+    facts = sql.read_check_facts(registration, scope, limits, now, exclude_pk=exclude_pk, holds_on=holds_on)
     refresh_from_facts(registration, facts)
 
     def new_code_at() -> datetime | None:

@@ -14,7 +14,7 @@ from ..codes import MAX_CODE_INPUT, code_digest, normalize_code
 from ..models import PhoneRegistration, VerificationAttempt
 from ..nxcloud.redact import hide
 from ..texts import code_rejected_text
-from . import calls, sql
+from . import breaker, calls, sql
 from .calls import CallResult, UserLike, Verdict, real_user
 from .rules import malformed
 from .state import get_state, read_check_state, scope_for
@@ -69,10 +69,11 @@ def check_code(
 
     def rules(row: VerificationAttempt, now: datetime) -> Verdict:
         # The address block's lock was taken by the INSERT (current_code_expression).
-        state = read_check_state(registration, scope, now, exclude_pk=row.pk)
+        holds_on = breaker.scope_names(base)  # read with the rules: no round trip of their own
+        state = read_check_state(registration, scope, now, exclude_pk=row.pk, holds_on=holds_on)
         left_before.append(state.attempts_left)
         # The code the rules were read against (the same as the insert's in all but a race).
-        return Verdict(state.refusal, {"code_request_id": state.code_request_id})
+        return Verdict(state.refusal, {"code_request_id": state.code_request_id}, state.holds)
 
     verified: list[bool] = []
 

@@ -9,6 +9,7 @@ single count or column fails here with the example.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +33,7 @@ from nxwa_onboarding.choices import (
     SendOutcome,
 )
 from nxwa_onboarding.models import CallHold, CodeRequest, PhoneRegistration, VerificationAttempt
+from nxwa_onboarding.models.holds import EVERYONE
 from nxwa_onboarding.services import sql
 from nxwa_onboarding.services.rules import (
     CALLED_SENDS,
@@ -40,6 +42,7 @@ from nxwa_onboarding.services.rules import (
     COUNTED_SENDS,
     IP_COUNTED_ATTEMPTS,
     CheckFacts,
+    Holds,
     Limits,
     Scope,
     SendFacts,
@@ -415,3 +418,53 @@ def test_the_holds_read_is_the_orms() -> None:
     ):
         plain = set(CallHold.objects.filter(scope__in=scopes, until__gt=now).values_list("scope", "until"))
         assert set(sql.holds(scopes, now)) == plain
+
+
+def orm_holds(scopes: list[str], now: datetime) -> Holds:
+    """The holds on a call with the ORM and nothing clever: the breaker's, then its own scopes'."""
+    live = CallHold.objects.filter(until__gt=now)
+    return Holds(
+        paused_until=live.filter(scope=EVERYONE).aggregate(end=Min("until"))["end"],
+        held_until=live.filter(scope__in=scopes).exclude(scope=EVERYONE).aggregate(end=Min("until"))["end"],
+    )
+
+
+@pytest.mark.django_db
+def test_the_holds_read_with_the_rules_are_the_orms() -> None:
+    """A recorded call reads its holds in the rule read's own statement (``holds_on``): every
+    subset of holds (in force, just out of force, on the call's scopes and others') against every
+    set of the call's scopes gives the ORM's holds, beside facts that are unchanged by it."""
+    now = timezone.now()
+    registration = PhoneRegistration.objects.create(phone_number=NUMBERS[0])
+    holds = [
+        (EVERYONE, now + timedelta(minutes=5)),
+        (EVERYONE, now),  # a breaker that closes exactly now is out of force
+        (f"registration:{registration.pk}", now + timedelta(seconds=1)),
+        (f"registration:{registration.pk}", now - timedelta(seconds=1)),
+        ("block:203.0.113.0/24", now + timedelta(hours=1)),
+        ("owner:7", now + timedelta(minutes=30)),
+        ("owner:8", now + timedelta(seconds=5)),
+    ]
+    scope_sets = [
+        [f"registration:{registration.pk}"],
+        [f"registration:{registration.pk}", "block:203.0.113.0/24", "owner:7"],
+        [f"registration:{registration.pk}", "owner:8"],
+    ]
+    scope = Scope(check_block="203.0.113.0/24", send_block="203.0.113.0/24", owner_id=7)
+    limits = Limits.from_settings()
+    checked = 0
+    for mask in range(2 ** len(holds)):
+        CallHold.objects.all().delete()
+        chosen = {scope_name: until for index, (scope_name, until) in enumerate(holds) if mask >> index & 1}
+        for scope_name, until in chosen.items():  # one row per scope, as the model's unique scope
+            CallHold.objects.create(scope=scope_name, until=until, started_at=now - timedelta(hours=1))
+        for names in scope_sets:
+            expected = orm_holds(names, now)
+            check = sql.read_check_facts(registration, scope, limits, now, holds_on=names)
+            send = sql.read_send_facts(registration, scope, limits, now, holds_on=names)
+            assert check.holds == expected, (chosen, names)
+            assert send.holds == expected, (chosen, names)
+            assert replace(check, holds=None) == sql.read_check_facts(registration, scope, limits, now)
+            assert replace(send, holds=None) == sql.read_send_facts(registration, scope, limits, now)
+            checked += 1
+    assert checked == 2 ** len(holds) * len(scope_sets)

@@ -273,38 +273,39 @@ def test_check_code_accepted_path_query_count() -> None:
     #                             code_request_id is a subquery for the current code
     #  3. SELECT registration     fresh status/verified_at, the current code and its time, and as
     #                             subqueries the counts: attempts on this code, other pending
-    #                             attempts, attempts from this IP in the last hour and the oldest
-    #  4. SELECT holds            the failure budgets spent and the breaker (services.breaker)
-    #  5. RELEASE SAVEPOINT       the pending row is committed before the call
+    #                             attempts, attempts from this IP in the last hour and the oldest,
+    #                             and the holds on the call: the failure budgets spent and the
+    #                             breaker (services.breaker)
+    #  4. RELEASE SAVEPOINT       the pending row is committed before the call
     #     -- the checkCode call: no transaction open --
-    #  6. UPDATE attempt          finish it: accepted, result, HTTP status, duration, finished_at
-    #  7. UPDATE registration     verified, verified_at (6 and 7 in one transaction)
-    assert len(sql) == 7, "\n".join(sql)
+    #  5. UPDATE attempt          finish it: accepted, result, HTTP status, duration, finished_at
+    #  6. UPDATE registration     verified, verified_at (5 and 6 in one transaction)
+    assert len(sql) == 6, "\n".join(sql)
     assert len(sql) <= 8  # the budget
     assert sql[0].startswith("SAVEPOINT")
     assert sql[1].startswith('INSERT INTO "nxwa_onboarding_verificationattempt"')
     assert sql[2].startswith("SELECT")
     assert 'FROM "nxwa_onboarding_phoneregistration"' in sql[2]
     assert sql[2].count("COUNT(") == 3
-    assert 'FROM "nxwa_onboarding_callhold"' in sql[3]
-    assert sql[4].startswith("RELEASE SAVEPOINT")
-    assert sql[5].startswith('UPDATE "nxwa_onboarding_verificationattempt"')
-    assert sql[6].startswith('UPDATE "nxwa_onboarding_phoneregistration"')
+    assert 'FROM "nxwa_onboarding_callhold"' in sql[2]  # the holds, in the same statement
+    assert sql[3].startswith("RELEASE SAVEPOINT")
+    assert sql[4].startswith('UPDATE "nxwa_onboarding_verificationattempt"')
+    assert sql[5].startswith('UPDATE "nxwa_onboarding_phoneregistration"')
 
 
 @pytest.mark.django_db(transaction=True)
 def test_check_code_accepted_path_query_count_in_autocommit() -> None:
-    """As in production, with no test transaction around it: within 9, transaction control
-    statements included (the holds' SELECT is the ninth: failed calls count)."""
+    """As in production, with no test transaction around it: within 8, transaction control
+    statements included (the holds on the call are read in the rules' SELECT)."""
     registration = with_code()
     with mocked_nxcloud() as rsps, CaptureQueriesContext(connection) as queries:
         answer(rsps, "checkCode")
         attempt = services.check_code(registration, CODE, ip="203.0.113.7")
     assert attempt.outcome == "accepted"
     sql = [q["sql"].split()[0] for q in queries.captured_queries]
-    # The same seven statements, each transaction's BEGIN and COMMIT logged too (both backends).
-    assert sql == ["BEGIN", "INSERT", "SELECT", "SELECT", "COMMIT", "BEGIN", "UPDATE", "UPDATE", "COMMIT"]
-    assert len(sql) <= 9
+    # The same six statements, each transaction's BEGIN and COMMIT logged too (both backends).
+    assert sql == ["BEGIN", "INSERT", "SELECT", "COMMIT", "BEGIN", "UPDATE", "UPDATE", "COMMIT"]
+    assert len(sql) <= 8
 
 
 @pytest.mark.parametrize("allowed", [1, 3, 5])
