@@ -8,6 +8,7 @@ model, docs/explanation/security.md, shows django-ipware), never at a hand-split
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 
@@ -24,6 +25,13 @@ def clean_ip(ip: str | None) -> str | None:
     """The address in its canonical form, or None when there is none or it does not parse."""
     if not ip or not isinstance(ip, str):
         return None
+    return _canonical(ip)
+
+
+# Parsed once per address, not at every one of a request's several rules (a pure function of a
+# string; the cache is bounded, and an address an attacker varies only evicts older entries).
+@functools.lru_cache(maxsize=4096)
+def _canonical(ip: str) -> str | None:
     try:
         return str(ipaddress.ip_address(ip.strip()))
     except ValueError:
@@ -36,6 +44,11 @@ def block_of(ip: str | None) -> str:
     cleaned = clean_ip(ip)
     if cleaned is None:
         return ""
+    return _block(cleaned)
+
+
+@functools.lru_cache(maxsize=4096)
+def _block(cleaned: str) -> str:
     address = ipaddress.ip_address(cleaned)
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:

@@ -24,6 +24,7 @@ Holds are ``CallHold`` rows (one per scope, extended in place), read before each
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,27 +51,31 @@ WEB_CHANNELS = (Channel.CUSTOMER, Channel.API)
 RECORDS = (CodeRequest, VerificationAttempt)
 
 
-def scopes(base: dict[str, Any]) -> dict[str, Q]:
-    """The budget scopes of a call (``base``: the row's fields) and how to find their rows."""
+def _scopes(base: dict[str, Any]) -> list[tuple[str, str, Any]]:
     registration = base["registration"]
-    found = {f"registration:{registration.pk}": Q(registration_id=registration.pk)}
+    found = [("registration", "registration_id", registration.pk)]
     if base.get("channel") in WEB_CHANNELS:
         block = block_of(base.get("ip"))
         if block:
-            found[f"block:{block}"] = Q(ip_block=block)
+            found.append(("block", "ip_block", block))
         if registration.owner_id is not None:
-            found[f"owner:{registration.owner_id}"] = Q(registration__owner_id=registration.owner_id)
+            found.append(("owner", "registration__owner_id", registration.owner_id))
     return found
+
+
+def scopes(base: dict[str, Any]) -> dict[str, Q]:
+    """The budget scopes of a call (``base``: the row's fields) and how to find their rows."""
+    return {f"{kind}:{value}": Q(**{field: value}) for kind, field, value in _scopes(base)}
 
 
 def scope_names(base: dict[str, Any]) -> tuple[str, ...]:
     """The names of ``scopes(base)``, for a rule read that reads the holds with its facts."""
-    return tuple(scopes(base))
+    return tuple(f"{kind}:{value}" for kind, _field, value in _scopes(base))
 
 
-def held(base: dict[str, Any], now: datetime) -> Holds:
-    """The holds in force on this call now. One SELECT."""
-    found = sql.holds([EVERYONE, *scopes(base)], now)
+def held(names: Sequence[str], now: datetime) -> Holds:
+    """The holds in force now on a call with these scope ``names`` (``scope_names``). One SELECT."""
+    found = sql.holds([EVERYONE, *names], now)
     return Holds(
         paused_until=min((until for scope, until in found if scope == EVERYONE), default=None),
         held_until=min((until for scope, until in found if scope != EVERYONE), default=None),
@@ -78,9 +83,10 @@ def held(base: dict[str, Any], now: datetime) -> Holds:
 
 
 def refusal(base: dict[str, Any], now: datetime, holds: Holds | None = None) -> Refusal | None:
-    """The hold that refuses this call now (the breaker first), or None. ``holds``: as the rule
-    read found them with its facts; read here (one SELECT) when it did not."""
-    return (holds if holds is not None else held(base, now)).refusal
+    """The hold that refuses this call now (the breaker first), or None. ``holds``: what the rule
+    read found beside its facts (``Holds()``: none in force); read here (one SELECT) when it did
+    not read them, or found one in force."""
+    return (holds if holds is not None else held(scope_names(base), now)).refusal
 
 
 def paused(now: datetime | None = None) -> CallHold | None:

@@ -137,7 +137,7 @@ class CheckFacts:
     )  # IP_COUNTED_ATTEMPTS from the address in the last hour, up to the limit; None: no address
     ip_oldest: datetime | None  # the oldest of those
     address_missing: bool = False
-    holds: Holds | None = None  # read in the same statement when asked for (None: not read)
+    holds: Holds | None = None  # Holds(): none in force, seen in the same statement (None: not read)
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class SendFacts:
     address_missing: bool = False
     methods: tuple[str, ...] = (Method.SMS, Method.VOICE)
     last_code_method: str = ""  # the method of the registration's latest delivered code
-    holds: Holds | None = None  # read in the same statement when asked for (None: not read)
+    holds: Holds | None = None  # Holds(): none in force, seen in the same statement (None: not read)
 
 
 @dataclass(frozen=True)
