@@ -622,9 +622,39 @@ def test_the_environment_is_read_per_call_only_when_it_says_something(tmp_path: 
     assert not environment_matters({"PATH": "/usr/bin", "HOME": home}, home)
     assert environment_matters({"HTTPS_PROXY": "http://proxy.internal:3128"}, home)
     assert environment_matters({"no_proxy": "localhost"}, home)
-    assert environment_matters({"REQUESTS_CA_BUNDLE": "/etc/ssl/ours.pem"}, home)
     (tmp_path / ".netrc").write_text("machine api2.nxcloud.com login x password y\n")
     assert environment_matters({}, home)
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {},
+        {"REQUESTS_CA_BUNDLE": "/etc/ssl/ours.pem"},
+        {"CURL_CA_BUNDLE": "/etc/ssl/curl.pem"},
+        {"REQUESTS_CA_BUNDLE": "/etc/ssl/ours.pem", "CURL_CA_BUNDLE": "/etc/ssl/curl.pem"},
+        {"REQUESTS_CA_BUNDLE": "/etc/ssl/ours.pem", "HTTPS_PROXY": "http://proxy.internal:3128"},
+        {"no_proxy": "api2.nxcloud.com", "CURL_CA_BUNDLE": "/etc/ssl/curl.pem"},
+    ],
+)
+def test_a_ca_bundle_alone_is_read_once_and_used_as_requests_would(
+    environment: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A CA bundle named in the environment (and nothing else requests reads there) is taken
+    when the session is made, so no call walks the environment for proxies: the settings a call
+    ends with are those requests' own environment lookup gives."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    url = "https://api2.nxcloud.com/api/wa/getCode"
+    ours = build_session()
+    assert ours.trust_env == any("proxy" in name.lower() for name in environment)
+    plain = requests.Session()  # trust_env on: requests reads the environment on every call
+    assert ours.merge_environment_settings(url, {}, None, None, None) == plain.merge_environment_settings(
+        url, {}, None, None, None
+    )
 
 
 def test_a_proxy_in_the_environment_is_still_used(monkeypatch: pytest.MonkeyPatch) -> None:
