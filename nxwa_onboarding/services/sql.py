@@ -316,9 +316,13 @@ def _holds_params(scopes: Sequence[str], now: datetime, alias: str) -> dict[str,
     return params
 
 
-def _folds_holds(alias: str, scopes: Sequence[str]) -> bool:
-    """Whether the holds can be read in the rule read's statement (the same database)."""
-    return bool(scopes) and alias_for(CallHold) == alias
+def _fold_holds(alias: str, scopes: Sequence[str], now: datetime, params: dict[str, Any]) -> int:
+    """How many hold scopes a rule read looks at, their parameters added to ``params``: 0 when
+    there are none or the holds live on another database (then they are read by themselves)."""
+    if not scopes or alias_for(CallHold) != alias:
+        return 0
+    params.update(_holds_params(scopes, now, alias))
+    return len(scopes)
 
 
 def _holds_of(row: tuple[Any, ...]) -> Holds | None:
@@ -412,9 +416,7 @@ def read_check_facts(
     (None, "not read", when one is or the holds live on another database)."""
     alias = alias_for(VerificationAttempt)
     params = _check_params(reg.pk, scope.check_block, limits, now, exclude_pk, alias)
-    holds = len(holds_on) if _folds_holds(alias, holds_on) else 0
-    if holds:
-        params.update(_holds_params(holds_on, now, alias))
+    holds = _fold_holds(alias, holds_on, now, params)
     sql = _check_sql(alias, bool(scope.check_block), exclude_pk is not None, holds)
     row = _fetch_row(alias, sql, params)
     facts = check_facts(row[:CHECK_COLUMNS], scope)
@@ -434,9 +436,7 @@ def read_send_facts(
     ``holds_on``: as ``read_check_facts``'s."""
     alias = alias_for(CodeRequest)
     params = _send_params(reg, scope, limits, now, exclude_pk, alias)
-    holds = len(holds_on) if _folds_holds(alias, holds_on) else 0
-    if holds:
-        params.update(_holds_params(holds_on, now, alias))
+    holds = _fold_holds(alias, holds_on, now, params)
     sql = _send_sql(alias, scope.owner_id is not None, bool(scope.send_block), exclude_pk is not None, holds)
     row = _fetch_row(alias, sql, params)
     facts = send_facts(row[:SEND_COLUMNS], scope)
