@@ -284,6 +284,7 @@ def problems_page() -> str:
 
     from nxwa_onboarding.api import problems
     from nxwa_onboarding.choices import Failure, RefusalReason
+    from nxwa_onboarding.services import situation
 
     found: dict[str, tuple[str, str]] = {}
     with translation.override("en"):
@@ -293,6 +294,8 @@ def problems_page() -> str:
         for kind in Failure.values:
             problem = problems.failed(kind)
             found[problem.type] = (str(problem.status), problem.title)
+        for situation_name, name in problems.ADDING_TYPES.items():  # a number that was not added
+            found[problems.type_uri(name)] = ("409", str(situation.title(situation_name)))
     for path in sorted((PACKAGE / "api").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):

@@ -23,10 +23,14 @@ HISTORY = re.compile(
 
 
 def user_facing_pages() -> list[Path]:
-    return [
-        README,
-        *sorted(path for path in DOCS.rglob("*.md") if not {"_build", "_generated"} & set(path.parts)),
-    ]
+    pages = sorted(path for path in DOCS.rglob("*.md") if not {"_build", "_generated"} & set(path.parts))
+    # Files outside docs/ that a page includes whole (the changelog) are pages of the site too.
+    included = {
+        (page.parent / name).resolve()
+        for page in pages
+        for name in re.findall(r"```\{include\}\s+(\S+)", page.read_text(encoding="utf-8"))
+    }
+    return [README, *pages, *sorted(path for path in included if DOCS not in path.parents)]
 
 
 def test_the_readme_is_a_front_page() -> None:
