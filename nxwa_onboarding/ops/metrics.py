@@ -89,9 +89,14 @@ class ApplicationNames:
         return self.by_key.get(key, UNKNOWN_APPLICATION)
 
 
+#: How far the registrations of a region got (``nxwa_registrations_by_region``).
+REGION_STAGES = ("started", "verified", "registered")
+
+
 def registrations(names: ApplicationNames) -> Iterator[Metric]:
-    """Registrations by status and application, and those needing attention: one pass over the
-    table (a GROUP BY with the attention counts as conditional aggregates)."""
+    """Registrations by status and application, by region and stage, and those needing
+    attention: one pass over the table (a GROUP BY with the verified and attention counts as
+    conditional aggregates). Regions are the numbers' own (a few hundred at most)."""
     from django.db.models import Count, Q
 
     from ..choices import RegistrationStatus
@@ -105,18 +110,25 @@ def registrations(names: ApplicationNames) -> Iterator[Metric]:
     }
     rows = (
         PhoneRegistration.objects.order_by()
-        .values_list("status", "application_id")
+        .values_list("status", "application_id", "region")
         .annotate(
-            n=Count("pk"), **{f"attention_{reason}": Count("pk", filter=q) for reason, q in attention.items()}
+            n=Count("pk"),
+            verified=Count("pk", filter=Q(verified_at__isnull=False)),
+            **{f"attention_{reason}": Count("pk", filter=q) for reason, q in attention.items()},
         )
     )
     counts: dict[tuple[str, str], int] = defaultdict(int)
+    regions: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(REGION_STAGES, 0))
     needing: dict[str, int] = dict.fromkeys(attention, 0)
     seen_applications = set()
-    for status, application_id, n, *flagged in rows:
+    for status, application_id, region, n, verified, *flagged in rows:
         application = names.of_pk(application_id)
         seen_applications.add(application)
         counts[(status, application)] += n
+        stages = regions[region or "unknown"]
+        stages["started"] += n
+        stages["verified"] += verified
+        stages["registered"] += n if status == RegistrationStatus.REGISTERED else 0
         for reason, m in zip(attention, flagged, strict=True):
             needing[reason] += m
     family = GaugeMetricFamily(
@@ -130,6 +142,16 @@ def registrations(names: ApplicationNames) -> Iterator[Metric]:
         for status in RegistrationStatus.values:
             family.add_metric([status, application], counts.get((status, application), 0))
     yield family
+    by_region = GaugeMetricFamily(
+        "nxwa_registrations_by_region",
+        "Registrations by the number's region (as stored when each started; unknown when none) and "
+        "how far they got: started (all), verified (a code accepted), registered (now).",
+        labels=["region", "stage"],
+    )
+    for region in sorted(regions):
+        for stage, n in regions[region].items():
+            by_region.add_metric([region, stage], n)
+    yield by_region
     attention_family = GaugeMetricFamily(
         "nxwa_registrations_needing_attention",
         "Registrations someone should look at: stuck in progress (STUCK_AFTER), a client NXCloud "

@@ -83,6 +83,25 @@ def test_registrations_by_status_and_application() -> None:
 
 
 @pytest.mark.django_db
+def test_conversion_by_region() -> None:
+    """Where numbers come from and how many get through, by the region stored when each started
+    (the funnel page's breakdown, for an alert on a country that stops converting)."""
+    now = timezone.now()
+    registration("447700900001", region="GB", status="code_sent")
+    registration("447700900002", region="GB", status="verified", verified_at=now)
+    registration("447700900003", region="GB", status="registered", verified_at=now)
+    registration("8613800138000", region="CN", status="closed")
+    registration("8613800138001", region="", status="new")
+    text = scrape(Client())
+    assert value(text, "nxwa_registrations_by_region", region="GB", stage="started") == 3
+    assert value(text, "nxwa_registrations_by_region", region="GB", stage="verified") == 2
+    assert value(text, "nxwa_registrations_by_region", region="GB", stage="registered") == 1
+    assert value(text, "nxwa_registrations_by_region", region="CN", stage="started") == 1
+    assert value(text, "nxwa_registrations_by_region", region="CN", stage="verified") == 0
+    assert value(text, "nxwa_registrations_by_region", region="unknown", stage="started") == 1
+
+
+@pytest.mark.django_db
 def test_calls_outcomes_latency_budget_and_attention() -> None:
     reg = registration("8613800138000", status="code_sent")
     now = timezone.now()
