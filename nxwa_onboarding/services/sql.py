@@ -135,9 +135,9 @@ def _current_code_select(n: dict[str, str]) -> str:
 def _check_sql(alias: str, with_block: bool, exclude: bool, holds: int = 0) -> str:
     """The registration's status, its current code and, as subqueries, the check rules' counts
     (the address block's counting no more rows than its limit needs); with ``holds`` scopes,
-    the holds on the call too (``_holds_join``)."""
+    the holds on the call too (``_held_column``)."""
     n = _names(alias)
-    hold_columns, hold_join = _holds_join(alias, holds)
+    held = _held_column(alias, holds)
     not_mine = f" AND a.{n['id']} <> %(exclude)s" if exclude else ""
     block_rows = (
         f"FROM {n['attempts']} a WHERE a.{n['ip_block']} = %(block)s AND a.{n['created_at']} > %(hour_ago)s"
@@ -157,9 +157,9 @@ def _check_sql(alias: str, with_block: bool, exclude: bool, holds: int = 0) -> s
         f" AND a.{n['outcome']} IN {_sql_in(COUNTED_ATTEMPTS)}{not_mine}), "
         f"(SELECT COUNT(*) FROM {n['attempts']} a WHERE a.{n['registration_id']} = %(registration)s"
         f" AND a.{n['outcome']} = '{AttemptOutcome.PENDING}'{not_mine}), "
-        f"{block_columns}{hold_columns} "
+        f"{block_columns}{held} "
         f"FROM {n['registrations']} r LEFT JOIN {n['sends']} cur"
-        f" ON cur.{n['id']} = ({_current_code_select(n)}){hold_join} "
+        f" ON cur.{n['id']} = ({_current_code_select(n)}) "
         f"WHERE r.{n['id']} = %(registration)s"
     )
 
@@ -169,9 +169,9 @@ def _send_sql(alias: str, with_owner: bool, with_block: bool, exclude: bool, hol
     """The registration's status; its number's sends today, its own last send and call and
     whether one is in flight; as subqueries, the calls the rules beyond the number count (the
     owner's today, the block's this hour, everyone's today), no more rows than their caps; with
-    ``holds`` scopes, the holds on the call too (``_holds_join``)."""
+    ``holds`` scopes, the holds on the call too (``_held_column``)."""
     n = _names(alias)
-    hold_columns, hold_join = _holds_join(alias, holds)
+    held = _held_column(alias, holds)
     not_mine = f" AND c.{n['id']} <> %(exclude)s" if exclude else ""
     today = f"c.{n['outcome']} IN {_sql_in(COUNTED_SENDS)} AND c.{n['created_at']} > %(day_ago)s{not_mine}"
     mine = f"c.{n['registration_id']} = %(registration)s"
@@ -208,8 +208,8 @@ def _send_sql(alias: str, with_owner: bool, with_block: bool, exclude: bool, hol
     everyone = bounded(f"WHERE c.{n['created_at']} > %(day_ago)s", "global_cap", newest)
     return (
         f"SELECT r.{n['status']}, r.{n['verified_at']}, s.today, s.oldest, s.last_send, "  # noqa: S608
-        f"s.last_call, s.pending, {owner}, {block}, {everyone}{hold_columns} "
-        f"FROM {n['registrations']} r CROSS JOIN ({counts}) s{hold_join} WHERE r.{n['id']} = %(registration)s"
+        f"s.last_call, s.pending, {owner}, {block}, {everyone}{held} "
+        f"FROM {n['registrations']} r CROSS JOIN ({counts}) s WHERE r.{n['id']} = %(registration)s"
     )
 
 
@@ -290,23 +290,21 @@ def _holds_sql(alias: str, scopes: int) -> str:
     return f"SELECT {scope}, {until} FROM {table} WHERE {scope} IN ({marks}) AND {until} > %(now)s"  # noqa: S608
 
 
-def _holds_join(alias: str, scopes: int) -> tuple[str, str]:
-    """One more column for a rule read (none when ``scopes`` is 0): whether any hold is in force
+def _held_column(alias: str, scopes: int) -> str:
+    """One more column for a rule read ("" when ``scopes`` is 0): whether any hold is in force
     on the call (the breaker's, ``EVERYONE``, or one on the call's ``scopes``). Almost always
     none is, and then the call needs no read of its own; when one is, ``breaker.refusal`` reads
     which (``holds``). An EXISTS is the cheapest thing to plan beside the rules' subqueries.
     Fenced: the same decision as from ``holds()``'s rows alone
-    (tests/services/test_sql_equivalence.py), saving a round trip on every recorded call.
-    (A tuple, column and join, so a form that needs a join can replace it in one place.)"""
+    (tests/services/test_sql_equivalence.py), saving a round trip on every recorded call."""
     if not scopes:
-        return "", ""
+        return ""
     table, scope, until = _hold_names(alias)
     marks = ", ".join(f"%(hold{index})s" for index in range(scopes))
-    held = (
-        f"EXISTS (SELECT 1 FROM {table} h WHERE h.{scope} IN (%(hold_everyone)s, {marks})"  # noqa: S608
+    return (
+        f", EXISTS (SELECT 1 FROM {table} h WHERE h.{scope} IN (%(hold_everyone)s, {marks})"  # noqa: S608
         f" AND h.{until} > %(hold_now)s)"
     )
-    return f", {held}", ""
 
 
 def _holds_params(scopes: Sequence[str], now: datetime, alias: str) -> dict[str, Any]:
