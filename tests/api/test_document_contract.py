@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -27,8 +24,8 @@ from nxwa_onboarding.codes import normalize_code
 from nxwa_onboarding.phone import normalize_phone
 from nxwa_onboarding.testing import FakeNXCloud
 from tests.helpers.api import DOCUMENT_PATH, ROOT, ApiClient
+from tests.helpers.demo import run_in_demo
 
-ROOT_DIR = Path(__file__).resolve().parents[2]
 API_DIR = Path(nxwa_onboarding.__file__).resolve().parent / "api"
 
 
@@ -153,21 +150,7 @@ response = Client(HTTP_HOST="127.0.0.1").get("/onboarding/api/openapi.json")
 print(response.status_code)
 print(json.dumps(response.json(), sort_keys=True))
 """
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "DEBUG": "1",
-        "DATABASE_URL": "sqlite:///:memory:",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT_DIR / "example_project",
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = run_in_demo(script, DATABASE_URL="sqlite:///:memory:")
     assert done.returncode == 0, done.stderr
     status, served = done.stdout.split("\n", 1)
     assert status == "200"

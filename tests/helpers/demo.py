@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
@@ -10,7 +12,24 @@ from typing import Any
 
 from django.core.management import call_command
 
-DEMO_SETUP = Path(__file__).resolve().parents[2] / "example_project/demo/management/commands/demo_setup.py"
+EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
+DEMO_SETUP = EXAMPLE_PROJECT / "demo/management/commands/demo_setup.py"
+
+
+def run_in_demo(script: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    """``script`` run by a fresh Python in the demo's project folder with its settings
+    (``DEBUG=1``), this environment changed by ``environment`` (a value of "" removes it)."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "example_project.settings", "DEBUG": "1", **environment}
+    env = {name: value for name, value in env.items() if value}
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=EXAMPLE_PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def demo_setup() -> Any:

@@ -10,10 +10,7 @@ so the second writer waits its turn instead; Django has the option since 5.1.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -21,22 +18,14 @@ import environ
 import pytest
 
 from tests import settings as suite_settings
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.demo import run_in_demo
 
 
 def _demo_database() -> dict[str, object]:
     """The demo's database as ``make demo`` has it: no DATABASE_URL, so SQLite."""
     code = "import json; from example_project import settings as s; print(json.dumps(s.DATABASES['default']))"
-    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"DEBUG": "1"}
-    said = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT / "example_project",
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    said = run_in_demo(code, DATABASE_URL="")
+    assert said.returncode == 0, said.stderr
     return dict(json.loads(said.stdout))
 
 
